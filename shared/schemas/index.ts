@@ -1,0 +1,6 @@
+export * from './common.js';
+export * from './workload.js';
+export * from './desired-state.js';
+export * from './reported-state.js';
+export * from './presence.js';
+export * from './event.js';

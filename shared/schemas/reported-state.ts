@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { DeviceId, WorkloadName } from '../device-id.js';
+import { ErrorCodeString, ProtocolVersion, StateVersion, Timestamp } from './common.js';
+
+export const WORKLOAD_STATES = ['pending', 'pulling', 'starting', 'running', 'failed', 'stopped', 'removed'] as const;
+export const WorkloadState = z.enum(WORKLOAD_STATES);
+export type WorkloadState = z.infer<typeof WorkloadState>;
+
+export const DEVICE_PHASES = ['idle', 'applying', 'converged', 'degraded', 'failed'] as const;
+export const DevicePhase = z
+  .enum(DEVICE_PHASES)
+  .describe(
+    'idle: no desired state yet; applying: working towards desired.applyingVersion; converged: every workload of ' +
+      'appliedVersion runs; degraded: appliedVersion was applied but a workload is not running; failed: the last ' +
+      'attempt failed (see errors) and the previous workloads were left as they were',
+  );
+export type DevicePhase = z.infer<typeof DevicePhase>;
+
+export const WorkloadStatus = z.strictObject({
+  state: WorkloadState,
+  reason: z.string().max(1024).describe('Why the workload is in this state, human-readable'),
+  image: z.string().max(512).describe('Image reference from the desired state'),
+  imageId: z.string().max(128).nullable().describe('Local image id (sha256:...) the container runs'),
+  imageDigest: z.string().max(600).nullable().describe('Registry digest (repo@sha256:...) of the running image, when known'),
+  containerId: z.string().max(128).nullable(),
+  specHash: z.string().max(128).nullable().describe('Hash of the workload spec the container was created from'),
+  exitCode: z.number().int().nullable().default(null),
+  restartCount: z.number().int().min(0).default(0),
+  startedAt: Timestamp.nullable().default(null),
+});
+export type WorkloadStatus = z.infer<typeof WorkloadStatus>;
+
+export const ReportedError = z.strictObject({
+  code: ErrorCodeString,
+  message: z.string().max(2048),
+  at: Timestamp,
+  version: StateVersion.nullable().default(null),
+  workload: WorkloadName.nullable().default(null),
+});
+export type ReportedError = z.infer<typeof ReportedError>;
+
+export const ReportedState = z
+  .strictObject({
+    protocol: ProtocolVersion,
+    deviceId: DeviceId,
+    reportedAt: Timestamp,
+    agent: z.strictObject({
+      version: z.string().max(64),
+      bootId: z.string().max(128).describe('Changes on every device boot'),
+      startedAt: Timestamp.describe('When this agent process started'),
+    }),
+    desired: z.strictObject({
+      seenVersion: StateVersion.nullable().describe('Highest valid desired version received'),
+      appliedVersion: StateVersion.nullable().describe('Last desired version fully applied'),
+      applyingVersion: StateVersion.nullable().describe('Version being worked on, when phase is applying or failed'),
+    }),
+    phase: DevicePhase,
+    workloads: z.record(WorkloadName, WorkloadStatus),
+    errors: z.array(ReportedError).max(20).describe('Most recent errors of the current attempt, newest last'),
+    rejected: z
+      .strictObject({
+        version: StateVersion.nullable(),
+        code: ErrorCodeString,
+        reason: z.string().max(2048),
+        at: Timestamp,
+      })
+      .nullable()
+      .describe('Last desired payload the agent refused, if any since the last applied version'),
+  })
+  .describe('What a device runs. Published retained, QoS 1 on .../devices/{id}/reported');
+export type ReportedState = z.infer<typeof ReportedState>;
