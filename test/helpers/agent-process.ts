@@ -1,0 +1,59 @@
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { spawnProcess, type ManagedProcess } from './process.js';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The built CLI; `npm test` builds before vitest runs. */
+export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+
+export interface AgentProcessOptions {
+  deviceId: string;
+  brokerUrl: string;
+  secret: string;
+  stateDir: string;
+  extraArgs?: readonly string[];
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * A real `outpost agent` process with test-friendly timings (fast reconnect,
+ * short settle window). Resolves once the agent logged that it started.
+ */
+export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProcess> {
+  const proc = spawnProcess(process.execPath, {
+    name: `agent ${opts.deviceId}`,
+    args: [
+      CLI,
+      'agent',
+      '--device',
+      opts.deviceId,
+      '--broker',
+      opts.brokerUrl,
+      '--state-dir',
+      opts.stateDir,
+      '--settle-ms',
+      '300',
+      '--reconnect-base-ms',
+      '200',
+      '--reconnect-cap-ms',
+      '2000',
+      '--retry-base-ms',
+      '500',
+      '--retry-cap-ms',
+      '3000',
+      '--resync-interval',
+      '5',
+      '--keepalive',
+      '10',
+      '--log-level',
+      'debug',
+      ...(opts.extraArgs ?? []),
+    ],
+    env: { OUTPOST_DEVICE_SECRET: opts.secret, ...(opts.env ?? {}) },
+    bufferLines: 400,
+  });
+  await proc.waitForLine(/"msg":"agent started"/, 20_000).catch((err: unknown) => {
+    throw new Error(`agent did not start: ${(err as Error).message}\n${proc.output()}`);
+  });
+  return proc;
+}
