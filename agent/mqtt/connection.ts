@@ -1,0 +1,257 @@
+import { EventEmitter } from 'node:events';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { backoffDelayMs, type BackoffPolicy } from '../../shared/backoff.js';
+import type { Clock } from '../../shared/clock.js';
+import { errorMessage } from '../../shared/errors.js';
+
+export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
+
+export interface ConnectionOptions {
+  deviceId: string;
+  brokerUrl: string;
+  secret: string;
+  keepaliveSeconds: number;
+  connectTimeoutMs: number;
+  reconnect: BackoffPolicy;
+  /** Recreate the client when disconnected this long, whatever the reconnect loop thinks. */
+  watchdogMs: number;
+  /** Topics to subscribe (QoS 1) explicitly on every connect. */
+  subscriptions: readonly string[];
+  presenceTopic: string;
+  publishTimeoutMs: number;
+}
+
+export interface ConnectionDeps {
+  connect: ConnectFn;
+  clock: Clock;
+  random: () => number;
+  logger: Logger;
+  /** Next connection epoch (persisted by the caller), see Presence.epoch. */
+  nextEpoch: () => Promise<number>;
+  presencePayload: (status: 'online' | 'offline', epoch: number) => string;
+  /**
+   * Inbound messages. The PUBACK is sent only after this resolves, so a
+   * desired document is acknowledged after it was persisted (or rejected).
+   */
+  onMessage: (topic: string, payload: Buffer) => Promise<void>;
+}
+
+interface ConnectionEvents {
+  connected: [{ sessionPresent: boolean; epoch: number }];
+  /** SUBACK for the explicit subscriptions received: retained documents follow. */
+  subscribed: [];
+  disconnected: [];
+}
+
+/**
+ * The agent's MQTT session (DD-004). Persistent (clean: false, client id =
+ * device id, QoS 1). MQTT.js's own reconnect is off: it has a fixed period,
+ * stops after a refused CONNACK and has latched off in the field, and its
+ * `resubscribe` skips SUBSCRIBE on session restore (pitfalls.md). Instead
+ * every attempt is a fresh client with a fresh epoch in its will, spaced by
+ * the shared full-jitter backoff, and a watchdog recreates the client if the
+ * device has been disconnected for too long anyway.
+ */
+export class DeviceConnection extends EventEmitter<ConnectionEvents> {
+  private client: MqttClient | null = null;
+  private epoch = 0;
+  private connected = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastChangeAt = 0;
+  private opening = false;
+  private closed = false;
+  private started = false;
+
+  constructor(
+    private readonly options: ConnectionOptions,
+    private readonly deps: ConnectionDeps,
+  ) {
+    super();
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.lastChangeAt = this.deps.clock.now();
+    this.watchdog = setInterval(() => this.checkWatchdog(), Math.max(250, Math.floor(this.options.watchdogMs / 4)));
+    this.watchdog.unref?.();
+    void this.open();
+  }
+
+  /** Publish QoS 1; resolves on PUBACK. Rejects at once when offline (callers keep what they must resend). */
+  publish(topic: string, payload: string | Buffer, opts: { retain: boolean; qos?: 0 | 1 }): Promise<void> {
+    const client = this.client;
+    if (!client || !this.connected) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('publish timed out')), this.options.publishTimeoutMs);
+      client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain }, (err) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  /** Clean shutdown: publish offline presence (a clean DISCONNECT suppresses the will), then close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.deps.clock.clearTimeout(this.reconnectTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    if (this.connected) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        client.publish(
+          this.options.presenceTopic,
+          this.deps.presencePayload('offline', this.epoch),
+          { qos: 1, retain: true },
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+        );
+      });
+    }
+    this.connected = false;
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+
+  private async open(): Promise<void> {
+    if (this.closed || this.opening) return;
+    this.opening = true;
+    try {
+      this.discardClient();
+      this.epoch = await this.deps.nextEpoch();
+      if (this.closed) return;
+      this.lastChangeAt = this.deps.clock.now();
+      const log = this.deps.logger.child({ epoch: this.epoch });
+      const client = this.deps.connect(this.options.brokerUrl, {
+        clientId: this.options.deviceId,
+        username: this.options.deviceId,
+        password: this.options.secret,
+        clean: false,
+        protocolVersion: 4,
+        keepalive: this.options.keepaliveSeconds,
+        connectTimeout: this.options.connectTimeoutMs,
+        reconnectPeriod: 0,
+        resubscribe: false,
+        will: {
+          topic: this.options.presenceTopic,
+          payload: Buffer.from(this.deps.presencePayload('offline', this.epoch)),
+          qos: 1,
+          retain: true,
+        },
+      });
+      this.client = client;
+      client.handleMessage = (packet, callback) => {
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        this.deps.onMessage(packet.topic, payload).then(
+          () => callback(),
+          (err: unknown) => {
+            log.error({ err: errorMessage(err), topic: packet.topic }, 'message handler failed');
+            callback();
+          },
+        );
+      };
+      client.on('connect', (connack) => {
+        if (this.client !== client) return;
+        this.connected = true;
+        this.attempt = 0;
+        this.lastChangeAt = this.deps.clock.now();
+        log.info({ sessionPresent: connack.sessionPresent }, 'connected');
+        this.emit('connected', { sessionPresent: connack.sessionPresent, epoch: this.epoch });
+        this.subscribe(client, log);
+        client.publish(
+          this.options.presenceTopic,
+          this.deps.presencePayload('online', this.epoch),
+          { qos: 1, retain: true },
+          (err) => {
+            if (err) log.warn({ err: err.message }, 'online presence not delivered');
+          },
+        );
+      });
+      client.on('close', () => {
+        if (this.client !== client) return;
+        const wasConnected = this.connected;
+        this.connected = false;
+        this.lastChangeAt = this.deps.clock.now();
+        if (wasConnected) {
+          log.warn('disconnected');
+          this.emit('disconnected');
+        }
+        this.scheduleReconnect();
+      });
+      client.on('error', (err) => {
+        log.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'mqtt error');
+      });
+    } catch (err) {
+      this.deps.logger.error({ err: errorMessage(err) }, 'cannot open mqtt client');
+      this.scheduleReconnect();
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  private subscribe(client: MqttClient, log: Logger): void {
+    // Explicit SUBSCRIBE on every connect: the broker then sends the retained
+    // desired document, which it does not do on session restore.
+    const topics = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
+    client.subscribe(topics, (err, granted) => {
+      if (this.client !== client) return;
+      if (err) {
+        log.error({ err: err.message }, 'subscribe failed');
+        return;
+      }
+      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (refused.length) log.error({ topics: refused }, 'broker refused subscriptions');
+      this.emit('subscribed');
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = backoffDelayMs(this.attempt, this.options.reconnect, this.deps.random);
+    this.attempt++;
+    this.deps.logger.debug({ delayMs: delay, attempt: this.attempt }, 'reconnect scheduled');
+    this.reconnectTimer = this.deps.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.open();
+    }, delay);
+  }
+
+  private checkWatchdog(): void {
+    if (this.closed || this.connected || this.opening) return;
+    const downFor = this.deps.clock.now() - this.lastChangeAt;
+    if (downFor < this.options.watchdogMs) return;
+    this.deps.logger.warn({ downForMs: downFor }, 'watchdog: recreating mqtt client');
+    this.deps.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    void this.open();
+  }
+
+  private discardClient(): void {
+    const old = this.client;
+    this.client = null;
+    this.connected = false;
+    if (old) {
+      old.removeAllListeners('connect');
+      old.removeAllListeners('close');
+      old.on('error', () => undefined);
+      old.end(true);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import type { ContainerRuntime, PullProgress } from '../runtime/runtime.js';
+import { toContainerCreate } from '../runtime/container-spec.js';
+import type { Step, StepKind } from './steps.js';
+
+export interface StepContext {
+  deviceId: string;
+  runtime: ContainerRuntime;
+  signal: AbortSignal;
+  onPullProgress: (image: string, progress: PullProgress) => void;
+}
+
+type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, ctx: StepContext) => Promise<void>;
+
+/** The thin executor: one Docker call per step kind, nothing decided here. */
+const EXECUTORS: { [K in StepKind]: Executor<K> } = {
+  pull: (step, ctx) =>
+    ctx.runtime.pullImage(step.image, { signal: ctx.signal, onProgress: (p) => ctx.onPullProgress(step.image, p) }),
+  stop: (step, ctx) => ctx.runtime.stopContainer(step.container, step.timeoutSeconds),
+  remove: (step, ctx) => ctx.runtime.removeContainer(step.container),
+  create: async (step, ctx) => {
+    await ctx.runtime.createContainer(toContainerCreate(ctx.deviceId, step.workload, step.spec, step.specHash));
+  },
+  start: (step, ctx) => ctx.runtime.startContainer(step.container),
+};
+
+export function executeStep(step: Step, ctx: StepContext): Promise<void> {
+  return (EXECUTORS[step.kind] as Executor<StepKind>)(step as never, ctx);
+}

@@ -1,0 +1,77 @@
+import type { WorkloadSpec } from '../../shared/schemas/workload.js';
+import {
+  DEVICE_LABEL,
+  IMAGE_LABEL,
+  MANAGED_LABEL,
+  SPEC_HASH_LABEL,
+  WORKLOAD_LABEL,
+  type ContainerCreateRequest,
+} from './runtime.js';
+
+/**
+ * Deterministic container name: one name per (device, workload, spec), so a
+ * create retried after a crash finds the container it already made instead of
+ * making a second one.
+ */
+export function containerName(deviceId: string, workload: string, specHash: string): string {
+  return `outpost-${deviceId}-${workload}-${specHash.slice(0, 12)}`;
+}
+
+/** Pure mapping from a workload spec to Docker's create body. */
+export function toContainerCreate(
+  deviceId: string,
+  workload: string,
+  spec: WorkloadSpec,
+  specHash: string,
+): ContainerCreateRequest {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp?: string; HostPort: string }[]> = {};
+  for (const p of spec.ports ?? []) {
+    const key = `${p.container}/${p.protocol}`;
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostPort: String(p.host), ...(p.hostIp ? { HostIp: p.hostIp } : {}) });
+  }
+  const mounts = (spec.volumes ?? []).map((v) => {
+    switch (v.type) {
+      case 'volume':
+        return { Type: 'volume', Source: v.name, Target: v.target, ReadOnly: v.readOnly };
+      case 'bind':
+        return { Type: 'bind', Source: v.source, Target: v.target, ReadOnly: v.readOnly };
+      case 'tmpfs':
+        return { Type: 'tmpfs', Target: v.target, ...(v.sizeBytes ? { TmpfsOptions: { SizeBytes: v.sizeBytes } } : {}) };
+    }
+  });
+  const restart =
+    spec.restart === 'on-failure'
+      ? { Name: 'on-failure', MaximumRetryCount: spec.restartMaxRetries ?? 0 }
+      : { Name: spec.restart === 'no' ? '' : spec.restart };
+
+  const options: Record<string, unknown> = {
+    Image: spec.image,
+    Labels: {
+      ...(spec.labels ?? {}),
+      [MANAGED_LABEL]: 'true',
+      [DEVICE_LABEL]: deviceId,
+      [WORKLOAD_LABEL]: workload,
+      [SPEC_HASH_LABEL]: specHash,
+      [IMAGE_LABEL]: spec.image,
+    },
+    Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ExposedPorts: exposed,
+    StopTimeout: spec.stopTimeoutSeconds,
+    HostConfig: {
+      PortBindings: bindings,
+      RestartPolicy: restart,
+      Mounts: mounts,
+      ...(spec.resources?.memoryBytes ? { Memory: spec.resources.memoryBytes } : {}),
+      ...(spec.resources?.cpus ? { NanoCpus: Math.round(spec.resources.cpus * 1e9) } : {}),
+      ...(spec.resources?.pidsLimit ? { PidsLimit: spec.resources.pidsLimit } : {}),
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+  if (spec.command) options.Cmd = spec.command;
+  if (spec.entrypoint) options.Entrypoint = spec.entrypoint;
+  if (spec.user) options.User = spec.user;
+  if (spec.workingDir) options.WorkingDir = spec.workingDir;
+  return { name: containerName(deviceId, workload, specHash), options };
+}

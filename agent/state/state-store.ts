@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import { DesiredState } from '../../shared/schemas/desired-state.js';
+import { OutpostError } from '../../shared/errors.js';
+import { ensureDir, readFileIfExists, writeFileAtomic } from './atomic-file.js';
+
+export const AgentMeta = z.object({
+  deviceId: z.string(),
+  appliedVersion: z.number().int().min(1).nullable(),
+  appliedAt: z.string().nullable(),
+  lastEpoch: z.number().int().min(0),
+});
+export type AgentMeta = z.infer<typeof AgentMeta>;
+
+/**
+ * The agent's disk cache: the newest accepted desired document (so workloads
+ * come back after a reboot while offline) and the meta record (last applied
+ * version, last connection epoch). Everything read back is validated; a
+ * corrupt file is reported and treated as absent, never trusted.
+ */
+export class StateStore {
+  private readonly desiredPath: string;
+  private readonly metaPath: string;
+
+  constructor(
+    private readonly dir: string,
+    private readonly deviceId: string,
+    private readonly logger: Logger,
+  ) {
+    this.desiredPath = join(dir, 'desired.json');
+    this.metaPath = join(dir, 'agent-state.json');
+  }
+
+  async init(): Promise<void> {
+    await ensureDir(this.dir);
+  }
+
+  async loadDesired(): Promise<DesiredState | null> {
+    const text = await readFileIfExists(this.desiredPath);
+    if (text === null) return null;
+    try {
+      const doc = DesiredState.parse(JSON.parse(text));
+      if (doc.deviceId !== this.deviceId) {
+        this.logger.error({ cachedFor: doc.deviceId }, 'cached desired state belongs to another device; ignoring it');
+        return null;
+      }
+      return doc;
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'cached desired state is corrupt; ignoring it');
+      return null;
+    }
+  }
+
+  async saveDesired(doc: DesiredState): Promise<void> {
+    await this.write(this.desiredPath, JSON.stringify(doc));
+  }
+
+  async loadMeta(): Promise<AgentMeta> {
+    const fresh: AgentMeta = { deviceId: this.deviceId, appliedVersion: null, appliedAt: null, lastEpoch: 0 };
+    const text = await readFileIfExists(this.metaPath);
+    if (text === null) return fresh;
+    try {
+      const meta = AgentMeta.parse(JSON.parse(text));
+      if (meta.deviceId !== this.deviceId) return fresh;
+      return meta;
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'agent state file is corrupt; starting from empty state');
+      return fresh;
+    }
+  }
+
+  async saveMeta(meta: AgentMeta): Promise<void> {
+    await this.write(this.metaPath, JSON.stringify(meta));
+  }
+
+  private async write(path: string, data: string): Promise<void> {
+    try {
+      await writeFileAtomic(path, data);
+    } catch (err) {
+      throw new OutpostError('STATE_WRITE_FAILED', `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

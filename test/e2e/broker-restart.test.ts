@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
+import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { containerCreates, deviceContainers, expectedHash } from '../helpers/device-containers.js';
+import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
+import { connectTestController, type TestController } from '../helpers/test-controller.js';
+import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
+
+/** The broker is kill -9'd; its Redis keeps sessions, queues and retained documents. */
+describe('broker kill -9', () => {
+  let broker: BrokerFixture;
+  let controller: TestController;
+  let rig: DeviceRig;
+
+  beforeAll(async () => {
+    broker = await startAedesFixture();
+    controller = await connectTestController(broker.url, broker.serviceAuth);
+    rig = await createDeviceRig(broker, controller, 'brk');
+    await rig.startAgent();
+    await rig.publish(1, { web: { image: TEST_IMAGE, env: { V: '1' } } });
+    await rig.converged(1);
+  });
+
+  afterAll(async () => {
+    await rig?.dispose();
+    await controller?.close();
+    await broker?.stop();
+  });
+
+  it('while the agent is offline with queued versions: nothing lost, converges to the newest', async () => {
+    await rig.stopAgent();
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const v2: Record<string, WorkloadSpecInput> = { web: { image: TEST_IMAGE_2, env: { V: '2' } } };
+    const v3: Record<string, WorkloadSpecInput> = { web: { image: TEST_IMAGE, env: { V: '3' } }, extra: { image: TEST_IMAGE_2 } };
+    await rig.publish(2, v2);
+    await rig.publish(3, v3);
+
+    await broker.kill9();
+    await broker.restart();
+    await rig.startAgent();
+    await rig.converged(3);
+
+    const containers = await deviceContainers(rig.deviceId);
+    expect(containers.map((c) => [c.workload, c.specHash, c.state])).toEqual([
+      ['extra', expectedHash(v3.extra!), 'running'],
+      ['web', expectedHash(v3.web!), 'running'],
+    ]);
+    const creates = await containerCreates(rig.deviceId, since);
+    expect(creates.filter((c) => c.specHash === expectedHash(v2.web!))).toEqual([]);
+    // The queued v2 survived the crash too: the agent saw it (and ignored it as superseded or coalesced).
+    const seen = rig.watch.events.filter((e) => e.type === 'desired.received' || e.type === 'desired.ignored').map((e) => e.version);
+    expect(seen).toEqual(expect.arrayContaining([2, 3]));
+  });
+
+  it('while the agent is online: it reconnects by itself and keeps receiving deployments', async () => {
+    const connectedBefore = rig.watch.presence.filter((p) => p.status === 'online').length;
+    await broker.kill9();
+    await broker.restart();
+    await rig.watch.waitForEvent(
+      () => rig.watch.presence.filter((p) => p.status === 'online').length > connectedBefore,
+      30_000,
+      'online presence after broker restart',
+    );
+    await rig.publish(4, { web: { image: TEST_IMAGE, env: { V: '4' } } });
+    await rig.converged(4);
+    const containers = await deviceContainers(rig.deviceId);
+    expect(containers.map((c) => c.workload)).toEqual(['web']);
+    expect(containers[0]?.env).toContain('V=4');
+    // Presence epochs only grow, so a receiver can tell stale wills from current state.
+    const epochs = rig.watch.presence.filter((p) => p.status === 'online').map((p) => p.epoch);
+    expect([...epochs].sort((a, b) => a - b)).toEqual(epochs);
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { classifyDesired, type InboxContext } from '../../agent/mqtt/desired-inbox.js';
+import { checkPolicy } from '../../agent/reconcile/policy.js';
+import { DesiredState, type DesiredStateInput } from '../../shared/schemas/desired-state.js';
+
+const ctx = (over: Partial<InboxContext> = {}): InboxContext => ({
+  deviceId: 'kiosk-a',
+  highestVersion: 3,
+  maxBytes: 4096,
+  policy: { allowedHostPaths: [] },
+  ...over,
+});
+
+function doc(over: Partial<DesiredStateInput> = {}): DesiredStateInput {
+  return {
+    protocol: 1,
+    deviceId: 'kiosk-a',
+    version: 4,
+    issuedAt: '2026-11-23T10:00:00Z',
+    workloads: { web: { image: 'busybox:1' } },
+    ...over,
+  };
+}
+const buf = (v: unknown): Buffer => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+
+describe('classifyDesired (latest wins)', () => {
+  it('accepts a newer valid document', () => {
+    const v = classifyDesired(buf(doc()), ctx());
+    expect(v.kind).toBe('accept');
+    if (v.kind === 'accept') expect(v.doc.version).toBe(4);
+  });
+
+  it('accepts the first document when nothing is held', () => {
+    expect(classifyDesired(buf(doc({ version: 1 })), ctx({ highestVersion: null })).kind).toBe('accept');
+  });
+
+  it.each([
+    [3, 'duplicate'],
+    [2, 'older than 3'],
+  ])('ignores version %i (%s)', (version, reason) => {
+    const v = classifyDesired(buf(doc({ version })), ctx());
+    expect(v).toEqual({ kind: 'ignore', version, reason });
+  });
+
+  it('ignores an empty payload (retained message cleared)', () => {
+    expect(classifyDesired(Buffer.alloc(0), ctx()).kind).toBe('ignore');
+  });
+
+  it('ignores a malformed document that is not newer anyway', () => {
+    const v = classifyDesired(buf({ ...doc({ version: 2 }), workloads: 'nope' }), ctx());
+    expect(v.kind).toBe('ignore');
+  });
+
+  const rejects: [string, Buffer, string][] = [
+    ['invalid JSON', buf('{"protocol":1,'), 'DESIRED_INVALID_JSON'],
+    ['schema violation', buf({ ...doc(), workloads: { web: { image: 'UPPER/Case' } } }), 'DESIRED_SCHEMA'],
+    ['unknown field', buf({ ...doc(), privileged: true }), 'DESIRED_SCHEMA'],
+    ['another device', buf(doc({ deviceId: 'kiosk-b' })), 'DESIRED_WRONG_DEVICE'],
+    ['oversized', buf({ ...doc(), workloads: { web: { image: 'busybox:1', env: { A: 'x'.repeat(5000) } } } }), 'DESIRED_TOO_LARGE'],
+    ['newer protocol', buf({ ...doc(), protocol: 2 }), 'DESIRED_PROTOCOL'],
+    ['JSON that is not an object', buf('[1,2,3]'), 'DESIRED_SCHEMA'],
+    ['bind mount not allowed', buf(doc({ workloads: { web: { image: 'busybox:1', volumes: [{ type: 'bind', source: '/etc', target: '/x' }] } } })), 'DESIRED_POLICY'],
+  ];
+  it.each(rejects)('rejects %s', (_name, payload, code) => {
+    const v = classifyDesired(payload, ctx());
+    expect(v.kind).toBe('reject');
+    if (v.kind === 'reject') {
+      expect(v.code).toBe(code);
+      expect(v.reason.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('reports the version of a rejected document when it has one', () => {
+    const v = classifyDesired(buf(doc({ deviceId: 'other', version: 9 })), ctx());
+    expect(v).toMatchObject({ kind: 'reject', version: 9 });
+  });
+});
+
+describe('checkPolicy', () => {
+  const withBind = (source: string) =>
+    DesiredState.parse(doc({ workloads: { web: { image: 'busybox:1', volumes: [{ type: 'bind', source, target: '/data' }] } } }));
+
+  it('allows named volumes and tmpfs without configuration', () => {
+    const d = DesiredState.parse(
+      doc({ workloads: { web: { image: 'busybox:1', volumes: [{ type: 'volume', name: 'data', target: '/d' }, { type: 'tmpfs', target: '/t' }] } } }),
+    );
+    expect(checkPolicy(d, { allowedHostPaths: [] })).toBeNull();
+  });
+  it('allows bind mounts under an allowed prefix only', () => {
+    expect(checkPolicy(withBind('/srv/app/data'), { allowedHostPaths: ['/srv/app'] })).toBeNull();
+    expect(checkPolicy(withBind('/srv/application'), { allowedHostPaths: ['/srv/app'] })).toMatch(/outside/);
+    expect(checkPolicy(withBind('/srv'), { allowedHostPaths: ['/srv/app'] })).toMatch(/outside/);
+  });
+  it('never allows the Docker socket, even under an allowed prefix', () => {
+    expect(checkPolicy(withBind('/var/run/docker.sock'), { allowedHostPaths: ['/var/run'] })).toMatch(/container engine/);
+    expect(checkPolicy(withBind('/run'), { allowedHostPaths: ['/'] })).toMatch(/container engine/);
+  });
+});
