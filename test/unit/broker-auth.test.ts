@@ -7,7 +7,7 @@ import {
   PendingWills,
   type ConnackError,
 } from '../../broker/auth/authenticate.js';
-import { createAuthorizeForward } from '../../broker/auth/authorize-forward.js';
+import { ConnackLedger, createAuthorizeForward } from '../../broker/auth/authorize-forward.js';
 import { createAuthorizePublish, type PublishLike } from '../../broker/auth/authorize-publish.js';
 import { createAuthorizeSubscribe, type SubscriptionLike } from '../../broker/auth/authorize-subscribe.js';
 import { IdentityRegistry, type ClientLike, type Identity } from '../../broker/auth/identity.js';
@@ -28,9 +28,11 @@ const SERVICE_PASSWORD = 'service-password-0123456789';
 
 function setup() {
   const identities = new IdentityRegistry();
+  const connacks = new ConnackLedger();
   const clientOf = (identity: Identity | null, id?: string): ClientLike => {
     const client = { id: id ?? (identity?.kind === 'device' ? identity.deviceId : 'svc:controller-1') };
     if (identity) identities.set(client, identity);
+    connacks.markSent(client);
     return client;
   };
   return {
@@ -40,7 +42,8 @@ function setup() {
     anonymous: () => clientOf(null, 'nobody'),
     publish: createAuthorizePublish({ policy, identities, logger }),
     subscribe: createAuthorizeSubscribe({ policy, identities, logger }),
-    forward: createAuthorizeForward({ policy, identities, logger }),
+    connacks,
+    forward: createAuthorizeForward({ policy, identities, connacks, logger }),
   };
 }
 
@@ -225,6 +228,18 @@ describe('authorizeForward', () => {
     const client = who === 'device' ? t.device(A) : who === 'service' ? t.service() : t.anonymous();
     const packet = { topic, payload: Buffer.from('x'), qos: 1 };
     expect(t.forward(client, packet)).toBe(allowed ? packet : null);
+  });
+});
+
+describe('authorizeForward before the CONNACK', () => {
+  it('writes nothing to a client whose CONNACK has not been sent, even its own desired', () => {
+    const t = setup();
+    const early = { id: A };
+    t.identities.set(early, { kind: 'device', deviceId: A });
+    const packet = { topic: topics.desired(A), payload: Buffer.from('x'), qos: 1 };
+    expect(t.forward(early, packet)).toBeNull();
+    t.connacks.markSent(early);
+    expect(t.forward(early, packet)).toBe(packet);
   });
 });
 

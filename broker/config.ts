@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { isDeviceId } from '../shared/device-id.js';
+import { OutpostError } from '../shared/errors.js';
+import { LIMITS } from '../shared/limits.js';
+import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Whole numbers from flags and env arrive as strings; anything but plain
+ * digits (including '' and '1e3') stays a string and fails the number check,
+ * so an empty env var can never silently become port 0.
+ */
+function int(min: number, max: number) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min).max(max),
+  );
+}
+
+export const DEFAULT_KEY_PREFIX = 'outpost:';
+
+/** Prefix of Outpost's own Redis keys (device credentials); aedes's persistence keys are its own. */
+export const KeyPrefix = z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'must be 0-64 chars of [A-Za-z0-9:_.-]');
+
+export const RedisUrl = z.url({
+  protocol: /^rediss?$/,
+  error: (iss) => (iss.input === undefined ? 'required' : 'must be a redis:// or rediss:// URL'),
+});
+
+/** Device topics are `<prefix>/devices/<id>/<channel>`: 3 levels below the prefix. */
+const DEVICE_TOPIC_EXTRA_LEVELS = 3;
+/** Longest device topic below the prefix: '/devices/' + 63-char id + '/telemetry'. */
+const DEVICE_TOPIC_EXTRA_BYTES = '/devices/'.length + 63 + '/telemetry'.length;
+
+export const BrokerConfig = z
+  .strictObject({
+    host: z.string().min(1).default('0.0.0.0'),
+    /** 0 asks the kernel for a free port (tests). */
+    port: int(0, 65535).default(1883),
+    redisUrl: RedisUrl,
+    keyPrefix: KeyPrefix.default(DEFAULT_KEY_PREFIX),
+    topicPrefix: TopicPrefix.default(DEFAULT_TOPIC_PREFIX),
+    maxPayloadBytes: int(1, 64 * 1024 * 1024).default(LIMITS.brokerMaxPayloadBytes),
+    maxTopicBytes: int(1, 65535).default(LIMITS.topicMaxBytes),
+    /** aedes clamps its own limit to 1-100 (qlobber's max_words), so ours may not exceed it. */
+    maxTopicLevels: int(1, 100).default(LIMITS.topicMaxLevels),
+    serviceUsername: z
+      .string()
+      .min(1)
+      .max(128)
+      .refine((u): boolean => !isDeviceId(u), 'must not be a valid device id (use a colon, e.g. svc:outpost)')
+      .default('svc:outpost'),
+    /** Absent: no service identity can connect. */
+    servicePassword: z.string().min(16, 'must be at least 16 characters').max(1024).optional(),
+    /** Offline messages replayed per CONNECT (aedes-persistence-redis `maxSessionDelivery`). */
+    maxSessionDelivery: int(1, 100_000).default(100),
+    /** A subscriber whose socket stays full this long is cut off, so it cannot stall delivery to all (pitfalls.md). */
+    drainTimeoutMs: int(1000, 600_000).default(30_000),
+    heartbeatIntervalMs: int(1000, 3_600_000).default(60_000),
+    connectTimeoutMs: int(1000, 600_000).default(30_000),
+    /** Messages aedes's emitter processes concurrently. */
+    concurrency: int(1, 100_000).default(100),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    const prefixLevels = c.topicPrefix.split('/').length;
+    if (c.maxTopicLevels < prefixLevels + DEVICE_TOPIC_EXTRA_LEVELS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxTopicLevels'],
+        message: `must be at least ${prefixLevels + DEVICE_TOPIC_EXTRA_LEVELS} for topic prefix ${c.topicPrefix}`,
+      });
+    }
+    const minBytes = Buffer.byteLength(c.topicPrefix) + DEVICE_TOPIC_EXTRA_BYTES;
+    if (c.maxTopicBytes < minBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxTopicBytes'],
+        message: `must be at least ${minBytes} to fit every device topic under ${c.topicPrefix}`,
+      });
+    }
+  })
+  .readonly();
+
+export type BrokerConfig = z.infer<typeof BrokerConfig>;
+export type BrokerConfigInput = z.input<typeof BrokerConfig>;
+
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+export type BrokerConfigResult = { ok: true; config: BrokerConfig } | { ok: false; issues: ConfigIssue[] };
+
+/** Every problem with the input, one per bad key (never their values: one may be a password). */
+export function checkBrokerConfig(input: unknown): BrokerConfigResult {
+  const parsed = BrokerConfig.safeParse(input);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const issues: ConfigIssue[] = parsed.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ key, message: 'unknown key' }));
+    }
+    return [{ key: issue.path.length ? issue.path.join('.') : '(root)', message: issue.message }];
+  });
+  return { ok: false, issues };
+}
+
+/** Parses once; throws CONFIG_INVALID listing every bad key. */
+export function parseBrokerConfig(input: unknown): BrokerConfig {
+  const result = checkBrokerConfig(input);
+  if (result.ok) return result.config;
+  const list = result.issues.map((i) => `${i.key}: ${i.message}`).join('; ');
+  throw new OutpostError('CONFIG_INVALID', `invalid broker configuration: ${list}`, { details: { issues: result.issues } });
+}

@@ -1,0 +1,238 @@
+import { EventEmitter } from 'node:events';
+import { Aedes, type AedesOptions, type Client, type Subscription } from 'aedes';
+import { Redis } from 'ioredis';
+import mqemitterRedis from 'mqemitter-redis';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { Topics } from '../shared/topics.js';
+import { AccessPolicy } from './auth/access-policy.js';
+import { createAuthenticate, createPreConnect, PendingWills } from './auth/authenticate.js';
+import { ConnackLedger, createAuthorizeForward } from './auth/authorize-forward.js';
+import { createAuthorizePublish } from './auth/authorize-publish.js';
+import { createAuthorizeSubscribe } from './auth/authorize-subscribe.js';
+import { DeviceCredentials } from './auth/device-credentials.js';
+import { IdentityRegistry } from './auth/identity.js';
+import { clip } from './auth/log-fields.js';
+import { logBrokerEvents } from './broker-events.js';
+import type { BrokerConfig } from './config.js';
+import { createConnectionServer } from './connection-server.js';
+import { ForgivingRedis } from './forgiving-redis.js';
+import { HEADER_ALLOWANCE_BYTES } from './packet-size-guard.js';
+import { createRedisPersistence } from './persistence.js';
+import { withDurableRetained } from './durable-retained.js';
+import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
+
+/**
+ * aedes only applies it to MQTT 3.1 (its default of 23 is 3.1's limit), but
+ * device ids are up to 63 characters, so it must be at least 64.
+ */
+const MAX_CLIENT_ID_LENGTH = 128;
+/** Longest a close step may take before shutdown moves on without it. */
+const CLOSE_STEP_TIMEOUT_MS = 5_000;
+/** SUBACK return code of a refused filter [MQTT-3.9.3]. */
+const SUBACK_FAILURE = 128;
+
+export interface BrokerDeps {
+  logger: Logger;
+  /**
+   * Connection for Outpost's own keys (device credentials). Owned by the
+   * caller and left open by close(). Default: one the broker opens to
+   * `config.redisUrl` and closes.
+   */
+  redis?: Redis;
+  /**
+   * Remove the filters authorizeSubscribe refused from a persistent session
+   * right after the SUBSCRIBE (default true), so no QoS 1 messages are queued
+   * for them. authorizeForward blocks their delivery either way; tests turn
+   * this off to prove that.
+   */
+  purgeRefusedSubscriptions?: boolean;
+}
+
+export interface OutpostBroker {
+  readonly aedes: Aedes;
+  readonly credentials: DeviceCredentials;
+  readonly topics: Topics;
+  /** Starts accepting MQTT connections on config.host:config.port. */
+  listen(): Promise<{ host: string; port: number }>;
+  /** Stop accepting, close aedes (clients, emitter), then persistence and Redis connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The Outpost broker: aedes with Redis persistence and emitter, Outpost's
+ * authentication and authorization, and a packet size guard in front of
+ * every connection. Resolves once persistence is loaded; call listen() next.
+ */
+export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Promise<OutpostBroker> {
+  const logger = deps.logger;
+  const topics = new Topics(config.topicPrefix);
+  const policy = new AccessPolicy(topics, config);
+  const identities = new IdentityRegistry();
+  const wills = new PendingWills();
+  const connacks = new ConnackLedger();
+
+  // Fails fast while Redis is away (no offline queue): a CONNECT then gets
+  // "server unavailable" at once instead of hanging until Redis returns.
+  const credentialsRedis =
+    deps.redis ?? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const ownRedis = deps.redis ? undefined : credentialsRedis;
+  if (ownRedis) watchRedis(ownRedis, new RedisOutageLog(logger, 'credentials'));
+  const credentials = new DeviceCredentials(credentialsRedis, config.keyPrefix);
+
+  const { persistence, redis: persistenceRedis } = createRedisPersistence(config.redisUrl, {
+    maxSessionDelivery: config.maxSessionDelivery,
+    logger,
+  });
+  watchRedis(persistenceRedis, new RedisOutageLog(logger, 'persistence'));
+
+  // Own connections, because mqemitter-redis leaves the promise of its QUIT
+  // on close unhandled (ForgivingRedis), and so that commands wait out a
+  // Redis outage like persistence's do: a SUBSCRIBE that failed during one
+  // would not be restored by ioredis afterwards, leaving a subscription that
+  // silently receives nothing.
+  const emitterRedis = { maxRetriesPerRequest: null };
+  const mq = mqemitterRedis({
+    subConn: new ForgivingRedis(config.redisUrl, emitterRedis),
+    pubConn: new ForgivingRedis(config.redisUrl, { ...emitterRedis, enableAutoPipelining: true }),
+    concurrency: config.concurrency,
+    // aedes's default emitter sets it [MQTT-4.7.1-3]; a custom one must too.
+    matchEmptyLevels: true,
+  });
+  // mqemitter-redis re-emits its connections' errors here; without a listener
+  // the first Redis blip would be an unhandled 'error' event and kill the process.
+  const mqLog = new RedisOutageLog(logger, 'emitter');
+  const mqState = emitterState(mq);
+  mqState.on('error', (err: unknown) => mqLog.failed(err));
+  mqState.on('pubConnect', () => mqLog.recovered());
+
+  let aedesRef: Aedes | undefined;
+  const options: AedesOptions = {
+    mq,
+    persistence,
+    concurrency: config.concurrency,
+    heartbeatInterval: config.heartbeatIntervalMs,
+    connectTimeout: config.connectTimeoutMs,
+    drainTimeout: config.drainTimeoutMs,
+    maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+    maxTopicLevels: config.maxTopicLevels,
+    preConnect: createPreConnect(wills),
+    authenticate: createAuthenticate({
+      credentials,
+      policy,
+      identities,
+      wills,
+      serviceUsername: config.serviceUsername,
+      servicePassword: config.servicePassword,
+      logger,
+    }),
+    authorizePublish: withDurableRetained(createAuthorizePublish({ policy, identities, logger }), persistence, () => aedesRef),
+    authorizeSubscribe: createAuthorizeSubscribe({ policy, identities, logger }),
+    authorizeForward: createAuthorizeForward({ policy, identities, connacks, logger }),
+  };
+
+  let aedes: Aedes;
+  try {
+    // Both wait for Redis for as long as it takes (persistence commands are
+    // never dropped, see persistence.ts); the outage is logged meanwhile.
+    if (ownRedis) await ready(ownRedis);
+    aedes = await Aedes.createBroker(options);
+  } catch (err) {
+    await closeQuietly(logger, [['emitter', () => new Promise<void>((resolve) => mq.close(() => resolve()))]]);
+    persistenceRedis.disconnect();
+    ownRedis?.disconnect();
+    throw err;
+  }
+
+  const server = createConnectionServer({
+    handle: (conn) => aedes.handle(conn),
+    maxRemainingLength: config.maxPayloadBytes + config.maxTopicBytes + HEADER_ALLOWANCE_BYTES,
+    logger,
+  });
+  logBrokerEvents(aedes, { identities, logger, remoteOf: server.remoteOf });
+  aedes.on('connackSent', (packet, client) => {
+    if (packet.returnCode === 0) connacks.markSent(client);
+  });
+
+  if (deps.purgeRefusedSubscriptions ?? true) {
+    // aedes persists every filter of a SUBSCRIBE from a clean=false client,
+    // the refused ones too (pitfalls.md), and would queue matching QoS 1
+    // messages for them until the next CONNECT. 'subscribe' fires after the
+    // filters were stored, so removing the refused ones now cannot race them.
+    aedes.on('subscribe', (subscriptions: Subscription[], client: Client) => {
+      if (client.clean) return;
+      const refused = subscriptions.filter((s) => Number(s.qos) === SUBACK_FAILURE).map((s) => s.topic);
+      if (refused.length === 0) return;
+      persistence.removeSubscriptions(client, refused).then(
+        () => logger.debug({ clientId: clip(client.id), topics: refused.map(clip) }, 'refused subscriptions purged'),
+        (err: unknown) => logger.warn({ clientId: clip(client.id), err: errorMessage(err) }, 'purging refused subscriptions failed'),
+      );
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+
+  return {
+    aedes,
+    credentials,
+    topics,
+    async listen() {
+      const address = await server.listen(config.host, config.port);
+      logger.info({ host: address.address, port: address.port, topicPrefix: topics.prefix }, 'broker listening');
+      return { host: address.address, port: address.port };
+    },
+    close() {
+      closing ??= (async () => {
+        const stopped = server.stopAccepting();
+        await closeQuietly(logger, [
+          ['aedes', () => new Promise<void>((resolve) => aedes.close(() => resolve()))],
+          ['connections', async () => {
+            server.destroyConnections();
+            await stopped;
+          }],
+          // After aedes: its clients still write wills and unsubscribe through
+          // persistence while they close, and aedes.close() closes the emitter.
+          ['persistence', () => persistence.destroy()],
+          ['credentials redis', async () => void (await ownRedis?.quit())],
+        ]);
+        logger.info('broker closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+function ready(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    redis.once('ready', () => resolve());
+    redis.once('end', () => reject(new Error('Redis connection ended before it was ready')));
+  });
+}
+
+/** mqemitter-redis 7 reports Redis errors on `mq.state`, which its types do not declare. */
+function emitterState(mq: object): EventEmitter {
+  const state: unknown = Reflect.get(mq, 'state');
+  if (!(state instanceof EventEmitter)) throw new Error('mqemitter-redis has no `state` emitter: check the installed version');
+  return state;
+}
+
+type CloseStep = [name: string, run: () => Promise<unknown>];
+
+/** Runs shutdown steps in order; a failing or hanging step is logged and skipped, never fatal. */
+async function closeQuietly(logger: Logger, steps: CloseStep[]): Promise<void> {
+  for (const [name, run] of steps) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), CLOSE_STEP_TIMEOUT_MS);
+    });
+    try {
+      const result = await Promise.race([run(), timeout]);
+      if (result === 'timeout') logger.warn({ step: name, timeoutMs: CLOSE_STEP_TIMEOUT_MS }, 'close step timed out');
+    } catch (err) {
+      logger.warn({ step: name, err: errorMessage(err) }, 'close step failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
