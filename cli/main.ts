@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerBrokerCommands } from '../broker/main.js';
 import { registerAgentCommand } from '../agent/main.js';
 import { AGENT_VERSION } from '../shared/version.js';
+import { registerUpCommand } from './up.js';
 
 /**
  * `outpost` entry point. Each part registers its own sub-commands; this file
@@ -17,6 +18,7 @@ const program = new Command()
 
 registerBrokerCommands(program);
 registerAgentCommand(program);
+registerUpCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`outpost: ${err instanceof Error ? err.message : String(err)}\n`);

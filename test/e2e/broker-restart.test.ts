@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
+import { Redis } from 'ioredis';
+import { startAedesFixture } from '../helpers/brokers.js';
+import { startDelayProxy } from '../helpers/delay-proxy.js';
+import { startRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/docker.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
 import { containerCreates, deviceContainers, expectedHash } from '../helpers/device-containers.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
@@ -8,7 +12,7 @@ import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
 
 /** The broker is kill -9'd; its Redis keeps sessions, queues and retained documents. */
 describe('broker kill -9', () => {
-  let broker: BrokerFixture;
+  let broker: Awaited<ReturnType<typeof startAedesFixture>>;
   let controller: TestController;
   let rig: DeviceRig;
 
@@ -35,6 +39,13 @@ describe('broker kill -9', () => {
     await rig.publish(2, v2);
     await rig.publish(3, v3);
 
+    // Both versions are queued for the offline session (aedes-persistence-redis keeps the queue in Redis).
+    const redis = new Redis(broker.redis.url);
+    try {
+      await waitFor(async () => (await redis.llen(`outgoing:${rig.deviceId}`)) >= 2, { timeoutMs: 10_000, description: 'v2 and v3 queued' });
+    } finally {
+      redis.disconnect();
+    }
     await broker.kill9();
     await broker.restart();
     await rig.startAgent();
@@ -69,5 +80,44 @@ describe('broker kill -9', () => {
     // Presence epochs only grow, so a receiver can tell stale wills from current state.
     const epochs = rig.watch.presence.filter((p) => p.status === 'online').map((p) => p.epoch);
     expect([...epochs].sort((a, b) => a - b)).toEqual(epochs);
+  });
+});
+
+describe('broker kill -9 right after a PUBACK', () => {
+  it('a retained desired state the broker acknowledged is never lost, even with a slow Redis', async () => {
+    // aedes acknowledges QoS 1 before it writes to Redis; a slow Redis makes that window wide.
+    const redis = await startRedis();
+    const proxy = await startDelayProxy(redis.port, 0);
+    const broker = await startAedesFixture({ redis, brokerRedisUrl: `redis://127.0.0.1:${proxy.port}` });
+    let controller = await connectTestController(broker.url, broker.serviceAuth);
+    const deviceId = 'durable-retained';
+    const topic = `outpost/v1/devices/${deviceId}/desired`;
+    try {
+      for (let version = 1; version <= 3; version++) {
+        proxy.delayMs = 300;
+        await controller.publishDesired(deviceId, { protocol: 1, deviceId, version, issuedAt: new Date().toISOString(), workloads: {} });
+        await broker.kill9();
+        proxy.delayMs = 0;
+        await broker.restart();
+        await controller.close();
+        controller = await connectTestController(broker.url, broker.serviceAuth);
+        const c = controller;
+        const retained = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no retained message on ${topic} after restart ${version}`)), 5_000);
+          c.client.on('message', (t, payload) => {
+            if (t !== topic) return;
+            clearTimeout(timer);
+            resolve(payload.toString('utf8'));
+          });
+          void c.client.subscribeAsync(topic, { qos: 1 });
+        });
+        expect((JSON.parse(retained) as { version: number }).version).toBe(version);
+      }
+    } finally {
+      await controller.close();
+      await broker.stop();
+      await proxy.close();
+      await redis.stop();
+    }
   });
 });

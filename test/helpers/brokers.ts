@@ -25,7 +25,9 @@ export interface BrokerFixture {
 }
 
 /** Outpost's aedes broker as a child process (`outpost broker`) on its own Redis. */
-export async function startAedesFixture(opts: { redis?: RedisServer; extraArgs?: string[] } = {}): Promise<BrokerFixture & { redis: RedisServer }> {
+export async function startAedesFixture(
+  opts: { redis?: RedisServer; extraArgs?: string[]; /** URL the broker uses instead of redis.url (e.g. a delay proxy). */ brokerRedisUrl?: string } = {},
+): Promise<BrokerFixture & { redis: RedisServer }> {
   const redis = opts.redis ?? (await startRedis());
   const ownsRedis = !opts.redis;
   const port = await freePort();
@@ -34,7 +36,7 @@ export async function startAedesFixture(opts: { redis?: RedisServer; extraArgs?:
   const launch = async (): Promise<void> => {
     proc = spawnProcess(process.execPath, {
       name: `broker :${port}`,
-      args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'info', ...(opts.extraArgs ?? [])],
+      args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', opts.brokerRedisUrl ?? redis.url, '--log-level', 'info', ...(opts.extraArgs ?? [])],
       env: { OUTPOST_SERVICE_PASSWORD: servicePassword },
       bufferLines: 400,
     });

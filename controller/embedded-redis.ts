@@ -1,0 +1,92 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Logger } from '../shared/logger.js';
+import { sleep } from '../shared/clock.js';
+
+export interface EmbeddedRedis {
+  readonly url: string;
+  readonly pid: number | undefined;
+  /** SIGTERM (Redis flushes its AOF) and wait for the exit. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * A private redis-server child for `outpost up` when no REDIS_URL is given:
+ * loopback only, AOF on (durable sessions, queues and versions), and
+ * `noeviction` because BullMQ and the registry must never lose keys.
+ */
+export async function startEmbeddedRedis(opts: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedRedis> {
+  const dir = join(opts.dataDir, 'redis');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--port', String(opts.port),
+      '--bind', '127.0.0.1',
+      '--protected-mode', 'yes',
+      '--dir', dir,
+      '--appendonly', 'yes',
+      '--appendfsync', 'everysec',
+      '--save', '',
+      '--maxmemory-policy', 'noeviction',
+      '--daemonize', 'no',
+      '--loglevel', 'warning',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const lines: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    lines.splice(0, Math.max(0, lines.length - 50));
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  child.once('error', (err) => lines.push(`spawn failed: ${err.message}`));
+
+  const url = `redis://127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) throw new Error(`redis-server exited at start:\n${lines.join('\n')}`);
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      if ((await probe.ping()) === 'PONG') break;
+    } catch {
+      // not yet (or still loading the AOF)
+    } finally {
+      probe.disconnect();
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not answer on ${url} within 20 s:\n${lines.join('\n')}`);
+    }
+    await sleep(100);
+  }
+  opts.logger.info({ url, dir, pid: child.pid }, 'embedded redis started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    pid: child.pid,
+    stop() {
+      stopping ??= (async () => {
+        if (exited) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exit;
+        clearTimeout(timer);
+        opts.logger.info('embedded redis stopped');
+      })();
+      return stopping;
+    },
+  };
+}
