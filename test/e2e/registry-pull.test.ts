@@ -33,6 +33,9 @@ describe('pulling from a registry', () => {
     const report = await rig.converged(1);
     expect(report.workloads.web?.imageDigest).toBe(image);
     expect(rig.watch.events.some((e) => e.type === 'step.succeeded' && e.data.step === 'pull')).toBe(true);
+    const progress = rig.watch.events.filter((e) => e.type === 'pull.progress');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[0]?.data.image).toBe(image);
     const [c] = await deviceContainers(rig.deviceId);
     expect(c?.image).toBe(image);
     expect(c?.state).toBe('running');

@@ -1,0 +1,169 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { DeviceConnection, type ConnectionOptions } from '../../agent/mqtt/connection.js';
+import type { Clock } from '../../shared/clock.js';
+import { silentLogger } from '../../shared/logger.js';
+
+/** A stand-in MQTT.js client: records what the connection asks of it; the test drives its events. */
+class FakeClient extends EventEmitter {
+  subscribed: string[][] = [];
+  ended = false;
+  handleMessage: ((packet: unknown, cb: () => void) => void) | undefined;
+  constructor(readonly options: IClientOptions) {
+    super();
+  }
+  subscribe(topics: Record<string, unknown>, cb: (err: Error | null, granted: { topic: string; qos: number }[]) => void): void {
+    this.subscribed.push(Object.keys(topics));
+    cb(null, Object.keys(topics).map((topic) => ({ topic, qos: 1 })));
+  }
+  publish(_t: string, _p: unknown, _o: unknown, cb?: (err?: Error) => void): void {
+    cb?.();
+  }
+  end(_force?: boolean, _opts?: unknown, cb?: () => void): void {
+    this.ended = true;
+    cb?.();
+  }
+}
+
+/** Manual clock: timers fire only when the test advances time. */
+class ManualClock implements Clock {
+  t = 1_000_000;
+  private timers: { at: number; fn: () => void; handle: NodeJS.Timeout }[] = [];
+  now = (): number => this.t;
+  setTimeout = (fn: () => void, ms: number): NodeJS.Timeout => {
+    const handle = { ref: () => handle, unref: () => handle } as unknown as NodeJS.Timeout;
+    this.timers.push({ at: this.t + ms, fn, handle });
+    return handle;
+  };
+  clearTimeout = (handle: NodeJS.Timeout | undefined): void => {
+    this.timers = this.timers.filter((x) => x.handle !== handle);
+  };
+  async advance(ms: number): Promise<void> {
+    const until = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.at <= until).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      this.t = next.at;
+      next.fn();
+      await new Promise((r) => setImmediate(r));
+    }
+    this.t = until;
+  }
+}
+
+function setup(over: Partial<ConnectionOptions> = {}) {
+  const clients: FakeClient[] = [];
+  const clock = new ManualClock();
+  let epoch = 0;
+  const conn = new DeviceConnection(
+    {
+      deviceId: 'dev-1',
+      brokerUrl: 'mqtt://127.0.0.1:1',
+      secret: 's',
+      keepaliveSeconds: 60,
+      connectTimeoutMs: 1000,
+      reconnect: { baseMs: 1000, capMs: 8000, factor: 2 },
+      watchdogMs: 60_000,
+      subscriptions: ['outpost/v1/devices/dev-1/desired'],
+      presenceTopic: 'outpost/v1/devices/dev-1/presence',
+      publishTimeoutMs: 1000,
+      ...over,
+    },
+    {
+      connect: (_url, options) => {
+        const c = new FakeClient(options);
+        clients.push(c);
+        return c as unknown as MqttClient;
+      },
+      clock,
+      random: () => 0.999,
+      logger: silentLogger(),
+      nextEpoch: async () => ++epoch,
+      presencePayload: (status, e) => JSON.stringify({ status, epoch: e }),
+      onMessage: async () => undefined,
+    },
+  );
+  return { conn, clients, clock };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('DeviceConnection', () => {
+  it('connects with a persistent session, client id = device id, MQTT.js reconnect and resubscribe off, will with the epoch', async () => {
+    const { conn, clients } = setup();
+    conn.start();
+    await tick();
+    const o = clients[0]!.options;
+    expect(o).toMatchObject({ clientId: 'dev-1', username: 'dev-1', clean: false, reconnectPeriod: 0, resubscribe: false, protocolVersion: 4 });
+    expect(o.will?.retain).toBe(true);
+    expect(JSON.parse(String(o.will?.payload))).toEqual({ status: 'offline', epoch: 1 });
+    await conn.close();
+  });
+
+  it('subscribes explicitly on every connect, also with the session present', async () => {
+    const { conn, clients, clock } = setup();
+    let subscribedEvents = 0;
+    conn.on('subscribed', () => subscribedEvents++);
+    conn.start();
+    await tick();
+    clients[0]!.emit('connect', { sessionPresent: false });
+    clients[0]!.emit('close');
+    await clock.advance(10_000);
+    expect(clients).toHaveLength(2);
+    clients[1]!.emit('connect', { sessionPresent: true });
+    expect(clients.map((c) => c.subscribed)).toEqual([[['outpost/v1/devices/dev-1/desired']], [['outpost/v1/devices/dev-1/desired']]]);
+    expect(subscribedEvents).toBe(2);
+    expect(JSON.parse(String(clients[1]!.options.will?.payload)).epoch).toBe(2);
+    await conn.close();
+  });
+
+  it('reconnects with exponential backoff (full jitter below the ceiling), each attempt a fresh client', async () => {
+    const { conn, clients, clock } = setup();
+    conn.start();
+    await tick();
+    const attemptsAt: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = clients.length;
+      clients[before - 1]!.emit('close');
+      const start = clock.now();
+      while (clients.length === before) await clock.advance(100);
+      attemptsAt.push(clock.now() - start);
+    }
+    // random() = 0.999 → just under the ceiling: 1 s, 2 s, 4 s, 8 s, then capped at 8 s.
+    expect(attemptsAt).toEqual([1000, 2000, 4000, 8000, 8000]);
+    expect(clients.slice(0, -1).every((c) => c.ended)).toBe(true);
+    await conn.close();
+  });
+
+  it('resets the backoff after a successful connect', async () => {
+    const { conn, clients, clock } = setup();
+    conn.start();
+    await tick();
+    clients[0]!.emit('close');
+    await clock.advance(1000);
+    clients[1]!.emit('close');
+    await clock.advance(2000);
+    clients[2]!.emit('connect', { sessionPresent: false });
+    clients[2]!.emit('close');
+    const before = clients.length;
+    await clock.advance(1000);
+    expect(clients.length).toBe(before + 1);
+    await conn.close();
+  });
+
+  it('the watchdog recreates the client when the reconnect loop has gone silent', async () => {
+    const { conn, clients, clock } = setup({ watchdogMs: 1000 });
+    conn.start();
+    await tick();
+    // The client never reports anything (no connect, no close): a latched-off library.
+    const before = clients.length;
+    await new Promise((r) => setTimeout(r, 300)); // the watchdog polls on a real interval
+    clock.t += 2000;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(clients.length).toBeGreaterThan(before);
+    expect(clients[0]!.ended).toBe(true);
+    await conn.close();
+  });
+});
