@@ -14,7 +14,12 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 function int(min: number, max: number) {
   return z.preprocess(
     (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-    z.number({ error: 'must be a whole number' }).int('must be a whole number').min(min).max(max),
+    // The type error only: a schema-wide `error` would also replace the range messages.
+    z
+      .number({ error: (iss) => (iss.code === 'invalid_type' ? 'must be a whole number' : undefined) })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
   );
 }
 

@@ -21,6 +21,7 @@ import { HEADER_ALLOWANCE_BYTES } from './packet-size-guard.js';
 import { createRedisPersistence } from './persistence.js';
 import { withDurableRetained } from './durable-retained.js';
 import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
+import { dropStaleWillsOnReconnect } from './stale-wills.js';
 
 /**
  * aedes only applies it to MQTT 3.1 (its default of 23 is 3.1's limit), but
@@ -137,12 +138,16 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     // never dropped, see persistence.ts); the outage is logged meanwhile.
     if (ownRedis) await ready(ownRedis);
     aedes = await Aedes.createBroker(options);
+    aedesRef = aedes;
   } catch (err) {
     await closeQuietly(logger, [['emitter', () => new Promise<void>((resolve) => mq.close(() => resolve()))]]);
     persistenceRedis.disconnect();
     ownRedis?.disconnect();
     throw err;
   }
+
+  // Before listen(), so no client connects before the old wills are known (DD-011).
+  await dropStaleWillsOnReconnect({ aedes, redis: persistenceRedis, persistence, logger });
 
   const server = createConnectionServer({
     handle: (conn) => aedes.handle(conn),

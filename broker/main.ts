@@ -22,6 +22,7 @@ interface RunOptions {
   keyPrefix?: string;
   topicPrefix?: string;
   maxPayloadBytes?: string;
+  heartbeatIntervalMs?: string;
   serviceUsername?: string;
   servicePassword?: string;
   servicePasswordFile?: string;
@@ -42,6 +43,7 @@ const SOURCES: Record<string, string> = {
   keyPrefix: '--key-prefix / OUTPOST_KEY_PREFIX',
   topicPrefix: '--topic-prefix / OUTPOST_TOPIC_PREFIX',
   maxPayloadBytes: '--max-payload-bytes / OUTPOST_BROKER_MAX_PAYLOAD_BYTES',
+  heartbeatIntervalMs: '--heartbeat-interval-ms / OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS',
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
   servicePassword: '--service-password / --service-password-file / OUTPOST_SERVICE_PASSWORD',
   logLevel: '--log-level / OUTPOST_LOG_LEVEL',
@@ -66,6 +68,7 @@ export function registerBrokerCommands(program: Command): void {
     .option('--key-prefix <prefix>', "prefix of Outpost's Redis keys (env OUTPOST_KEY_PREFIX, default outpost:)")
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (env OUTPOST_TOPIC_PREFIX, default outpost/v1)')
     .option('--max-payload-bytes <n>', 'largest PUBLISH payload accepted (env OUTPOST_BROKER_MAX_PAYLOAD_BYTES)')
+    .option('--heartbeat-interval-ms <ms>', 'aedes heartbeat period, at least 1000 (env OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS, default 60000)')
     .option('--service-username <name>', 'service identity username (env OUTPOST_SERVICE_USERNAME, default svc:outpost)')
     .option('--service-password <password>', 'service identity password (env OUTPOST_SERVICE_PASSWORD); none: service disabled')
     .option('--service-password-file <path>', 'file holding the service password (env OUTPOST_SERVICE_PASSWORD_FILE)')
@@ -126,6 +129,7 @@ function configFromOptions(options: RunOptions, env: Env): BrokerConfig | Config
       keyPrefix: pick(options.keyPrefix, env, 'OUTPOST_KEY_PREFIX'),
       topicPrefix: pick(options.topicPrefix, env, 'OUTPOST_TOPIC_PREFIX'),
       maxPayloadBytes: pick(options.maxPayloadBytes, env, 'OUTPOST_BROKER_MAX_PAYLOAD_BYTES'),
+      heartbeatIntervalMs: pick(options.heartbeatIntervalMs, env, 'OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS'),
       serviceUsername: pick(options.serviceUsername, env, 'OUTPOST_SERVICE_USERNAME'),
       servicePassword,
       logLevel: pick(options.logLevel, env, 'OUTPOST_LOG_LEVEL'),
