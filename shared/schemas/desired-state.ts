@@ -9,6 +9,8 @@ export const Provenance = z.strictObject({
   rollout: z.string().max(128).optional(),
 });
 
+export type Provenance = z.infer<typeof Provenance>;
+
 /** Reserved for signed desired documents; agents of protocol v1 do not verify it yet. */
 export const Signature = z.strictObject({
   alg: z.string().max(32),

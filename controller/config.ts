@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { isDeviceId } from '../shared/device-id.js';
+import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
+import { formatIssues } from '../shared/decode.js';
+import { OutpostError } from '../shared/errors.js';
+
+export const ControllerConfig = z
+  .strictObject({
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/).default('outpost:'),
+    topicPrefix: TopicPrefix.default(DEFAULT_TOPIC_PREFIX),
+    brokerUrl: z.string().regex(/^(mqtts?|tcp|tls):\/\//, 'must be an mqtt:// or mqtts:// URL'),
+    serviceUsername: z.string().min(1).default('svc:outpost'),
+    servicePassword: z.string().min(16, 'must be at least 16 characters'),
+    /** MQTT client id of this controller process; never a valid device id (DD-008). */
+    clientId: z
+      .string()
+      .min(1)
+      .max(128)
+      .refine((id): boolean => !isDeviceId(id), 'must not be a valid device id (use a colon, e.g. svc:controller-1)')
+      .default(() => `svc:controller-${randomBytes(4).toString('hex')}`),
+    apiHost: z.string().default('127.0.0.1'),
+    apiPort: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** Bearer tokens with full access; at least one. Never logged. */
+    adminTokens: z.array(z.string().min(16, 'admin tokens must be at least 16 characters')).min(1),
+    antiEntropyIntervalSeconds: z.coerce.number().int().min(0).default(300),
+    publishBatchSize: z.coerce.number().int().min(1).max(10_000).default(500),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .readonly();
+export type ControllerConfig = z.infer<typeof ControllerConfig>;
+export type ControllerConfigInput = z.input<typeof ControllerConfig>;
+
+export function parseControllerConfig(input: unknown): ControllerConfig {
+  const parsed = ControllerConfig.safeParse(input);
+  if (!parsed.success) throw new OutpostError('CONFIG_INVALID', `invalid controller configuration: ${formatIssues(parsed.error.issues, 20)}`);
+  return parsed.data;
+}

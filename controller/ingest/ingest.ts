@@ -1,0 +1,67 @@
+import type { Logger } from '../../shared/logger.js';
+import { decodeJson } from '../../shared/decode.js';
+import { LIMITS } from '../../shared/limits.js';
+import { DeviceEvent } from '../../shared/schemas/event.js';
+import { Presence } from '../../shared/schemas/presence.js';
+import { ReportedState } from '../../shared/schemas/reported-state.js';
+import type { Topics } from '../../shared/topics.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { StatusStore } from './status-store.js';
+
+const CODES = { tooLarge: 'PAYLOAD_TOO_LARGE', invalidJson: 'DESIRED_INVALID_JSON', schema: 'DESIRED_SCHEMA' } as const;
+
+export type IngestOutcome = 'stored' | 'stale' | 'malformed' | 'ignored';
+
+/**
+ * Everything devices say, validated and folded into the status store. A bad
+ * message is a log line and a counter, never an exception out of here.
+ */
+export class Ingest {
+  constructor(
+    private readonly deps: { topics: Topics; status: StatusStore; logger: Logger; now: () => number },
+  ) {}
+
+  /** The wildcard subscriptions the controller needs. */
+  subscriptions(): string[] {
+    const t = this.deps.topics;
+    return [t.allDevices('reported'), t.allDevices('presence'), t.allDevices('events')];
+  }
+
+  async handle(topic: string, payload: Buffer): Promise<IngestOutcome> {
+    const { topics, status, logger, now } = this.deps;
+    const parsed = topics.parseDevice(topic);
+    if (!parsed || !['reported', 'presence', 'events'].includes(parsed.channel)) return 'ignored';
+    if (payload.length === 0) return 'ignored'; // a retained message being cleared
+    try {
+      const outcome = await this.store(parsed.channel, parsed.deviceId, payload, now());
+      if (outcome !== 'stored') await status.count(`ingest.${parsed.channel}.${outcome}`);
+      return outcome;
+    } catch (err) {
+      logger.error({ deviceId: parsed.deviceId, channel: parsed.channel, err: errorMessage(err) }, 'ingest failed');
+      await status.count('ingest.errors').catch(() => undefined);
+      return 'ignored';
+    }
+  }
+
+  private async store(channel: string, deviceId: string, payload: Buffer, nowMs: number): Promise<IngestOutcome> {
+    const { status, logger } = this.deps;
+    const schema = channel === 'reported' ? ReportedState : channel === 'presence' ? Presence : DeviceEvent;
+    const max = channel === 'events' ? LIMITS.eventMaxBytes : LIMITS.reportedMaxBytes;
+    const decoded = decodeJson(payload, schema, max, CODES);
+    if (!decoded.ok) {
+      logger.warn({ deviceId, channel, reason: decoded.reason }, 'malformed device message dropped');
+      return 'malformed';
+    }
+    const msg = decoded.value as ReportedState | Presence | DeviceEvent;
+    if (msg.deviceId !== deviceId) {
+      logger.warn({ deviceId, channel, claimed: msg.deviceId }, 'device message names another device; dropped');
+      return 'malformed';
+    }
+    let stored: boolean;
+    if (channel === 'reported') stored = await status.storeReported(msg as ReportedState, nowMs);
+    else if (channel === 'presence') stored = await status.storePresence(msg as Presence, nowMs);
+    else stored = await status.storeEvent(msg as DeviceEvent, nowMs);
+    if (!stored) logger.debug({ deviceId, channel }, 'stale device message dropped');
+    return stored ? 'stored' : 'stale';
+  }
+}

@@ -1,0 +1,108 @@
+import { EventEmitter } from 'node:events';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from '../../shared/logger.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { ServicePublisher } from './service-publisher.js';
+
+export interface ServiceClientOptions {
+  brokerUrl: string;
+  username: string;
+  password: string;
+  /** Must not be a valid device id (DD-008). */
+  clientId: string;
+  subscriptions: readonly string[];
+  publishTimeoutMs?: number;
+}
+
+interface ServiceClientEvents {
+  /** Every (re)connect, after the subscriptions were granted. */
+  ready: [];
+}
+
+/**
+ * The controller's MQTT connection (the service identity). Clean session: the
+ * state the controller needs is retained (reported, presence) and arrives on
+ * every subscribe; events missed while the controller was down are history.
+ * MQTT.js reconnects (resubscribe is correct with clean sessions) and keeps
+ * trying after a refused CONNACK.
+ */
+export class ServiceClient extends EventEmitter<ServiceClientEvents> implements ServicePublisher {
+  private client: MqttClient | null = null;
+
+  constructor(
+    private readonly options: ServiceClientOptions,
+    private readonly onMessage: (topic: string, payload: Buffer) => Promise<unknown>,
+    private readonly logger: Logger,
+    private readonly connect: (url: string, opts: IClientOptions) => MqttClient = mqtt.connect,
+  ) {
+    super();
+  }
+
+  /** Resolves on the first successful connect. */
+  start(): Promise<void> {
+    const client = this.connect(this.options.brokerUrl, {
+      clientId: this.options.clientId,
+      username: this.options.username,
+      password: this.options.password,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: 1000,
+      reconnectOnConnackError: true,
+      connectTimeout: 10_000,
+      keepalive: 30,
+    });
+    this.client = client;
+    // Ingest in arrival order, one at a time; the PUBACK waits for the store.
+    client.handleMessage = (packet, callback) => {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      this.onMessage(packet.topic, payload).then(
+        () => callback(),
+        (err: unknown) => {
+          this.logger.error({ topic: packet.topic, err: errorMessage(err) }, 'message handler failed');
+          callback();
+        },
+      );
+    };
+    client.on('error', (err) => this.logger.warn({ err: err.message }, 'controller mqtt error'));
+    client.on('close', () => this.logger.debug('controller mqtt connection closed'));
+    return new Promise((resolve) => {
+      client.on('connect', () => {
+        this.logger.info({ broker: this.options.brokerUrl }, 'controller connected to broker');
+        if (this.options.subscriptions.length === 0) {
+          this.emit('ready');
+          resolve();
+          return;
+        }
+        client.subscribe([...this.options.subscriptions], { qos: 1 }, (err) => {
+          if (err) this.logger.error({ err: err.message }, 'controller subscribe failed');
+          this.emit('ready');
+          resolve();
+        });
+      });
+    });
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  publish(topic: string, payload: string | Buffer, opts: { retain: boolean; qos?: 0 | 1 }): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('controller mqtt client not started'));
+    if (!client.connected) return Promise.reject(new Error('controller is not connected to the broker'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`publish to ${topic} timed out`)), this.options.publishTimeoutMs ?? 30_000);
+      client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain }, (err) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (client) await client.endAsync().catch(() => undefined);
+  }
+}

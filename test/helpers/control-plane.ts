@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { checkBrokerConfig } from '../../broker/config.js';
+import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
+import { parseControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
+import { createController, type Controller } from '../../controller/create-controller.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import { startRedis, type RedisServer } from './redis.js';
+
+export interface ControlPlaneRig {
+  readonly redis: RedisServer;
+  readonly broker: OutpostBroker;
+  readonly brokerUrl: string;
+  readonly controller: Controller;
+  readonly serviceAuth: { username: string; password: string };
+  readonly adminToken: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real control plane in the test process: its own Redis (AOF), Outpost's
+ * broker on a random loopback port, and a started controller connected to it.
+ * The HTTP API is built on top by the tests that need it.
+ */
+export async function startControlPlane(
+  opts: { redis?: RedisServer; controller?: Partial<ControllerConfigInput>; logger?: Logger } = {},
+): Promise<ControlPlaneRig> {
+  const logger = opts.logger ?? silentLogger();
+  const redis = opts.redis ?? (await startRedis({ appendonly: true }));
+  const servicePassword = randomBytes(16).toString('hex');
+  const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
+  if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
+  const broker = await createBroker(checked.config, { logger });
+  const { port } = await broker.listen();
+  const brokerUrl = `mqtt://127.0.0.1:${port}`;
+  const adminToken = randomBytes(16).toString('hex');
+  const controller = createController(
+    parseControllerConfig({
+      redisUrl: redis.url,
+      brokerUrl,
+      servicePassword,
+      adminTokens: [adminToken],
+      apiPort: 0,
+      antiEntropyIntervalSeconds: 0,
+      ...opts.controller,
+    }),
+    { logger },
+  );
+  await controller.start();
+  return {
+    redis,
+    broker,
+    brokerUrl,
+    controller,
+    serviceAuth: { username: 'svc:outpost', password: servicePassword },
+    adminToken,
+    async close() {
+      await controller.close();
+      await broker.close();
+      if (!opts.redis) await redis.stop();
+    },
+  };
+}
