@@ -9,6 +9,10 @@ import { startRedis, type RedisServer } from './redis.js';
 export interface ControlPlaneRig {
   readonly redis: RedisServer;
   readonly broker: OutpostBroker;
+  /** Closes the broker and starts a new one on the same port and Redis (as after a crash). */
+  restartBroker(): Promise<void>;
+  /** Closes the controller and starts a fresh one on the same Redis and broker. */
+  restartController(): Promise<void>;
   readonly brokerUrl: string;
   readonly controller: Controller;
   readonly serviceAuth: { username: string; password: string };
@@ -29,28 +33,46 @@ export async function startControlPlane(
   const servicePassword = randomBytes(16).toString('hex');
   const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
   if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
-  const broker = await createBroker(checked.config, { logger });
+  let broker = await createBroker(checked.config, { logger });
   const { port } = await broker.listen();
   const brokerUrl = `mqtt://127.0.0.1:${port}`;
   const adminToken = randomBytes(16).toString('hex');
-  const controller = createController(
-    parseControllerConfig({
-      redisUrl: redis.url,
-      brokerUrl,
-      servicePassword,
-      adminTokens: [adminToken],
-      apiPort: 0,
-      antiEntropyIntervalSeconds: 0,
-      ...opts.controller,
-    }),
-    { logger },
-  );
+  const makeController = () =>
+    createController(
+      parseControllerConfig({
+        redisUrl: redis.url,
+        brokerUrl,
+        servicePassword,
+        adminTokens: [adminToken],
+        apiPort: 0,
+        antiEntropyIntervalSeconds: 0,
+        ...opts.controller,
+      }),
+      { logger },
+    );
+  let controller = makeController();
   await controller.start();
   return {
     redis,
-    broker,
+    get broker() {
+      return broker;
+    },
     brokerUrl,
-    controller,
+    get controller() {
+      return controller;
+    },
+    async restartBroker() {
+      await broker.close();
+      const config = checkBrokerConfig({ host: '127.0.0.1', port, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
+      if (!config.ok) throw new Error(JSON.stringify(config.issues));
+      broker = await createBroker(config.config, { logger });
+      await broker.listen();
+    },
+    async restartController() {
+      await controller.close();
+      controller = makeController();
+      await controller.start();
+    },
     serviceAuth: { username: 'svc:outpost', password: servicePassword },
     adminToken,
     async close() {

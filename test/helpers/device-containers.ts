@@ -42,8 +42,8 @@ export function expectedHash(input: WorkloadSpecInput): string {
 }
 
 /**
- * Container `create` events for the device between two instants (unix
- * seconds), from Docker's own event log — the ground truth of what was
+ * Container `create` events for the device since an instant (unix seconds,
+ * fractions allowed), from Docker's own event log — the ground truth of what was
  * ever applied, whatever the agent reports.
  */
 export async function containerCreates(
@@ -53,7 +53,7 @@ export async function containerCreates(
 ): Promise<{ id: string; specHash: string; workload: string }[]> {
   const until = Math.ceil(Date.now() / 1000) + 1;
   const stream = (await docker.getEvents({
-    since: sinceSeconds,
+    since: sinceSeconds.toFixed(3) as unknown as number,
     until,
     filters: { type: ['container'], event: ['create'], label: [`${DEVICE_LABEL}=${deviceId}`] },
   })) as NodeJS.ReadableStream;

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
+import { waitFor } from '../helpers/docker.js';
+import { connectTestController, type TestController } from '../helpers/test-controller.js';
+
+/** What devices say is validated, folded in newest-wins, and garbage is counted, never fatal. */
+describe('controller ingest', () => {
+  let rig: ControlPlaneRig;
+  let pub: TestController;
+  const id = 'ingest-dev';
+  const t = (channel: string) => `outpost/v1/devices/${id}/${channel}`;
+  const presence = (status: string, epoch: number) => JSON.stringify({ protocol: 1, deviceId: id, status, epoch, at: new Date().toISOString() });
+  const reported = (seen: number, applied: number, at: string) =>
+    JSON.stringify({
+      protocol: 1,
+      deviceId: id,
+      reportedAt: at,
+      agent: { version: 't', bootId: 'b', startedAt: at },
+      desired: { seenVersion: seen, appliedVersion: applied, applyingVersion: null },
+      phase: 'converged',
+      workloads: {},
+      errors: [],
+      rejected: null,
+    });
+
+  beforeAll(async () => {
+    rig = await startControlPlane();
+    pub = await connectTestController(rig.brokerUrl, rig.serviceAuth);
+    await rig.controller.controlPlane.addDevice({ id });
+  });
+  afterAll(async () => {
+    await pub?.close();
+    await rig?.close();
+  });
+
+  const send = (channel: string, payload: string, retain = false) => pub.client.publishAsync(t(channel), payload, { qos: 1, retain });
+  const status = () => rig.controller.status.get(id);
+
+  it('keeps the newest presence by epoch and ignores a stale will', async () => {
+    await send('presence', presence('online', 10));
+    await waitFor(async () => (await status()).online, { timeoutMs: 5000 });
+    await send('presence', presence('offline', 9)); // the will of an older, taken-over connection
+    await send('presence', presence('online', 10));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await status()).online).toBe(true);
+    await send('presence', presence('offline', 10)); // this connection's own will
+    await waitFor(async () => !(await status()).online, { timeoutMs: 5000 });
+    await send('presence', presence('online', 11));
+    await waitFor(async () => (await status()).online, { timeoutMs: 5000 });
+  });
+
+  it('keeps the newest report and lifts the version counter to what the device has seen', async () => {
+    await send('reported', reported(7, 7, '2026-11-23T10:00:00Z'));
+    await waitFor(async () => (await status()).reported?.desired.appliedVersion === 7, { timeoutMs: 5000 });
+    await send('reported', reported(5, 5, '2026-11-23T11:00:00Z')); // older version, later clock: stale
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await status()).reported?.desired.appliedVersion).toBe(7);
+    expect(Number(await rig.controller.redis.get('outpost:version:ingest-dev'))).toBe(7);
+    // So the next document published for the device is above what it has seen.
+    await rig.controller.controlPlane.createRelease({ app: 'x', version: '1', workloads: { w: { image: 'busybox:1' } } });
+    const { result } = await rig.controller.controlPlane.createDeployment({ app: 'x', version: '1', target: { kind: 'devices', devices: [id] } });
+    expect(result.published).toEqual([{ deviceId: id, version: 8 }]);
+  });
+
+  it('drops malformed and mismatched messages with a counter, and keeps running', async () => {
+    const before = await rig.controller.status.metrics();
+    await send('reported', '{"not json');
+    await send('presence', JSON.stringify({ protocol: 1, deviceId: id, status: 'sleeping', epoch: 1, at: 'x' }));
+    await send('events', JSON.stringify({ protocol: 1, deviceId: 'someone-else', id: 'e1', at: new Date().toISOString(), type: 'agent.started', level: 'info', message: 'hi' }));
+    await send('events', 'x'.repeat(70 * 1024));
+    await waitFor(
+      async () => {
+        const m = await rig.controller.status.metrics();
+        const d = (k: string) => (m[k] ?? 0) - (before[k] ?? 0);
+        return d('ingest.reported.malformed') === 1 && d('ingest.presence.malformed') === 1 && d('ingest.events.malformed') === 2;
+      },
+      { timeoutMs: 5000, description: 'malformed counters' },
+    );
+    // Still alive and ingesting.
+    await send('presence', presence('online', 12));
+    await waitFor(async () => (await status()).presence?.epoch === 12, { timeoutMs: 5000 });
+  });
+
+  it('de-duplicates events by id (QoS 1 is at-least-once)', async () => {
+    const event = JSON.stringify({ protocol: 1, deviceId: id, id: 'evt-1', at: new Date().toISOString(), type: 'agent.started', level: 'info', message: 'hello' });
+    await send('events', event);
+    await send('events', event);
+    await new Promise((r) => setTimeout(r, 300));
+    const events = await rig.controller.controlPlane.eventsOf(id);
+    expect(events.filter((e) => e.id === 'evt-1')).toHaveLength(1);
+  });
+});
