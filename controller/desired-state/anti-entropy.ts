@@ -90,8 +90,13 @@ export class AntiEntropy {
     const out = new Map<string, number>();
     const client = await deps.openReader({ clean: true, reconnectPeriod: 0 });
     try {
-      await new Promise<void>((resolve, reject) => {
+      await new Promise<void>((resolveOuter, reject) => {
         const settleMs = deps.settleMs ?? 500;
+        const resolve = (): void => {
+          clearTimeout(timer);
+          clearTimeout(hardStop);
+          resolveOuter();
+        };
         let timer = setTimeout(resolve, settleMs);
         const hardStop = setTimeout(resolve, deps.maxWaitMs ?? 30_000);
         client.on('message', (topic, payload) => {
