@@ -210,7 +210,14 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     // Explicit SUBSCRIBE on every connect: the broker then sends the retained
     // desired document, which it does not do on session restore.
     const topics = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
+    // A SUBACK that never comes leaves the device deaf: start over on a fresh connection.
+    const subackTimer = setTimeout(() => {
+      if (this.client !== client) return;
+      log.warn('no SUBACK; reconnecting');
+      client.end(true);
+    }, this.options.connectTimeoutMs);
     client.subscribe(topics, (err, granted) => {
+      clearTimeout(subackTimer);
       if (this.client !== client) return;
       if (err) {
         log.error({ err: err.message }, 'subscribe failed');
@@ -218,6 +225,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
       }
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
       if (refused.length) log.error({ topics: refused }, 'broker refused subscriptions');
+      else log.info({ topics: Object.keys(topics) }, 'subscribed');
       this.emit('subscribed');
     });
   }

@@ -89,7 +89,7 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
   publish(topic: string, payload: string | Buffer, opts: { retain: boolean; qos?: 0 | 1 }): Promise<void> {
     const client = this.client;
     if (!client) return Promise.reject(new Error('controller mqtt client not started'));
-    if (!client.connected) return Promise.reject(new Error('controller is not connected to the broker'));
+    // While reconnecting, MQTT.js keeps QoS 1 publishes and sends them once connected; the timeout bounds the wait.
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`publish to ${topic} timed out`)), this.options.publishTimeoutMs ?? 30_000);
       client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain }, (err) => {

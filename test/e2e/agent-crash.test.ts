@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deviceContainers, expectedHash } from '../helpers/device-containers.js';
 import { pushToRegistry, TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry.js';
@@ -17,6 +18,7 @@ describe('agent kill -9 mid-update', () => {
   let controller: TestController;
   let registry: RegistryServer;
   let rig: DeviceRig;
+  dumpOnFailure((): Record<string, string> => (rig?.agent ? { agent: rig.agent.output() } : {}));
   let version = 1;
 
   beforeAll(async () => {

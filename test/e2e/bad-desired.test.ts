@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deviceContainers } from '../helpers/device-containers.js';
 import { TEST_IMAGE } from '../helpers/images.js';
 import { connectTestController, desiredDoc, type TestController } from '../helpers/test-controller.js';
@@ -14,6 +15,7 @@ describe('bad desired payloads', () => {
   let broker: BrokerFixture;
   let controller: TestController;
   let rig: DeviceRig;
+  dumpOnFailure((): Record<string, string> => (rig?.agent ? { agent: rig.agent.output() } : {}));
 
   beforeAll(async () => {
     broker = await startAedesFixture();

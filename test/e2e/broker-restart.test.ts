@@ -5,6 +5,7 @@ import { startDelayProxy } from '../helpers/delay-proxy.js';
 import { startRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/docker.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { containerCreates, deviceContainers, expectedHash } from '../helpers/device-containers.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
@@ -15,6 +16,7 @@ describe('broker kill -9', () => {
   let broker: Awaited<ReturnType<typeof startAedesFixture>>;
   let controller: TestController;
   let rig: DeviceRig;
+  dumpOnFailure((): Record<string, string> => (rig?.agent ? { agent: rig.agent.output() } : {}));
 
   beforeAll(async () => {
     broker = await startAedesFixture();

@@ -6,6 +6,7 @@ import { removeDeviceContainers, waitFor } from '../helpers/docker.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import type { ManagedProcess } from '../helpers/process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 
 /** The offline promise through the controller: deploy 2 then 3 while the device is away; it comes back on 3 by itself. */
 describe('offline device, operator deploys twice', () => {
@@ -13,6 +14,7 @@ describe('offline device, operator deploys twice', () => {
   let dir: TempDir;
   let agent: ManagedProcess | undefined;
   const id = `van-${Math.random().toString(36).slice(2, 7)}`;
+  dumpOnFailure((): Record<string, string> => (agent ? { [agent.name]: agent.output() } : {}));
 
   beforeAll(async () => {
     rig = await startControlPlane();

@@ -8,6 +8,7 @@ import { TEST_IMAGE } from '../helpers/images.js';
 import type { ManagedProcess } from '../helpers/process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { connectTestController, type DeviceWatch, type TestController } from '../helpers/test-controller.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 
 /** Controller and broker restarts never make a version go down; a wiped retained store is repaired. */
 describe('controller and broker restarts', () => {
@@ -18,6 +19,7 @@ describe('controller and broker restarts', () => {
   const suffix = Math.random().toString(36).slice(2, 7);
   const ids = [`gw-1-${suffix}`, `gw-2-${suffix}`];
   const watches: DeviceWatch[] = [];
+  dumpOnFailure(() => Object.fromEntries(agents.map((a) => [a.name, a.output()])));
   /** Every desired version each device was ever sent, in order (from the agents' events). */
   const received = (i: number) => watches[i]!.events.filter((e) => e.type === 'desired.received').map((e) => e.version ?? 0);
 

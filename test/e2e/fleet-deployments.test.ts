@@ -7,6 +7,7 @@ import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import type { ManagedProcess } from '../helpers/process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { connectTestController, type DeviceWatch, type TestController } from '../helpers/test-controller.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 
 /**
  * Devices targeted one by one and in groups, through the controller, with
@@ -30,6 +31,7 @@ describe('fleet deployments end to end', () => {
     watches[id] = await observer.watch(id);
     agents.push(await startAgent({ deviceId: id, brokerUrl: rig.brokerUrl, secret, stateDir: dir.path }));
   }
+  dumpOnFailure(() => Object.fromEntries(agents.map((a) => [a.name, a.output()])));
   const converged = (id: string, version: number) =>
     watches[id]!.waitForReport((r) => r.phase === 'converged' && r.desired.appliedVersion === version, 60_000, `${id} converged at v${version}`);
 
@@ -55,8 +57,9 @@ describe('fleet deployments end to end', () => {
 
   it('a deploy by selector converges both kiosks; the sensor gets nothing', async () => {
     const cp = rig.controller.controlPlane;
-    const { deployment } = await cp.createDeployment({ app: 'kiosk', version: '1.0.0', target: { kind: 'selector', selector: 'role=kiosk' } });
+    const { deployment, result } = await cp.createDeployment({ app: 'kiosk', version: '1.0.0', target: { kind: 'selector', selector: 'role=kiosk' } });
     expect(deployment.targeted).toEqual([ids.a, ids.b].sort());
+    expect(result.published.map((p) => p.deviceId).sort()).toEqual([ids.a, ids.b].sort());
     await Promise.all([converged(ids.a, 1), converged(ids.b, 1)]);
     for (const id of [ids.a, ids.b]) {
       const cs = await deviceContainers(id);

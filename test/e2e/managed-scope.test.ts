@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deviceContainers } from '../helpers/device-containers.js';
 import { TEST_IMAGE } from '../helpers/images.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
@@ -12,6 +13,7 @@ describe('managed scope', () => {
   let broker: BrokerFixture;
   let controller: TestController;
   let rig: DeviceRig;
+  dumpOnFailure((): Record<string, string> => (rig?.agent ? { agent: rig.agent.output() } : {}));
   const bystanders: Docker.Container[] = [];
 
   beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deviceContainers, expectedHash } from '../helpers/device-containers.js';
 import { removeDeviceContainers, waitFor } from '../helpers/docker.js';
 import { TEST_IMAGE } from '../helpers/images.js';
@@ -15,6 +16,7 @@ describe('offline autonomy', () => {
   let broker: BrokerFixture;
   let controller: TestController;
   let rig: DeviceRig;
+  dumpOnFailure((): Record<string, string> => (rig?.agent ? { agent: rig.agent.output() } : {}));
   const web = { image: TEST_IMAGE, env: { V: '1' } };
 
   beforeAll(async () => {

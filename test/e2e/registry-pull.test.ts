@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deviceContainers } from '../helpers/device-containers.js';
 import { pushToRegistry, TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry.js';
@@ -12,6 +13,7 @@ describe('pulling from a registry', () => {
   let registry: RegistryServer;
   let controller: TestController;
   let rig: DeviceRig;
+  dumpOnFailure((): Record<string, string> => (rig?.agent ? { agent: rig.agent.output() } : {}));
 
   beforeAll(async () => {
     [broker, registry] = await Promise.all([startAedesFixture(), startRegistry()]);

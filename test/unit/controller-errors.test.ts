@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { API_ERRORS, ControllerError, isControllerError, type ApiErrorCode } from '../../controller/errors.js';
+import { toErrorResponse } from '../../controller/http/errors.js';
+
+/**
+ * The API's error codes and their HTTP statuses are a contract with clients
+ * (the CLI and scripts branch on them). Written out by hand on purpose:
+ * renaming, removing or adding a code, or changing its status, must fail here
+ * and be a deliberate API change (update docs/api.md, "Error codes", too).
+ */
+const PINNED: Record<ApiErrorCode, number> = {
+  REQUEST_INVALID: 400,
+  SELECTOR_INVALID: 400,
+  UNAUTHORIZED: 401,
+  DEVICE_NOT_FOUND: 404,
+  RELEASE_NOT_FOUND: 404,
+  DEPLOYMENT_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  DEVICE_EXISTS: 409,
+  RELEASE_CONFLICT: 409,
+  DEPLOYMENT_EXISTS: 409,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+describe('API error catalogue', () => {
+  it('is pinned: code → HTTP status', () => {
+    expect({ ...API_ERRORS }).toEqual(PINNED);
+  });
+
+  it('is documented in docs/api.md with the same statuses', () => {
+    const doc = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
+    const rows = Object.fromEntries([...doc.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]));
+    expect(rows).toEqual(PINNED);
+  });
+});
+
+describe('ControllerError', () => {
+  it('takes its status from the catalogue and keeps details and cause', () => {
+    const cause = new Error('underlying');
+    const err = new ControllerError('RELEASE_CONFLICT', 'web@1 exists', { cause, details: { digest: 'abc' } });
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe('ControllerError');
+    expect(err.status).toBe(409);
+    expect(err.details).toEqual({ digest: 'abc' });
+    expect(err.cause).toBe(cause);
+    expect(isControllerError(err)).toBe(true);
+    expect(isControllerError(new Error('x'))).toBe(false);
+  });
+
+  it('becomes the documented error body with its status', () => {
+    for (const code of Object.keys(PINNED) as ApiErrorCode[]) {
+      const res = toErrorResponse(new ControllerError(code, `about ${code}`), 1024);
+      expect(res.status).toBe(PINNED[code]);
+      expect(res.body).toEqual({ error: { code, message: `about ${code}` } });
+      expect(res.internal).toBe(PINNED[code] >= 500);
+    }
+  });
+
+  it('turns anything unexpected into a generic 500 that does not leak the cause', () => {
+    const res = toErrorResponse(new Error('redis password is hunter2'), 1024);
+    expect(res).toEqual({
+      status: 500,
+      body: { error: { code: 'INTERNAL', message: 'internal error; the controller log has the details' } },
+      internal: true,
+    });
+    expect(toErrorResponse('a string', 1024).status).toBe(500);
+  });
+});
