@@ -368,6 +368,8 @@ export class Agent {
       phase: derivePhase({ doc, appliedVersion: this.meta.appliedVersion, passRunning: this.passRunning, failed, workloads }),
       workloads,
       errors: this.errors,
+      deferred: null,
+      rollback: null,
       rejected: this.rejected,
     };
   }

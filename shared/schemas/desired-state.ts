@@ -18,6 +18,32 @@ export const Signature = z.strictObject({
   value: z.string().max(8192),
 });
 
+/** Recurring maintenance window: opens at each cron match (in its timezone) for durationMinutes. */
+export const MaintenanceWindow = z.strictObject({
+  cron: z
+    .string()
+    .regex(/^\S+( \S+){4}$/, 'cron must have 5 fields: minute hour day-of-month month day-of-week')
+    .max(256),
+  durationMinutes: z.number().int().min(1).max(1440),
+  timezone: z.string().min(1).max(64).describe('IANA timezone, e.g. Europe/Berlin'),
+});
+export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
+
+/**
+ * When the agent may apply this version. It downloads at once either way;
+ * it replaces containers only after `after` and inside `window`.
+ */
+export const ApplyPolicy = z.strictObject({
+  after: Timestamp.optional(),
+  window: MaintenanceWindow.optional(),
+});
+
+/** Registry credentials for private pulls, keyed by registry host[:port]. Never cached on disk by the agent. */
+export const RegistryCredentials = z.record(
+  z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'registry keys are host[:port]'),
+  z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(4096) }),
+);
+
 export const DesiredState = z
   .strictObject({
     protocol: ProtocolVersion,
@@ -27,6 +53,12 @@ export const DesiredState = z
     workloads: WorkloadMap.describe('Workloads keyed by name; a name absent here is removed from the device'),
     provenance: z.record(WorkloadName, Provenance).default({}),
     signature: Signature.nullable().default(null),
+    apply: ApplyPolicy.optional(),
+    force: z
+      .boolean()
+      .default(false)
+      .describe('Apply even while a workload holds its update lock'),
+    registryAuth: RegistryCredentials.optional(),
   })
   .describe('The full state a device should be in. Published retained, QoS 1 on .../devices/{id}/desired');
 export type DesiredState = z.infer<typeof DesiredState>;

@@ -14,6 +14,13 @@ export const EVENT_TYPES = [
   'step.succeeded',
   'step.failed',
   'pull.progress',
+  'update.deferred',
+  'update.rolled-back',
+  'health.failed',
+  'image.removed',
+  'command.result',
+  'command.expired',
+  'command.rejected',
 ] as const;
 export const EventType = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventType>;

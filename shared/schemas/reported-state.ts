@@ -2,17 +2,29 @@ import { z } from 'zod';
 import { DeviceId, WorkloadName } from '../device-id.js';
 import { ErrorCodeString, ProtocolVersion, StateVersion, Timestamp } from './common.js';
 
-export const WORKLOAD_STATES = ['pending', 'pulling', 'starting', 'running', 'failed', 'stopped', 'removed'] as const;
+export const WORKLOAD_STATES = [
+  'pending',
+  'pulling',
+  'starting',
+  'running',
+  'failed',
+  'stopped',
+  'removed',
+  'deferred',
+  'rolled-back',
+] as const;
 export const WorkloadState = z.enum(WORKLOAD_STATES);
 export type WorkloadState = z.infer<typeof WorkloadState>;
 
-export const DEVICE_PHASES = ['idle', 'applying', 'converged', 'degraded', 'failed'] as const;
+export const DEVICE_PHASES = ['idle', 'applying', 'deferred', 'converged', 'degraded', 'failed', 'rolled-back'] as const;
 export const DevicePhase = z
   .enum(DEVICE_PHASES)
   .describe(
-    'idle: no desired state yet; applying: working towards desired.applyingVersion; converged: every workload of ' +
-      'appliedVersion runs; degraded: appliedVersion was applied but a workload is not running; failed: the last ' +
-      'attempt failed (see errors) and the previous workloads were left as they were',
+    'idle: no desired state yet; applying: working towards desired.applyingVersion; deferred: downloaded, waiting ' +
+      'for its apply window or an update lock (see deferred); converged: every workload of appliedVersion runs; ' +
+      'degraded: appliedVersion was applied but a workload is not running; failed: the last attempt failed (see ' +
+      'errors) and the previous workloads were left as they were; rolled-back: the new version was unhealthy and ' +
+      'the previous one runs again (see rollback)',
   );
 export type DevicePhase = z.infer<typeof DevicePhase>;
 
@@ -57,6 +69,30 @@ export const ReportedState = z
     phase: DevicePhase,
     workloads: z.record(WorkloadName, WorkloadStatus),
     errors: z.array(ReportedError).max(20).describe('Most recent errors of the current attempt, newest last'),
+    deferred: z
+      .strictObject({
+        version: StateVersion,
+        reason: z.enum(['window', 'locked']),
+        until: Timestamp.nullable().describe('When the window opens (reason window)'),
+        workloads: z.array(WorkloadName).describe('Workloads holding their update lock (reason locked)'),
+      })
+      .nullable()
+      .default(null)
+      .describe('Why applyingVersion waits, if it does'),
+    rollback: z
+      .strictObject({
+        version: StateVersion.describe('The version that was rolled back'),
+        workload: WorkloadName,
+        reason: z.string().max(2048),
+        exitCode: z.number().int().nullable(),
+        logs: z.string().max(8192).describe('Last log lines of the failed container'),
+        health: z.string().max(4096).nullable().describe('Last health-check output'),
+        at: Timestamp,
+        repullNeeded: z.boolean().describe('delete-then-download: the previous image had to be pulled again'),
+      })
+      .nullable()
+      .default(null)
+      .describe('Last automatic rollback, until a newer version applies'),
     rejected: z
       .strictObject({
         version: StateVersion.nullable(),

@@ -52,6 +52,51 @@ export const Resources = z.strictObject({
 });
 
 /**
+ * How the agent decides a new container is healthy. `cmd` runs inside the
+ * container (Docker health check); `http` and `tcp` are probed by the agent
+ * against the container's address. Without one, the image's own HEALTHCHECK
+ * counts if it has one, else "running" counts as healthy.
+ */
+export const HealthCheck = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('cmd'),
+    command: z.array(z.string().max(4096)).min(1).max(64).describe('Run inside the container; exit 0 = healthy'),
+    intervalSeconds: z.number().int().min(1).max(3600).default(5),
+    timeoutSeconds: z.number().int().min(1).max(600).default(3),
+    retries: z.number().int().min(1).max(100).default(3),
+    startPeriodSeconds: z.number().int().min(0).max(3600).default(0),
+  }),
+  z.strictObject({
+    type: z.literal('http'),
+    port: z.number().int().min(1).max(65535).describe('Container port'),
+    path: z.string().regex(/^\//, 'must start with /').max(2048).default('/'),
+    expectStatus: z.array(z.number().int().min(100).max(599)).max(20).optional().describe('Default: any 2xx or 3xx'),
+    intervalSeconds: z.number().int().min(1).max(3600).default(5),
+    timeoutSeconds: z.number().int().min(1).max(600).default(3),
+    retries: z.number().int().min(1).max(100).default(3),
+    startPeriodSeconds: z.number().int().min(0).max(3600).default(0),
+  }),
+  z.strictObject({
+    type: z.literal('tcp'),
+    port: z.number().int().min(1).max(65535).describe('Container port'),
+    intervalSeconds: z.number().int().min(1).max(3600).default(5),
+    timeoutSeconds: z.number().int().min(1).max(600).default(3),
+    retries: z.number().int().min(1).max(100).default(3),
+    startPeriodSeconds: z.number().int().min(0).max(3600).default(0),
+  }),
+]);
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
+export const UpdateStrategy = z
+  .enum(['download-then-kill', 'kill-then-download', 'delete-then-download', 'hand-over'])
+  .describe(
+    'download-then-kill: pull, then replace (default). kill-then-download: stop the old container first (little memory). ' +
+      'delete-then-download: stop it and delete its image first (little disk; a rollback must pull again). ' +
+      'hand-over: start the new container beside the old one and stop the old once the new is healthy.',
+  );
+export type UpdateStrategy = z.infer<typeof UpdateStrategy>;
+
+/**
  * One container the device should run. Strict: an unknown field is an error,
  * so an agent never half-applies a document written for a newer protocol.
  */
@@ -80,6 +125,15 @@ export const WorkloadSpec = z
       .enum(['if-not-present', 'always'])
       .default('if-not-present')
       .describe('if-not-present never contacts the registry for an image already on the device'),
+    health: HealthCheck.optional(),
+    minReadySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(0)
+      .describe('An update succeeds once the new container has been running and healthy this long; otherwise it is rolled back'),
+    strategy: UpdateStrategy.default('download-then-kill'),
   })
   .describe('A container the device runs');
 export type WorkloadSpec = z.infer<typeof WorkloadSpec>;

@@ -12,12 +12,14 @@ const HINT = 'docs/schemas is out of date with shared/schemas: run `npm run gen:
 describe('docs/schemas', () => {
   const rendered = renderSchemas();
 
-  it('renders the five protocol schemas', () => {
+  it('renders the protocol schemas', () => {
     expect(Object.keys(rendered).sort()).toEqual([
+      'command.schema.json',
       'desired-state.schema.json',
       'device-event.schema.json',
       'presence.schema.json',
       'reported-state.schema.json',
+      'telemetry.schema.json',
       'workload-spec.schema.json',
     ]);
   });

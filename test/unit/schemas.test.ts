@@ -76,11 +76,14 @@ describe('DesiredState', () => {
     const parsed = DesiredState.parse(desired());
     expect(parsed.provenance).toEqual({});
     expect(parsed.signature).toBeNull();
+    expect(parsed.force).toBe(false);
     expect(parsed.workloads.web).toEqual({
       image: `registry.local:5000/app/web@${DIGEST}`,
       restart: 'unless-stopped',
       pullPolicy: 'if-not-present',
       stopTimeoutSeconds: 10,
+      minReadySeconds: 0,
+      strategy: 'download-then-kill',
     });
   });
 
