@@ -1,57 +1,21 @@
-import type { DesiredState } from '../shared/schemas/desired-state.js';
-import type { Presence } from '../shared/schemas/presence.js';
-import type { DevicePhase, ReportedState } from '../shared/schemas/reported-state.js';
-import type { AppResolution } from './desired-state/compose-desired.js';
-import type { Deployment } from './model/deployment.js';
-import type { DeviceOverrides } from './model/device.js';
+import type { z } from 'zod';
+import type * as schemas from './http/schemas.js';
+
+/*
+ * What the control plane returns to the API and CLI. The zod schemas live in
+ * http/schemas.ts (responses are validated and documented from them); these
+ * types are their z.infer, so the service layer and the wire format cannot
+ * drift. Field documentation is in the schemas' descriptions.
+ */
 
 /** One row of `device ls`. */
-export interface DeviceSummary {
-  id: string;
-  labels: Record<string, string>;
-  createdAt: string;
-  online: boolean;
-  lastSeen: string | null;
-  phase: DevicePhase | 'unknown';
-  /** Version of the last desired document published for the device. */
-  desiredVersion: number | null;
-  /** Version the device last reported as applied. */
-  appliedVersion: number | null;
-  /** True when the device runs the latest desired version. */
-  inSync: boolean;
-}
+export type DeviceSummary = z.infer<typeof schemas.DeviceSummary>;
 
-export interface DeviceDetail extends DeviceSummary {
-  overrides: DeviceOverrides;
-  /** Per app: which deployment wins, at which version, and which deployments it shadows. */
-  apps: AppResolution[];
-  problems: string[];
-  desired: DesiredState | null;
-  reported: ReportedState | null;
-  presence: Presence | null;
-}
+/** A device with its overrides, the apps composed for it, and its desired and reported state. */
+export type DeviceDetail = z.infer<typeof schemas.DeviceDetail>;
 
-export interface DeploymentDetail extends Deployment {
-  /** Devices the target matches. */
-  targeted: string[];
-  /** Targeted devices whose desired state takes this app from this deployment. */
-  applied: string[];
-  /** Targeted devices where a higher-priority (or newer) deployment of the same app wins. */
-  shadowed: string[];
-  /** Of `applied`, devices that are pinned to another version of the app. */
-  pinned: string[];
-  /** Of `applied`, devices that report the desired version applied and every workload running. */
-  running: string[];
-}
+/** A deployment with the devices it targets, where it applies, and where it runs. */
+export type DeploymentDetail = z.infer<typeof schemas.DeploymentDetail>;
 
-export interface FleetSummary {
-  devices: number;
-  online: number;
-  offline: number;
-  byPhase: Record<string, number>;
-  inSync: number;
-  /** app@version → devices whose desired state has it, and devices that run it. */
-  byRelease: Record<string, { desired: number; running: number }>;
-  deployments: number;
-  releases: number;
-}
+/** Fleet-wide counts. */
+export type FleetSummary = z.infer<typeof schemas.FleetSummary>;

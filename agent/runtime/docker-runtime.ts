@@ -8,6 +8,7 @@ import {
   SPEC_HASH_LABEL,
   WORKLOAD_LABEL,
   type ContainerCreateRequest,
+  type ContainerDetail,
   type ContainerRunState,
   type ContainerRuntime,
   type ObservedContainer,
@@ -113,7 +114,10 @@ export class DockerRuntime implements ContainerRuntime {
     const tag = parsed.digest ?? parsed.tag ?? 'latest';
     let stream: NodeJS.ReadableStream;
     try {
-      stream = (await this.docker.createImage({ fromImage: parsed.repository, tag })) as NodeJS.ReadableStream;
+      stream = (await this.docker.createImage(
+        options.auth ? { ...options.auth } : {},
+        { fromImage: parsed.repository, tag },
+      )) as NodeJS.ReadableStream;
     } catch (err) {
       const msg = dockerMessage(err);
       throw new OutpostError(classifyPullError(msg), `pull ${ref} failed: ${msg}`, { cause: err });
@@ -196,4 +200,81 @@ export class DockerRuntime implements ContainerRuntime {
       });
     }
   }
+
+  async inspectContainer(idOrName: string): Promise<ContainerDetail | null> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(idOrName).inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw new OutpostError('RUNTIME_UNAVAILABLE', `cannot inspect ${idOrName}: ${dockerMessage(err)}`, { cause: err });
+    }
+    const health = (info.State as { Health?: { Status?: string; Log?: { Output?: string }[] } }).Health;
+    const networks = Object.values(info.NetworkSettings?.Networks ?? {});
+    const address = networks.map((n) => n.IPAddress).find((ip) => !!ip) ?? null;
+    const ports = (info.HostConfig?.PortBindings ?? {}) as Record<string, { HostPort?: string }[] | null>;
+    return {
+      id: info.Id,
+      running: info.State.Running,
+      restarting: info.State.Restarting,
+      exitCode: info.State.Running ? null : info.State.ExitCode,
+      restartCount: info.RestartCount ?? 0,
+      startedAt: info.State.StartedAt && !info.State.StartedAt.startsWith('0001-') ? info.State.StartedAt : null,
+      health: {
+        status: (health?.Status as ContainerDetail['health']['status'] | undefined) ?? 'none',
+        lastOutput: health?.Log?.at(-1)?.Output?.trim() ?? null,
+      },
+      address: address || null,
+      hostPorts: Object.entries(ports).flatMap(([key, bindings]) =>
+        (bindings ?? []).map((b) => `${b.HostPort ?? ''}/${key.split('/')[1] ?? 'tcp'}`),
+      ),
+    };
+  }
+
+  async containerLogs(idOrName: string, tail: number, maxBytes: number): Promise<string> {
+    try {
+      const raw = (await this.docker.getContainer(idOrName).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+      const text = demuxDockerLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+      return text.length > maxBytes ? text.slice(text.length - maxBytes) : text;
+    } catch (err) {
+      if (statusOf(err) === 404) return '';
+      throw new OutpostError('RUNTIME_UNAVAILABLE', `cannot read logs of ${idOrName}: ${dockerMessage(err)}`, { cause: err });
+    }
+  }
+
+  async restartContainer(idOrName: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(idOrName).restart({ t: timeoutSeconds });
+    } catch (err) {
+      throw new OutpostError('CONTAINER_START_FAILED', `restart ${idOrName} failed: ${dockerMessage(err)}`, { cause: err });
+    }
+  }
+
+  async removeImage(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).remove({ noprune: false });
+      return true;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404 || status === 409) return false;
+      throw new OutpostError('RUNTIME_UNAVAILABLE', `cannot remove image ${ref}: ${dockerMessage(err)}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * Docker multiplexes stdout and stderr of non-TTY containers into frames
+ * (8-byte header: stream, 0, 0, 0, big-endian length). Plain text otherwise.
+ */
+export function demuxDockerLogs(buf: Buffer): string {
+  const looksFramed = buf.length >= 8 && (buf[0] === 1 || buf[0] === 2) && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
+  if (!looksFramed) return buf.toString('utf8');
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buf.length) {
+    const length = buf.readUInt32BE(offset + 4);
+    parts.push(buf.subarray(offset + 8, offset + 8 + length));
+    offset += 8 + length;
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

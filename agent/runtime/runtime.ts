@@ -29,6 +29,27 @@ export interface ObservedContainer {
   createdAt: string;
 }
 
+/** What Docker says about a container's health (image HEALTHCHECK or a `cmd` health check). */
+export interface ContainerHealth {
+  status: 'none' | 'starting' | 'healthy' | 'unhealthy';
+  /** Output of the most recent health-check run. */
+  lastOutput: string | null;
+}
+
+export interface ContainerDetail {
+  id: string;
+  running: boolean;
+  restarting: boolean;
+  exitCode: number | null;
+  restartCount: number;
+  startedAt: string | null;
+  health: ContainerHealth;
+  /** Container IP on its first network, for agent-side http/tcp probes. */
+  address: string | null;
+  /** Host ports the container publishes (`port/proto` → host ports). */
+  hostPorts: string[];
+}
+
 export interface ObservedImage {
   id: string;
   repoDigests: string[];
@@ -41,8 +62,16 @@ export interface PullProgress {
   total?: number;
 }
 
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  serveraddress: string;
+}
+
 export interface PullOptions {
   signal?: AbortSignal;
+  /** Credentials for this pull only; never stored by the agent. */
+  auth?: RegistryAuth;
   onProgress?: (progress: PullProgress) => void;
 }
 
@@ -68,4 +97,11 @@ export interface ContainerRuntime {
   removeContainer(idOrName: string): Promise<void>;
   /** Liveness of the engine itself. */
   ping(): Promise<void>;
+  /** Detailed state for health gates; null when the container is gone. */
+  inspectContainer(idOrName: string): Promise<ContainerDetail | null>;
+  /** The last `tail` lines of the container's stdout+stderr, at most maxBytes (the newest kept). */
+  containerLogs(idOrName: string, tail: number, maxBytes: number): Promise<string>;
+  restartContainer(idOrName: string, timeoutSeconds: number): Promise<void>;
+  /** Removes an image by reference; false when a container still uses it or it is gone already. */
+  removeImage(ref: string): Promise<boolean>;
 }

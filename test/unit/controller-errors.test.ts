@@ -67,4 +67,10 @@ describe('ControllerError', () => {
     });
     expect(toErrorResponse('a string', 1024).status).toBe(500);
   });
+
+  it('answers 503 UNAVAILABLE when ioredis gave up because Redis is unreachable', () => {
+    const gaveUp = Object.assign(new Error('Reached the max retries per request limit (which is 3).'), { name: 'MaxRetriesPerRequestError' });
+    expect(toErrorResponse(gaveUp, 1024)).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
+    expect(toErrorResponse(new Error('Connection is closed.'), 1024).status).toBe(503);
+  });
 });

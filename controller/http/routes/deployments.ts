@@ -1,0 +1,73 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import * as S from '../schemas.js';
+import type { RouteDeps } from './route-deps.js';
+
+const tags = ['deployments'];
+
+/** Deployments: app@version to explicit devices or a label selector, with a priority. */
+export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { controlPlane: cp }) => {
+  app.post(
+    '/deployments',
+    {
+      schema: {
+        tags,
+        operationId: 'createDeployment',
+        summary: 'Deploy a release to devices or a selector',
+        description:
+          'Per app, the highest-priority deployment that targets a device wins (ties: newest). The affected devices are recomputed and their changed desired documents published before the response.',
+        body: S.CreateDeploymentBody,
+        querystring: S.NoQuery,
+        response: { 201: S.CreatedDeployment, ...S.errorResponses(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { deployment, result } = await cp.createDeployment(request.body);
+      return reply.code(201).send({ deployment, published: result.published.length });
+    },
+  );
+
+  app.get(
+    '/deployments',
+    {
+      schema: {
+        tags,
+        operationId: 'listDeployments',
+        summary: 'List deployments, newest first',
+        querystring: S.NoQuery,
+        response: { 200: S.DeploymentList, ...S.errorResponses(400) },
+      },
+    },
+    async () => ({ deployments: await cp.listDeployments() }),
+  );
+
+  app.get(
+    '/deployments/:id',
+    {
+      schema: {
+        tags,
+        operationId: 'getDeployment',
+        summary: 'A deployment with targeted, applied, shadowed, pinned and running devices',
+        params: S.DeploymentParams,
+        querystring: S.NoQuery,
+        response: { 200: S.DeploymentDetail.describe('The deployment'), ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => cp.getDeployment(request.params.id),
+  );
+
+  app.delete(
+    '/deployments/:id',
+    {
+      schema: {
+        tags,
+        operationId: 'deleteDeployment',
+        summary: 'Remove a deployment',
+        description: 'The devices it targeted fall back to the next deployment of the app, or drop the app.',
+        params: S.DeploymentParams,
+        querystring: S.NoQuery,
+        response: { 200: S.Published, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => ({ published: (await cp.removeDeployment(request.params.id)).published.length }),
+  );
+};

@@ -1,0 +1,185 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import * as S from '../schemas.js';
+import type { RouteDeps } from './route-deps.js';
+
+const tags = ['devices'];
+
+/** Devices: enrollment, labels, overrides, pins, desired and reported state, events. */
+export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { controlPlane: cp }) => {
+  app.post(
+    '/devices',
+    {
+      schema: {
+        tags,
+        operationId: 'createDevice',
+        summary: 'Enroll a device',
+        description: 'Creates the device and its MQTT credential. The secret is in this response only; the controller keeps a hash.',
+        body: S.CreateDeviceBody,
+        querystring: S.NoQuery,
+        response: { 201: S.CreatedDevice, ...S.errorResponses(400, 409) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await cp.addDevice(request.body)),
+  );
+
+  app.get(
+    '/devices',
+    {
+      schema: {
+        tags,
+        operationId: 'listDevices',
+        summary: 'List devices, optionally filtered by a label selector',
+        querystring: S.ListDevicesQuery,
+        response: { 200: S.DeviceList, ...S.errorResponses(400) },
+      },
+    },
+    async (request) => ({ devices: await cp.listDevices(request.query) }),
+  );
+
+  app.get(
+    '/devices/:id',
+    {
+      schema: {
+        tags,
+        operationId: 'getDevice',
+        summary: 'A device with overrides, composed apps, desired and reported state',
+        params: S.DeviceParams,
+        querystring: S.NoQuery,
+        response: { 200: S.DeviceDetail.describe('The device'), ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => cp.getDevice(request.params.id),
+  );
+
+  app.delete(
+    '/devices/:id',
+    {
+      schema: {
+        tags,
+        operationId: 'deleteDevice',
+        summary: 'Decommission a device',
+        description: "Revokes the credential, purges the device's broker session and queued messages, clears its retained topics and forgets it.",
+        params: S.DeviceParams,
+        querystring: S.NoQuery,
+        response: { 204: S.NoContent, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      await cp.removeDevice(request.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.patch(
+    '/devices/:id/labels',
+    {
+      schema: {
+        tags,
+        operationId: 'patchDeviceLabels',
+        summary: 'Set and remove labels',
+        description: 'Re-evaluates selector deployments for the device and publishes its desired state if it changed.',
+        params: S.DeviceParams,
+        body: S.LabelPatchBody,
+        querystring: S.NoQuery,
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => ({ device: await cp.updateLabels(request.params.id, request.body) }),
+  );
+
+  app.patch(
+    '/devices/:id/overrides',
+    {
+      schema: {
+        tags,
+        operationId: 'patchDeviceOverrides',
+        summary: 'Change per-device env overrides',
+        description: 'Overrides win over every deployment and survive later ones. A key set to null is removed.',
+        params: S.DeviceParams,
+        body: S.OverridePatchBody,
+        querystring: S.NoQuery,
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => ({ device: await cp.setOverrides(request.params.id, request.body) }),
+  );
+
+  app.put(
+    '/devices/:id/pins/:app',
+    {
+      schema: {
+        tags,
+        operationId: 'pinDeviceApp',
+        summary: 'Pin an app to a release version on this device',
+        params: S.PinParams,
+        body: S.PinBody,
+        querystring: S.NoQuery,
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => ({ device: await cp.setPin(request.params.id, request.params.app, request.body.version) }),
+  );
+
+  app.delete(
+    '/devices/:id/pins/:app',
+    {
+      schema: {
+        tags,
+        operationId: 'unpinDeviceApp',
+        summary: 'Remove a pin: the app follows deployments again',
+        params: S.PinParams,
+        querystring: S.NoQuery,
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => ({ device: await cp.setPin(request.params.id, request.params.app, null) }),
+  );
+
+  app.get(
+    '/devices/:id/desired',
+    {
+      schema: {
+        tags,
+        operationId: 'getDeviceDesired',
+        summary: 'The last desired document published for the device',
+        params: S.DeviceParams,
+        querystring: S.NoQuery,
+        response: { 200: S.DesiredEnvelope, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => ({ desired: await cp.desiredOf(request.params.id) }),
+  );
+
+  app.get(
+    '/devices/:id/reported',
+    {
+      schema: {
+        tags,
+        operationId: 'getDeviceReported',
+        summary: 'What the device last reported, and its presence',
+        params: S.DeviceParams,
+        querystring: S.NoQuery,
+        response: { 200: S.ReportedEnvelope, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => {
+      const { reported, presence, online, lastSeen } = await cp.getDevice(request.params.id);
+      return { reported, presence, online, lastSeen };
+    },
+  );
+
+  app.get(
+    '/devices/:id/events',
+    {
+      schema: {
+        tags,
+        operationId: 'listDeviceEvents',
+        summary: 'Recent events of the device, newest first',
+        params: S.DeviceParams,
+        querystring: S.EventsQuery,
+        response: { 200: S.EventList, ...S.errorResponses(400, 404) },
+      },
+    },
+    async (request) => ({ events: await cp.eventsOf(request.params.id, request.query.limit) }),
+  );
+};
