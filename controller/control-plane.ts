@@ -5,14 +5,15 @@ import type { DeviceCredentials } from '../broker/auth/device-credentials.js';
 import { composeDesired, prepareDeployments, targets } from './desired-state/compose-desired.js';
 import type { DesiredPublisher, RecomputeResult } from './desired-state/desired-publisher.js';
 import { readDesiredRecord } from './desired-state/desired-record.js';
-import { parseSelector, SelectorError, matches } from './desired-state/selector.js';
+import { Labels, parseSelector, SelectorError, matches } from './desired-state/selector.js';
 import { ControllerError } from './errors.js';
 import type { StatusStore, DeviceStatus } from './ingest/status-store.js';
 import type { ServicePublisher } from './mqtt/service-publisher.js';
 import { Deployment, DeploymentInput } from './model/deployment.js';
 import { Device, DeviceOverrides } from './model/device.js';
 import { releaseRef } from './model/names.js';
-import type { Release, ReleaseInput } from './model/release.js';
+import { ReleaseInput as ReleaseInputSchema, type Release, type ReleaseInput } from './model/release.js';
+import type { z } from 'zod';
 import type { DeploymentStore } from './registry/deployment-store.js';
 import type { DeviceStore } from './registry/device-store.js';
 import type { Keys } from './registry/keys.js';
@@ -64,7 +65,7 @@ export class ControlPlane {
 
   async addDevice(input: { id: string; labels?: Record<string, string> }): Promise<{ device: Device; secret: string }> {
     const parsed = Device.pick({ id: true, labels: true }).safeParse({ id: input.id, labels: input.labels ?? {} });
-    if (!parsed.success) throw new ControllerError('REQUEST_INVALID', parsed.error.issues.map((i) => `${i.path.join('.') || 'id'}: ${i.message}`).join('; '));
+    if (!parsed.success) throw invalid(parsed.error.issues);
     if (this.deps.reservedIds?.has(parsed.data.id)) throw new ControllerError('REQUEST_INVALID', `device id ${parsed.data.id} is reserved`);
     const device = await this.deps.devices.create(parsed.data.id, parsed.data.labels);
     const secret = await this.deps.credentials.issue(device.id);
@@ -74,7 +75,7 @@ export class ControlPlane {
   }
 
   async listDevices(opts: { selector?: string } = {}): Promise<DeviceSummary[]> {
-    const selector = opts.selector ? this.selector(opts.selector) : null;
+    const selector = opts.selector !== undefined ? this.selector(opts.selector) : null;
     const devices = (await this.deps.devices.all()).filter((d) => !selector || matches(selector, d.labels));
     const statuses = await this.deps.status.many(devices.map((d) => d.id));
     const heads = await this.desiredVersions(devices.map((d) => d.id));
@@ -103,12 +104,21 @@ export class ControlPlane {
   }
 
   async updateLabels(id: string, patch: LabelPatch): Promise<Device> {
-    const { after } = await this.deps.devices.setLabels(id, patch.set ?? {}, patch.remove ?? []);
+    const labels = Labels.safeParse(patch.set ?? {});
+    if (!labels.success) throw invalid(labels.error.issues, 'set');
+    const { after } = await this.deps.devices.setLabels(id, labels.data, patch.remove ?? []);
     await this.deps.publisher.recompute([id]);
     return after;
   }
 
   async setOverrides(id: string, patch: OverridePatch): Promise<Device> {
+    const check = DeviceOverrides.safeParse({
+      env: Object.fromEntries(Object.entries(patch.env ?? {}).map(([k, v]) => [k, v ?? ''])),
+      workloadEnv: Object.fromEntries(
+        Object.entries(patch.workloadEnv ?? {}).map(([w, e]) => [w, Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v ?? '']))]),
+      ),
+    });
+    if (!check.success) throw invalid(check.error.issues);
     const { after } = await this.deps.devices.setOverrides(id, (o) => {
       const env = applyNullable(o.env, patch.env);
       const workloadEnv = { ...o.workloadEnv };
@@ -159,6 +169,12 @@ export class ControlPlane {
     this.deps.logger.info({ deviceId: id }, 'device decommissioned');
   }
 
+  /** What the device last reported, without composing anything. */
+  async statusOf(id: string): Promise<DeviceStatus> {
+    await this.deps.devices.require(id);
+    return this.deps.status.get(id);
+  }
+
   async desiredOf(id: string): Promise<DesiredState | null> {
     await this.deps.devices.require(id);
     return (await readDesiredRecord(this.deps.redis, this.deps.keys, id))?.doc ?? null;
@@ -172,7 +188,9 @@ export class ControlPlane {
   // ---- releases -----------------------------------------------------------
 
   async createRelease(input: ReleaseInput): Promise<{ release: Release; created: boolean }> {
-    return this.deps.releases.create(input);
+    const parsed = ReleaseInputSchema.safeParse(input);
+    if (!parsed.success) throw invalid(parsed.error.issues);
+    return this.deps.releases.create(parsed.data);
   }
 
   listReleases(app?: string): Promise<Release[]> {
@@ -187,7 +205,7 @@ export class ControlPlane {
 
   async createDeployment(input: DeploymentInput): Promise<{ deployment: DeploymentDetail; result: RecomputeResult }> {
     const parsed = DeploymentInput.safeParse(input);
-    if (!parsed.success) throw new ControllerError('REQUEST_INVALID', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!parsed.success) throw invalid(parsed.error.issues);
     if (parsed.data.target.kind === 'selector') this.selector(parsed.data.target.selector);
     await this.deps.releases.require(parsed.data.app, parsed.data.version);
     const deployment = await this.deps.deployments.create(parsed.data);
@@ -239,31 +257,40 @@ export class ControlPlane {
   // ---- fleet --------------------------------------------------------------
 
   async fleetSummary(): Promise<FleetSummary> {
-    const devices = await this.listDevices();
+    const devices = await this.deps.devices.all();
     const ids = devices.map((d) => d.id);
     const statuses = await this.deps.status.many(ids);
-    const records = await Promise.all(ids.map((id) => readDesiredRecord(this.deps.redis, this.deps.keys, id)));
+    const pipeline = this.deps.redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.deps.keys.desired(id), 'version', 'doc');
+    const rows = (await pipeline.exec()) ?? [];
     const byPhase: Record<string, number> = {};
     const byRelease: Record<string, { desired: number; running: number }> = {};
+    let online = 0;
+    let inSync = 0;
     devices.forEach((d, i) => {
-      byPhase[d.phase] = (byPhase[d.phase] ?? 0) + 1;
-      const releasesOfDevice = new Set(Object.values(records[i]?.doc.provenance ?? {}).map((p) => p.release).filter((r): r is string => !!r));
-      const reported = (statuses[i] as DeviceStatus).reported;
+      const status = statuses[i] as DeviceStatus;
+      const [versionText, docText] = ((rows[i]?.[1] ?? [null, null]) as (string | null)[]);
+      const s = summary(d, status, versionText ? Number(versionText) : null);
+      byPhase[s.phase] = (byPhase[s.phase] ?? 0) + 1;
+      if (s.online) online++;
+      if (s.inSync) inSync++;
+      const provenance = docText ? (JSON.parse(docText) as DesiredState).provenance : {};
+      const releasesOfDevice = new Set(Object.values(provenance).map((p) => p.release).filter((r): r is string => !!r));
       for (const r of releasesOfDevice) {
         const entry = (byRelease[r] ??= { desired: 0, running: 0 });
         entry.desired++;
-        if (d.inSync && reported?.phase === 'converged') entry.running++;
+        if (s.inSync && status.reported?.phase === 'converged') entry.running++;
       }
     });
     return {
       devices: devices.length,
-      online: devices.filter((d) => d.online).length,
-      offline: devices.filter((d) => !d.online).length,
+      online,
+      offline: devices.length - online,
       byPhase,
-      inSync: devices.filter((d) => d.inSync).length,
+      inSync,
       byRelease,
-      deployments: (await this.deps.deployments.all()).length,
-      releases: (await this.deps.releases.list()).length,
+      deployments: (await this.deps.redis.scard(this.deps.keys.deployments())),
+      releases: (await this.deps.redis.zcard(this.deps.keys.releases())),
     };
   }
 
@@ -323,4 +350,9 @@ function applyNullable(base: Record<string, string>, patch: Record<string, strin
     else out[k] = v;
   }
   return out;
+}
+
+function invalid(issues: readonly z.core.$ZodIssue[], prefix?: string): ControllerError {
+  const text = issues.map((i) => `${[prefix, ...i.path].filter((p) => p !== undefined && p !== '').join('.') || 'body'}: ${i.message}`).join('; ');
+  return new ControllerError('REQUEST_INVALID', text);
 }

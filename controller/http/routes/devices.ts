@@ -163,7 +163,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
       },
     },
     async (request) => {
-      const { reported, presence, online, lastSeen } = await cp.getDevice(request.params.id);
+      const { reported, presence, online, lastSeen } = await cp.statusOf(request.params.id);
       return { reported, presence, online, lastSeen };
     },
   );
