@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { checkBrokerConfig } from '../broker/config.js';
 import { createBroker, type OutpostBroker } from '../broker/create-broker.js';
 import { redisServerAvailable, startEmbeddedRedis, type EmbeddedRedis } from '../controller/embedded-redis.js';
+import { parseControllerConfig } from '../controller/config.js';
+import { runControlPlane, type RunningControlPlane } from '../controller/run-control-plane.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 
@@ -13,15 +15,23 @@ interface UpOptions {
   host?: string;
   port?: string;
   redisPort?: string;
+  apiHost?: string;
+  apiPort?: string;
   logLevel?: string;
+}
+
+interface Parts {
+  redis?: EmbeddedRedis;
+  broker?: OutpostBroker;
+  controlPlane?: RunningControlPlane;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** The service password `up` generated once and keeps in the data dir (0600). */
-async function servicePassword(dataDir: string, env: Env): Promise<string> {
-  if (env.OUTPOST_SERVICE_PASSWORD) return env.OUTPOST_SERVICE_PASSWORD;
-  const file = join(dataDir, 'service-password');
+/** A secret from the environment, else the one `up` generated once into the data dir (0600). */
+async function secret(dataDir: string, name: string, fromEnv: string | undefined): Promise<string> {
+  if (fromEnv) return fromEnv;
+  const file = join(dataDir, name);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
@@ -34,24 +44,27 @@ async function servicePassword(dataDir: string, env: Env): Promise<string> {
 /**
  * `outpost up` (= `npm start`): the control plane in one process on its
  * embedded default — Redis from REDIS_URL, else a private redis-server child
- * with AOF under the data directory — and the broker.
+ * with AOF under the data directory — the broker, the controller and the API.
  */
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
-    .description('run the control plane in one process: broker (+ a private Redis when REDIS_URL is not set)')
+    .description('run the control plane in one process: broker, controller and HTTP API (+ a private Redis when REDIS_URL is not set)')
     .option('--data-dir <dir>', 'where the embedded Redis and generated secrets live (env OUTPOST_DATA_DIR, default ./.outpost)')
     .option('--host <host>', 'broker listen address (env OUTPOST_BROKER_HOST, default 0.0.0.0)')
     .option('--port <port>', 'broker TCP port (env OUTPOST_BROKER_PORT, default 1883)')
     .option('--redis-port <port>', 'port of the embedded Redis (env OUTPOST_REDIS_PORT, default 6390)')
+    .option('--api-host <host>', 'API listen address (env OUTPOST_API_HOST, default 127.0.0.1)')
+    .option('--api-port <port>', 'API port (env OUTPOST_API_PORT, default 8080)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env OUTPOST_LOG_LEVEL)')
     .action(async (options: UpOptions) => {
       const env = process.env;
       const logger = createLogger({ level: options.logLevel ?? env.OUTPOST_LOG_LEVEL ?? 'info', name: 'outpost' });
       const dataDir = resolve(options.dataDir ?? env.OUTPOST_DATA_DIR ?? '.outpost');
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      const parts: { redis?: EmbeddedRedis; broker?: OutpostBroker } = {};
+      const parts: Parts = {};
       const shutdown = async (): Promise<void> => {
+        await parts.controlPlane?.close();
         await parts.broker?.close();
         await parts.redis?.stop();
       };
@@ -78,7 +91,7 @@ async function runUp(
   env: Env,
   dataDir: string,
   logger: Logger,
-  parts: { redis?: EmbeddedRedis; broker?: OutpostBroker },
+  parts: Parts,
 ): Promise<void> {
   let redisUrl = env.REDIS_URL;
   if (!redisUrl) {
@@ -95,9 +108,11 @@ async function runUp(
     });
     redisUrl = parts.redis.url;
   }
+  const servicePassword = await secret(dataDir, 'service-password', env.OUTPOST_SERVICE_PASSWORD);
+  const adminToken = await secret(dataDir, 'admin-token', env.OUTPOST_ADMIN_TOKEN);
   const checked = checkBrokerConfig({
     redisUrl,
-    servicePassword: await servicePassword(dataDir, env),
+    servicePassword,
     ...(options.host ?? env.OUTPOST_BROKER_HOST ? { host: options.host ?? env.OUTPOST_BROKER_HOST } : {}),
     ...(options.port ?? env.OUTPOST_BROKER_PORT ? { port: options.port ?? env.OUTPOST_BROKER_PORT } : {}),
     ...(env.OUTPOST_TOPIC_PREFIX ? { topicPrefix: env.OUTPOST_TOPIC_PREFIX } : {}),
@@ -108,5 +123,27 @@ async function runUp(
   }
   parts.broker = await createBroker(checked.config, { logger: logger.child({ component: 'broker' }) });
   const address = await parts.broker.listen();
-  logger.info({ broker: `mqtt://${address.host}:${address.port}`, redis: redisUrl, dataDir }, 'outpost is up');
+  const controllerConfig = parseControllerConfig({
+    redisUrl,
+    brokerUrl: `mqtt://127.0.0.1:${address.port}`,
+    servicePassword,
+    serviceUsername: checked.config.serviceUsername,
+    topicPrefix: checked.config.topicPrefix,
+    keyPrefix: checked.config.keyPrefix,
+    adminTokens: [adminToken],
+    ...(options.apiHost ?? env.OUTPOST_API_HOST ? { apiHost: options.apiHost ?? env.OUTPOST_API_HOST } : {}),
+    ...(options.apiPort ?? env.OUTPOST_API_PORT ? { apiPort: options.apiPort ?? env.OUTPOST_API_PORT } : {}),
+    logLevel: checked.config.logLevel,
+  });
+  parts.controlPlane = await runControlPlane(controllerConfig, logger);
+  logger.info(
+    {
+      broker: `mqtt://${address.host}:${address.port}`,
+      api: parts.controlPlane.apiUrl,
+      redis: redisUrl,
+      dataDir,
+      adminTokenFile: env.OUTPOST_ADMIN_TOKEN ? undefined : join(dataDir, 'admin-token'),
+    },
+    'outpost is up',
+  );
 }

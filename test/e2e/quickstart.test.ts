@@ -32,11 +32,11 @@ describe('README quick start', () => {
 
   it('works as written, and outpost up stops its private Redis on SIGTERM', async () => {
     dir = await makeTempDir('quickstart');
-    const [port, redisPort] = [await freePort(), await freePort()];
+    const [port, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const env = { REDIS_URL: undefined, OUTPOST_SERVICE_PASSWORD: undefined };
     up = spawnProcess(process.execPath, {
       name: 'outpost up',
-      args: [CLI, 'up', '--data-dir', join(dir.path, '.outpost'), '--port', String(port), '--redis-port', String(redisPort)],
+      args: [CLI, 'up', '--data-dir', join(dir.path, '.outpost'), '--port', String(port), '--redis-port', String(redisPort), '--api-port', String(apiPort)],
       env,
       cwd: dir.path,
     });
