@@ -4,19 +4,22 @@ import { errorMessage, type OutpostError } from '../shared/errors.js';
 import { PROTOCOL_VERSION } from '../shared/schemas/common.js';
 import type { DesiredState } from '../shared/schemas/desired-state.js';
 import type { Presence } from '../shared/schemas/presence.js';
-import type { ReportedError, ReportedState } from '../shared/schemas/reported-state.js';
 import { Topics } from '../shared/topics.js';
 import { AGENT_VERSION } from '../shared/version.js';
+import { AgentState } from './agent-state.js';
+import { UpdateLocks } from './apply/update-locks.js';
 import type { AgentConfig } from './config.js';
 import { DeviceConnection, type ConnectFn } from './mqtt/connection.js';
 import { classifyDesired } from './mqtt/desired-inbox.js';
 import { Reporter } from './mqtt/reporter.js';
-import { runReconcilePass } from './reconcile/reconcile-pass.js';
+import { netProber, type Prober } from './reconcile/probes.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import type { Step } from './reconcile/steps.js';
-import { buildWorkloadStatuses, derivePhase, type Activity } from './reconcile/workload-status.js';
-import type { ContainerRuntime, ObservedContainer, ObservedImage } from './runtime/runtime.js';
-import type { AgentMeta, StateStore } from './state/state-store.js';
+import type { Activity } from './reconcile/workload-status.js';
+import { buildReport } from './report-builder.js';
+import type { ContainerRuntime } from './runtime/runtime.js';
+import type { StateStore } from './state/state-store.js';
+import { runFor, type RunResult } from './update-runner.js';
 
 export interface AgentDeps {
   config: Readonly<AgentConfig>;
@@ -27,39 +30,37 @@ export interface AgentDeps {
   random: () => number;
   logger: Logger;
   bootId: string;
+  prober?: Prober;
   /** Fault injection for crash tests (see agent/main.ts); absent in normal runs. */
   afterStep?: (step: Step) => void;
+  /** Health-gate timings (tests shorten them). */
+  gate?: { minimumReadyMs?: number; imageHealthBudgetMs?: number; pollMs?: number };
 }
-
-const MAX_ERRORS = 20;
 
 /**
  * The device agent: wires the MQTT session, the latest-wins inbox, the disk
- * cache, the single-flight reconciler and the reporter. It holds the state
- * that ties them together and nothing else.
+ * cache, the single-flight reconciler, the update runner and the reporter.
  */
 export class Agent {
   private readonly topics: Topics;
   private readonly log: Logger;
   private readonly connection: DeviceConnection;
   private readonly reporter: Reporter;
-  private readonly reconciler: Reconciler<DesiredState>;
-  private meta!: AgentMeta;
-  private highest: DesiredState | null = null;
+  private readonly reconciler: Reconciler<DesiredState, RunResult>;
+  private readonly state: AgentState;
+  private readonly locks: UpdateLocks;
   /** Newest accepted document not yet handed to the reconciler (connection not settled). */
   private pending: DesiredState | null = null;
+  /** Accepted but not yet on disk (disk full): applied only once it is persisted. */
+  private unpersisted: DesiredState | null = null;
+  private persistTimer: NodeJS.Timeout | undefined;
+  private persistAttempt = 0;
+  private registryAuth: DesiredState['registryAuth'] = undefined;
   private settled = true;
   private settleTimer: NodeJS.Timeout | undefined;
   private maxSettleTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private passRunning = false;
-  private failure: { code: string; message: string } | null = null;
-  private errors: ReportedError[] = [];
-  private rejected: ReportedState['rejected'] = null;
-  private readonly activity = new Map<string, Activity>();
-  private readonly removedThisPass = new Set<string>();
-  private metaWrites: Promise<void> = Promise.resolve();
-  private removed: { names: string[]; version: number | null } = { names: [], version: null };
+  private wakeTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
   private readonly startedAt: string;
   private closed = false;
@@ -69,6 +70,8 @@ export class Agent {
     this.topics = new Topics(config.topicPrefix);
     this.log = deps.logger.child({ deviceId: config.deviceId });
     this.startedAt = new Date(deps.clock.now()).toISOString();
+    this.state = new AgentState(deps.store, this.log.child({ component: 'state' }), () => deps.clock.now());
+    this.locks = new UpdateLocks(config.locksDir ?? `${config.stateDir}/locks`);
     this.connection = new DeviceConnection(
       {
         deviceId: config.deviceId,
@@ -103,10 +106,28 @@ export class Agent {
       this.connection,
       this.log.child({ component: 'reporter' }),
     );
-    this.reconciler = new Reconciler<DesiredState>({
-      runPass: (doc, signal) => this.runPass(doc, signal),
+    this.reconciler = new Reconciler<DesiredState, RunResult>({
+      runPass: (doc, signal) =>
+        runFor(doc, signal, {
+          deviceId: config.deviceId,
+          runtime: deps.runtime,
+          state: this.state,
+          events: this.reporter,
+          logger: this.log.child({ component: 'reconcile', version: doc.version }),
+          now: () => deps.clock.now(),
+          locks: this.locks,
+          registryAuth: () => this.registryAuth,
+          pass: {
+            prober: deps.prober ?? netProber,
+            ...(deps.afterStep ? { afterStep: deps.afterStep } : {}),
+            onStep: (step, phase) => this.onStep(doc, step, phase),
+            ...(deps.gate ? { gate: deps.gate } : {}),
+          },
+          wakeAt: (atMs) => this.wakeAt(atMs),
+          lockPollMs: config.lockPollMs,
+        }),
       onStart: (doc) => this.onPassStart(doc),
-      onSuccess: (doc) => this.onPassSuccess(doc),
+      onSuccess: (doc, result) => this.onPassSuccess(doc, result),
       onFailure: (doc, err, retryInMs) => this.onPassFailure(doc, err, retryInMs),
       clock: deps.clock,
       random: deps.random,
@@ -118,21 +139,19 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    await this.deps.store.init();
-    this.meta = await this.deps.store.loadMeta();
-    const cached = await this.deps.store.loadDesired();
-    this.highest = cached;
+    await this.state.load();
+    const cached = this.state.highest;
     this.reporter.emit({
       type: 'agent.started',
       level: 'info',
       message: `agent ${AGENT_VERSION} started`,
       version: cached?.version ?? null,
-      data: { bootId: this.deps.bootId, appliedVersion: this.meta.appliedVersion },
+      data: { bootId: this.deps.bootId, appliedVersion: this.state.meta.appliedVersion },
     });
     if (cached) {
       // Offline autonomy: converge on the cached document before (and whether
       // or not) the broker is reachable.
-      this.log.info({ version: cached.version, appliedVersion: this.meta.appliedVersion }, 'reconciling cached desired state');
+      this.log.info({ version: cached.version, appliedVersion: this.state.meta.appliedVersion }, 'reconciling cached desired state');
       this.reconciler.setTarget(cached);
     } else {
       this.scheduleReport();
@@ -151,7 +170,9 @@ export class Agent {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of [this.settleTimer, this.maxSettleTimer, this.resyncTimer, this.reportTimer]) this.deps.clock.clearTimeout(t);
+    for (const t of [this.settleTimer, this.maxSettleTimer, this.resyncTimer, this.reportTimer, this.wakeTimer, this.persistTimer]) {
+      this.deps.clock.clearTimeout(t);
+    }
     await this.reconciler.close();
     await this.connection.close();
   }
@@ -170,7 +191,7 @@ export class Agent {
     }
     const verdict = classifyDesired(payload, {
       deviceId: this.deps.config.deviceId,
-      highestVersion: this.highest?.version ?? null,
+      highestVersion: this.state.highest?.version ?? null,
       maxBytes: this.deps.config.maxDesiredBytes,
       policy: { allowedHostPaths: this.deps.config.allowedHostPaths },
     });
@@ -185,11 +206,11 @@ export class Agent {
         });
         return;
       case 'reject': {
-        if (this.rejected && this.rejected.version !== null && this.rejected.version === verdict.version) return;
-        const at = this.nowIso();
+        const r = this.state.rejected;
+        if (r && r.version !== null && r.version === verdict.version) return;
         this.log.warn({ code: verdict.code, version: verdict.version, reason: verdict.reason }, 'desired state rejected');
-        this.rejected = { version: verdict.version, code: verdict.code, reason: verdict.reason.slice(0, 2048), at };
-        this.pushError({ code: verdict.code, message: verdict.reason, version: verdict.version, workload: null });
+        this.state.rejected = { version: verdict.version, code: verdict.code, reason: verdict.reason.slice(0, 2048), at: this.state.iso() };
+        this.state.pushError({ code: verdict.code, message: verdict.reason, version: verdict.version, workload: null });
         this.reporter.emit({
           type: 'desired.rejected',
           level: 'error',
@@ -202,21 +223,43 @@ export class Agent {
       }
       case 'accept': {
         const doc = verdict.doc;
-        this.highest = doc;
-        try {
-          await this.deps.store.saveDesired(doc);
-        } catch (err) {
-          // Still applied: the retained document is sent again on every connect.
-          this.log.error({ err: errorMessage(err), version: doc.version }, 'cannot cache desired state');
-          this.pushError({ code: 'STATE_WRITE_FAILED', message: errorMessage(err), version: doc.version, workload: null });
-        }
+        this.state.highest = doc;
+        this.registryAuth = doc.registryAuth;
         this.log.info({ version: doc.version }, 'desired state received');
         this.reporter.emit({ type: 'desired.received', level: 'info', message: `desired version ${doc.version} received`, version: doc.version });
-        if (this.settled) this.reconciler.setTarget(doc);
-        else this.pending = doc;
+        this.unpersisted = doc;
+        this.persistAttempt = 0;
+        await this.persistThenApply();
         return;
       }
     }
+  }
+
+  /**
+   * A document is applied only once it is on disk (DD-005): after a crash or
+   * a reboot the agent must know what it was doing. While the disk is full the
+   * previous version keeps running and the failure is reported; writing is
+   * retried with backoff until it succeeds.
+   */
+  private async persistThenApply(): Promise<void> {
+    const doc = this.unpersisted;
+    if (!doc || this.closed) return;
+    try {
+      await this.state.saveDesired(doc);
+    } catch (err) {
+      const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.persistAttempt++, 6));
+      this.log.error({ err: errorMessage(err), version: doc.version, retryInMs: delay }, 'cannot cache desired state; not applying it yet');
+      this.state.failure = { code: 'STATE_WRITE_FAILED', message: `version ${doc.version} not applied: cannot write the agent state: ${errorMessage(err)}` };
+      this.state.pushError({ code: 'STATE_WRITE_FAILED', message: errorMessage(err), version: doc.version, workload: null });
+      this.scheduleReport(0);
+      this.deps.clock.clearTimeout(this.persistTimer);
+      this.persistTimer = this.deps.clock.setTimeout(() => void this.persistThenApply(), delay);
+      return;
+    }
+    if (this.unpersisted === doc) this.unpersisted = null;
+    if (this.state.failure?.code === 'STATE_WRITE_FAILED') this.state.failure = null;
+    if (this.settled) this.reconciler.setTarget(doc);
+    else this.pending = doc;
   }
 
   private onConnected(): void {
@@ -245,68 +288,62 @@ export class Agent {
     if (doc) this.reconciler.setTarget(doc);
   }
 
-  // ---- reconcile -----------------------------------------------------------
-
-  private async runPass(doc: DesiredState, signal: AbortSignal): Promise<void> {
-    await runReconcilePass(
-      doc,
-      {
-        deviceId: this.deps.config.deviceId,
-        runtime: this.deps.runtime,
-        events: this.reporter,
-        logger: this.log.child({ component: 'reconcile', version: doc.version }),
-        now: () => this.deps.clock.now(),
-        ...(this.deps.afterStep ? { afterStep: this.deps.afterStep } : {}),
-        onStep: (step, phase) => this.onStep(step, phase),
-      },
-      signal,
-    );
+  private wakeAt(atMs: number): void {
+    this.deps.clock.clearTimeout(this.wakeTimer);
+    const delay = Math.max(0, Math.min(atMs - this.deps.clock.now(), 2 ** 31 - 1));
+    this.wakeTimer = this.deps.clock.setTimeout(() => this.reconciler.requestPass(), delay);
   }
 
-  private onStep(step: Step, phase: 'started' | 'succeeded' | 'failed'): void {
+  // ---- reconcile callbacks -------------------------------------------------
+
+  private onStep(doc: DesiredState, step: Step, phase: 'started' | 'succeeded' | 'failed'): void {
     const workloads = step.kind === 'pull' ? step.workloads : [step.workload];
     const activity: Activity | null = step.kind === 'pull' ? 'pulling' : step.kind === 'create' || step.kind === 'start' ? 'starting' : null;
     for (const w of workloads) {
-      if (phase === 'started' && activity) this.activity.set(w, activity);
-      else this.activity.delete(w);
+      if (phase === 'started' && activity) this.state.activity.set(w, activity);
+      else this.state.activity.delete(w);
     }
-    if (step.kind === 'remove' && phase === 'succeeded' && !(step.workload in (this.reconciler.current?.workloads ?? {}))) {
-      this.removedThisPass.add(step.workload);
+    if (phase === 'succeeded' && step.kind === 'pull' && !this.state.meta.pulledImages.includes(step.image)) {
+      this.state.meta = { ...this.state.meta, pulledImages: [...this.state.meta.pulledImages, step.image] };
+      void this.state.persistMeta();
     }
+    if (step.kind === 'remove' && phase === 'succeeded' && !(step.workload in doc.workloads)) this.removedThisPass.add(step.workload);
     if (phase === 'started' && activity) this.scheduleReport();
   }
 
+  private readonly removedThisPass = new Set<string>();
+
   private onPassStart(doc: DesiredState): void {
-    this.passRunning = true;
+    this.state.passRunning = true;
     this.removedThisPass.clear();
-    if (this.meta.appliedVersion !== doc.version) {
+    if (this.state.meta.appliedVersion !== doc.version && this.state.meta.failedVersion !== doc.version) {
       this.reporter.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${doc.version}`, version: doc.version });
       this.scheduleReport(0);
     }
   }
 
-  private onPassSuccess(doc: DesiredState): void {
-    this.passRunning = false;
-    this.activity.clear();
-    this.failure = null;
-    const newlyApplied = this.meta.appliedVersion !== doc.version;
-    if (newlyApplied) {
-      this.removed = { names: [...this.removedThisPass], version: doc.version };
-      this.errors = [];
-      this.rejected = this.rejected && (this.rejected.version ?? 0) > doc.version ? this.rejected : null;
-      this.meta = { ...this.meta, appliedVersion: doc.version, appliedAt: this.nowIso() };
-      void this.persistMeta();
+  private onPassSuccess(doc: DesiredState, result: RunResult): void {
+    this.state.passRunning = false;
+    this.state.activity.clear();
+    if (this.state.failure?.code !== 'STATE_WRITE_FAILED') this.state.failure = null;
+    if (result.kind === 'applied') {
+      this.state.removed = { names: [...this.removedThisPass], version: doc.version };
+      this.state.errors = this.state.errors.filter((e) => e.code === 'STATE_WRITE_FAILED' && this.unpersisted !== null);
+      const r = this.state.rejected;
+      this.state.rejected = r && (r.version ?? 0) > doc.version ? r : null;
       this.log.info({ version: doc.version }, 'desired state applied');
       this.reporter.emit({ type: 'reconcile.succeeded', level: 'info', message: `version ${doc.version} applied`, version: doc.version });
+    } else if (result.kind === 'rolled-back') {
+      this.state.pushError({ code: 'UPDATE_UNHEALTHY', message: `${result.failure.workload}: ${result.failure.reason}`, version: doc.version, workload: result.failure.workload });
     }
     this.scheduleReport(0);
   }
 
   private onPassFailure(doc: DesiredState, err: OutpostError, retryInMs: number): void {
-    this.passRunning = false;
-    this.activity.clear();
-    this.failure = { code: err.code, message: err.message };
-    this.pushError({ code: err.code, message: err.message, version: doc.version, workload: null });
+    this.state.passRunning = false;
+    this.state.activity.clear();
+    this.state.failure = { code: err.code, message: err.message };
+    this.state.pushError({ code: err.code, message: err.message, version: doc.version, workload: null });
     this.reporter.emit({
       type: 'reconcile.failed',
       level: 'error',
@@ -326,76 +363,26 @@ export class Agent {
     this.deps.clock.clearTimeout(this.reportTimer);
     this.reportTimer = this.deps.clock.setTimeout(() => {
       this.reportTimer = undefined;
-      this.buildReport().then(
+      buildReport({
+        deviceId: this.deps.config.deviceId,
+        runtime: this.deps.runtime,
+        state: this.state,
+        target: this.reconciler.current ?? this.state.highest,
+        agent: { version: AGENT_VERSION, bootId: this.deps.bootId, startedAt: this.startedAt },
+      }).then(
         (r) => this.reporter.report(r),
         (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot build report'),
       );
     }, delayMs);
   }
 
-  private async buildReport(): Promise<ReportedState> {
-    const doc = this.reconciler.current ?? this.highest;
-    let containers: ObservedContainer[] = [];
-    const images = new Map<string, ObservedImage | null>();
-    try {
-      containers = await this.deps.runtime.listContainers(this.deps.config.deviceId);
-      for (const spec of Object.values(doc?.workloads ?? {})) {
-        if (!images.has(spec.image)) images.set(spec.image, await this.deps.runtime.inspectImage(spec.image));
-      }
-    } catch (err) {
-      this.pushError({ code: 'RUNTIME_UNAVAILABLE', message: errorMessage(err), version: doc?.version ?? null, workload: null });
-    }
-    const workloads = buildWorkloadStatuses({
-      doc,
-      containers,
-      images,
-      activity: this.activity,
-      failure: this.failure,
-      removed: this.removed.names,
-      removedInVersion: this.removed.version,
-    });
-    const failed = this.failure !== null || (this.rejected !== null && !this.passRunning);
-    return {
-      protocol: PROTOCOL_VERSION,
-      deviceId: this.deps.config.deviceId,
-      reportedAt: this.nowIso(),
-      agent: { version: AGENT_VERSION, bootId: this.deps.bootId, startedAt: this.startedAt },
-      desired: {
-        seenVersion: this.highest?.version ?? null,
-        appliedVersion: this.meta.appliedVersion,
-        applyingVersion: doc && doc.version !== this.meta.appliedVersion ? doc.version : null,
-      },
-      phase: derivePhase({ doc, appliedVersion: this.meta.appliedVersion, passRunning: this.passRunning, failed, workloads }),
-      workloads,
-      errors: this.errors,
-      deferred: null,
-      rollback: null,
-      rejected: this.rejected,
-    };
-  }
-
-  private pushError(e: Omit<ReportedError, 'at'>): void {
-    this.errors = [...this.errors, { ...e, message: e.message.slice(0, 2048), at: this.nowIso() }].slice(-MAX_ERRORS);
-  }
-
   // ---- presence ------------------------------------------------------------
 
   private async nextEpoch(): Promise<number> {
-    const epoch = Math.max(this.meta.lastEpoch + 1, this.deps.clock.now());
-    this.meta = { ...this.meta, lastEpoch: epoch };
-    await this.persistMeta();
+    const epoch = Math.max(this.state.meta.lastEpoch + 1, this.deps.clock.now());
+    this.state.meta = { ...this.state.meta, lastEpoch: epoch };
+    await this.state.persistMeta();
     return epoch;
-  }
-
-  /** Serialized so that two writers never race a rename; each write takes the newest meta. */
-  private persistMeta(): Promise<void> {
-    this.metaWrites = this.metaWrites.then(() =>
-      this.deps.store.saveMeta(this.meta).catch((err: unknown) => {
-        this.log.error({ err: errorMessage(err) }, 'cannot persist agent state');
-        this.pushError({ code: 'STATE_WRITE_FAILED', message: errorMessage(err), version: null, workload: null });
-      }),
-    );
-    return this.metaWrites;
   }
 
   private presence(status: 'online' | 'offline', epoch: number): string {
@@ -404,14 +391,10 @@ export class Agent {
       deviceId: this.deps.config.deviceId,
       status,
       epoch,
-      at: this.nowIso(),
+      at: this.state.iso(),
       agentVersion: AGENT_VERSION,
       bootId: this.deps.bootId,
     };
     return JSON.stringify(p);
-  }
-
-  private nowIso(): string {
-    return new Date(this.deps.clock.now()).toISOString();
   }
 }

@@ -15,6 +15,12 @@ export const AgentConfig = z.strictObject({
   topicPrefix: TopicPrefix.default(DEFAULT_TOPIC_PREFIX),
   dockerSocket: z.string().optional(),
   allowedHostPaths: z.array(z.string().regex(/^\//, 'host paths must be absolute')).default([]),
+  /** Host directory holding each workload's update-lock directory (default <stateDir>/locks). It must be a host path the Docker engine can bind. */
+  locksDir: z.string().regex(/^\//, 'the locks directory must be an absolute path').optional(),
+  /** How often a deferred update re-checks its update locks. */
+  lockPollMs: z.number().int().min(100).default(2000),
+  /** Telemetry interval; 0 turns telemetry off. */
+  telemetryIntervalSeconds: z.number().int().min(0).default(300),
   keepaliveSeconds: z.number().int().min(5).max(3600).default(60),
   connectTimeoutMs: z.number().int().min(1000).default(15_000),
   reconnectBaseMs: z.number().int().min(10).default(1000),

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
@@ -29,6 +30,9 @@ interface AgentFlags {
   watchdogSeconds?: string;
   retryBaseMs?: string;
   retryCapMs?: string;
+  locksDir?: string;
+  lockPollMs?: string;
+  telemetryInterval?: string;
 }
 
 const int = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -42,7 +46,10 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv):
     deviceId: flags.device ?? env.OUTPOST_DEVICE,
     brokerUrl: flags.broker ?? env.OUTPOST_BROKER_URL,
     secret,
-    stateDir: flags.stateDir ?? env.OUTPOST_STATE_DIR,
+    stateDir: (flags.stateDir ?? env.OUTPOST_STATE_DIR) === undefined ? undefined : resolve((flags.stateDir ?? env.OUTPOST_STATE_DIR) as string),
+    locksDir: (flags.locksDir ?? env.OUTPOST_LOCKS_DIR) === undefined ? undefined : resolve((flags.locksDir ?? env.OUTPOST_LOCKS_DIR) as string),
+    lockPollMs: int(flags.lockPollMs),
+    telemetryIntervalSeconds: int(flags.telemetryInterval ?? env.OUTPOST_TELEMETRY_INTERVAL),
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
     dockerSocket: flags.dockerSocket ?? env.OUTPOST_DOCKER_SOCKET,
     allowedHostPaths: flags.allowHostPath.length ? flags.allowHostPath : env.OUTPOST_ALLOW_HOST_PATHS?.split(':').filter(Boolean),
@@ -104,6 +111,9 @@ export function registerAgentCommand(program: Command): void {
     .option('--watchdog-seconds <s>', 'recreate the MQTT client after this long disconnected')
     .option('--retry-base-ms <ms>', 'reconcile retry backoff base')
     .option('--retry-cap-ms <ms>', 'reconcile retry backoff cap')
+    .option('--locks-dir <dir>', 'host directory for update locks, mounted at /run/outpost in each workload (default <state-dir>/locks)')
+    .option('--lock-poll-ms <ms>', 'how often a deferred update re-checks update locks')
+    .option('--telemetry-interval <seconds>', 'telemetry period, 0 = off (env OUTPOST_TELEMETRY_INTERVAL, default 300)')
     .action(async (flags: AgentFlags) => {
       let config: Readonly<AgentConfig>;
       try {

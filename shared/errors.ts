@@ -24,6 +24,8 @@ export const ERROR_CATALOGUE = {
   RECONCILE_ABORTED: { retryable: true, summary: 'reconcile pass superseded by a newer desired version' },
   RECONCILE_STUCK: { retryable: true, summary: 'reconcile made no progress within its step budget' },
   STATE_WRITE_FAILED: { retryable: true, summary: 'agent state could not be written to disk' },
+  UPDATE_UNHEALTHY: { retryable: false, summary: 'the new version failed its health gate and was rolled back' },
+  HANDOVER_PORT_CONFLICT: { retryable: false, summary: 'hand-over would start two containers on the same host port' },
   // transport
   MQTT_PUBLISH_FAILED: { retryable: true, summary: 'MQTT publish was not acknowledged' },
   // broker

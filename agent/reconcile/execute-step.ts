@@ -1,5 +1,5 @@
-import type { ContainerRuntime, PullProgress } from '../runtime/runtime.js';
-import { toContainerCreate } from '../runtime/container-spec.js';
+import type { ContainerRuntime, PullProgress, RegistryAuth } from '../runtime/runtime.js';
+import { toContainerCreate, type ContainerExtras } from '../runtime/container-spec.js';
 import type { Step, StepKind } from './steps.js';
 
 export interface StepContext {
@@ -7,18 +7,31 @@ export interface StepContext {
   runtime: ContainerRuntime;
   signal: AbortSignal;
   onPullProgress: (image: string, progress: PullProgress) => void;
+  /** Registry credentials for an image, from the desired document (memory only). */
+  authFor: (image: string) => RegistryAuth | undefined;
+  /** Per-workload additions the agent makes to every container (update-lock mount). */
+  extrasFor: (workload: string) => ContainerExtras;
 }
 
 type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, ctx: StepContext) => Promise<void>;
 
 /** The thin executor: one Docker call per step kind, nothing decided here. */
 const EXECUTORS: { [K in StepKind]: Executor<K> } = {
-  pull: (step, ctx) =>
-    ctx.runtime.pullImage(step.image, { signal: ctx.signal, onProgress: (p) => ctx.onPullProgress(step.image, p) }),
+  pull: (step, ctx) => {
+    const auth = ctx.authFor(step.image);
+    return ctx.runtime.pullImage(step.image, {
+      signal: ctx.signal,
+      onProgress: (p) => ctx.onPullProgress(step.image, p),
+      ...(auth ? { auth } : {}),
+    });
+  },
   stop: (step, ctx) => ctx.runtime.stopContainer(step.container, step.timeoutSeconds),
   remove: (step, ctx) => ctx.runtime.removeContainer(step.container),
+  'remove-image': async (step, ctx) => {
+    await ctx.runtime.removeImage(step.image);
+  },
   create: async (step, ctx) => {
-    await ctx.runtime.createContainer(toContainerCreate(ctx.deviceId, step.workload, step.spec, step.specHash));
+    await ctx.runtime.createContainer(toContainerCreate(ctx.deviceId, step.workload, step.spec, step.specHash, ctx.extrasFor(step.workload)));
   },
   start: (step, ctx) => ctx.runtime.startContainer(step.container),
 };

@@ -1,12 +1,16 @@
 import type { Logger } from 'pino';
 import { OutpostError, errorMessage, isOutpostError } from '../../shared/errors.js';
 import type { DesiredState } from '../../shared/schemas/desired-state.js';
-import type { ContainerRuntime, PullProgress } from '../runtime/runtime.js';
+import type { ContainerRuntime, PullProgress, RegistryAuth } from '../runtime/runtime.js';
+import type { ContainerExtras } from '../runtime/container-spec.js';
 import type { EventSink } from './event-sink.js';
 import { executeStep } from './execute-step.js';
-import { planSteps, type DesiredWorkload } from './plan-steps.js';
+import { GATE_DEFAULTS, healthGate, type GateFailure, type GateTarget } from './health-gate.js';
+import { planSteps, type DesiredWorkload, type PlanInput } from './plan-steps.js';
+import type { Prober } from './probes.js';
 import { specHash } from './spec-hash.js';
-import { describeStep, type Step } from './steps.js';
+import { describeStep, stepWorkloads, type Step } from './steps.js';
+import { containerName } from '../runtime/container-spec.js';
 
 export interface PassDeps {
   deviceId: string;
@@ -14,6 +18,9 @@ export interface PassDeps {
   events: EventSink;
   logger: Logger;
   now: () => number;
+  prober: Prober;
+  authFor: (image: string) => RegistryAuth | undefined;
+  extrasFor: (workload: string) => ContainerExtras;
   /** Called after each step succeeded; the crash-injection hook of the kill -9 tests lives here. */
   afterStep?: (step: Step) => void;
   /** Step-progress callback for live reports (pulling/starting). */
@@ -21,44 +28,125 @@ export interface PassDeps {
   /** Plan→execute rounds before a pass gives up as stuck. */
   maxRounds?: number;
   pullProgressIntervalMs?: number;
+  gate?: Partial<typeof GATE_DEFAULTS>;
 }
+
+/**
+ * What a pass is for:
+ * - resync: keep the applied version as it is (level-based repair);
+ * - update: move to a new version, health-gate what changed, then commit;
+ * - rollback: go back to the previous version, starting its kept containers;
+ * - download: pull what a deferred version needs, stop nothing.
+ */
+export type PassMode = 'resync' | 'update' | 'rollback' | 'download';
+
+export type PassOutcome = { kind: 'converged'; steps: number } | { kind: 'downloaded'; steps: number } | { kind: 'unhealthy'; failure: GateFailure };
 
 export function desiredWorkloads(doc: DesiredState): DesiredWorkload[] {
   return Object.entries(doc.workloads).map(([name, spec]) => ({ name, spec, specHash: specHash(spec) }));
 }
 
+/** Workloads whose spec differs between two documents (or that are new). */
+export function changedWorkloads(doc: DesiredState, previous: DesiredState | null): DesiredWorkload[] {
+  const before = new Map(previous ? desiredWorkloads(previous).map((w) => [w.name, w.specHash]) : []);
+  return desiredWorkloads(doc).filter((w) => before.get(w.name) !== w.specHash);
+}
+
 /**
  * One level-based pass: observe, plan, execute, and again until the plan is
- * empty. Throws an OutpostError on the first failing step, leaving whatever
- * was not yet touched as it was.
+ * empty. An update keeps the replaced containers (stopped, or running for
+ * hand-over) until every changed workload passed its health gate, then
+ * removes them; an unhealthy outcome leaves both so the caller can roll back.
  */
-export async function runReconcilePass(doc: DesiredState, deps: PassDeps, signal: AbortSignal): Promise<{ steps: number }> {
+export async function runReconcilePass(
+  doc: DesiredState,
+  mode: PassMode,
+  previous: DesiredState | null,
+  deps: PassDeps,
+  signal: AbortSignal,
+): Promise<PassOutcome> {
   const desired = desiredWorkloads(doc);
-  const pulledThisPass = new Set<string>();
-  const maxRounds = deps.maxRounds ?? 6;
-  let executed = 0;
-  for (let round = 0; round < maxRounds; round++) {
-    throwIfAborted(signal);
-    const containers = await deps.runtime.listContainers(deps.deviceId);
-    const presentImages = new Set<string>();
-    for (const image of new Set(desired.map((w) => w.spec.image))) {
-      if (await deps.runtime.inspectImage(image)) presentImages.add(image);
-    }
-    const steps = planSteps({ deviceId: deps.deviceId, desired, containers, presentImages, pulledThisPass });
-    if (steps.length === 0) return { steps: executed };
-    for (const step of steps) {
+  if (mode === 'update') await checkHandOver(desired, deps);
+  const converge = async (opts: Pick<PlanInput, 'keepStale' | 'downloadOnly' | 'startStopped'>): Promise<number> => {
+    const pulledThisPass = new Set<string>();
+    const maxRounds = deps.maxRounds ?? 8;
+    let executed = 0;
+    for (let round = 0; round < maxRounds; round++) {
       throwIfAborted(signal);
-      await runStep(step, doc.version, deps, signal);
-      if (step.kind === 'pull') pulledThisPass.add(step.image);
-      executed++;
-      deps.afterStep?.(step);
+      const containers = await deps.runtime.listContainers(deps.deviceId);
+      const presentImages = new Set<string>();
+      for (const image of new Set(desired.map((w) => w.spec.image))) {
+        if (await deps.runtime.inspectImage(image)) presentImages.add(image);
+      }
+      const steps = planSteps({ deviceId: deps.deviceId, desired, containers, presentImages, pulledThisPass, ...opts });
+      if (steps.length === 0) return executed;
+      for (const step of steps) {
+        throwIfAborted(signal);
+        await runStep(step, doc.version, deps, signal);
+        if (step.kind === 'pull') pulledThisPass.add(step.image);
+        executed++;
+        deps.afterStep?.(step);
+      }
+    }
+    throw new OutpostError('RECONCILE_STUCK', `no convergence after ${maxRounds} plan rounds`);
+  };
+
+  switch (mode) {
+    case 'download':
+      return { kind: 'downloaded', steps: await converge({ downloadOnly: true }) };
+    case 'resync':
+      return { kind: 'converged', steps: await converge({}) };
+    case 'rollback':
+      return { kind: 'converged', steps: await converge({ startStopped: true }) };
+    case 'update': {
+      let steps = await converge({ keepStale: true });
+      const targets: GateTarget[] = changedWorkloads(doc, previous).map((w) => ({
+        workload: w.name,
+        container: containerName(deps.deviceId, w.name, w.specHash),
+        spec: w.spec,
+      }));
+      if (targets.length > 0) {
+        deps.logger.info({ workloads: targets.map((t) => t.workload) }, 'health gate');
+        const failure = await healthGate(targets, {
+          runtime: deps.runtime,
+          prober: deps.prober,
+          now: deps.now,
+          signal,
+          ...GATE_DEFAULTS,
+          ...deps.gate,
+        });
+        throwIfAborted(signal);
+        if (failure) return { kind: 'unhealthy', failure };
+      }
+      steps += await converge({});
+      return { kind: 'converged', steps };
     }
   }
-  throw new OutpostError('RECONCILE_STUCK', `no convergence after ${maxRounds} plan rounds`);
+}
+
+/** hand-over runs old and new side by side: refuse when they would bind the same host port. */
+async function checkHandOver(desired: readonly DesiredWorkload[], deps: PassDeps): Promise<void> {
+  const containers = await deps.runtime.listContainers(deps.deviceId);
+  for (const w of desired) {
+    if (w.spec.strategy !== 'hand-over') continue;
+    const wanted = new Set((w.spec.ports ?? []).map((p) => `${p.host}/${p.protocol}`));
+    if (wanted.size === 0) continue;
+    for (const old of containers.filter((c) => c.workload === w.name && c.specHash !== w.specHash && c.state === 'running')) {
+      const detail = await deps.runtime.inspectContainer(old.id);
+      const clash = (detail?.hostPorts ?? []).filter((p) => wanted.has(p));
+      if (clash.length > 0) {
+        throw new OutpostError(
+          'HANDOVER_PORT_CONFLICT',
+          `workload ${w.name}: hand-over would run the new container beside the old one, but both bind host port ${clash.join(', ')}; ` +
+            'use strategy download-then-kill or another host port',
+        );
+      }
+    }
+  }
 }
 
 async function runStep(step: Step, version: number, deps: PassDeps, signal: AbortSignal): Promise<void> {
-  const workload = step.kind === 'pull' ? (step.workloads[0] ?? null) : step.workload;
+  const workload = stepWorkloads(step)[0] ?? null;
   const log = deps.logger.child({ step: step.kind, workload });
   deps.onStep?.(step, 'started');
   deps.events.emit({ type: 'step.started', level: 'info', message: describeStep(step), version, workload, data: { step: step.kind } });
@@ -69,6 +157,8 @@ async function runStep(step: Step, version: number, deps: PassDeps, signal: Abor
       runtime: deps.runtime,
       signal,
       onPullProgress: throttledPullProgress(deps, version, step, deps.pullProgressIntervalMs ?? 2000),
+      authFor: deps.authFor,
+      extrasFor: deps.extrasFor,
     });
   } catch (err) {
     const e = isOutpostError(err) ? err : new OutpostError('RUNTIME_UNAVAILABLE', errorMessage(err), { cause: err });
@@ -110,7 +200,7 @@ function throttledPullProgress(deps: PassDeps, version: number, step: Step, inte
       level: 'info',
       message: `${image}: ${p.status}`,
       version,
-      workload: step.kind === 'pull' ? (step.workloads[0] ?? null) : null,
+      workload: stepWorkloads(step)[0] ?? null,
       data: { image, ...p },
     });
   };

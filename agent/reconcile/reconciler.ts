@@ -7,10 +7,10 @@ export interface Versioned {
   version: number;
 }
 
-export interface ReconcilerDeps<D extends Versioned> {
-  runPass: (doc: D, signal: AbortSignal) => Promise<void>;
+export interface ReconcilerDeps<D extends Versioned, R = void> {
+  runPass: (doc: D, signal: AbortSignal) => Promise<R>;
   onStart: (doc: D) => void;
-  onSuccess: (doc: D) => void;
+  onSuccess: (doc: D, result: R) => void;
   onFailure: (doc: D, error: OutpostError, retryInMs: number) => void;
   clock: Clock;
   random: () => number;
@@ -23,7 +23,7 @@ export interface ReconcilerDeps<D extends Versioned> {
  * aborts the running pass and supersedes any pending retry; a failed pass is
  * retried with the shared backoff until it succeeds or a new target arrives.
  */
-export class Reconciler<D extends Versioned> {
+export class Reconciler<D extends Versioned, R = void> {
   private target: D | null = null;
   private running: { doc: D; controller: AbortController; done: Promise<void> } | null = null;
   private rerun = false;
@@ -31,7 +31,7 @@ export class Reconciler<D extends Versioned> {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly deps: ReconcilerDeps<D>) {}
+  constructor(private readonly deps: ReconcilerDeps<D, R>) {}
 
   get current(): D | null {
     return this.target;
@@ -100,9 +100,9 @@ export class Reconciler<D extends Versioned> {
     const log = this.deps.logger.child({ version: doc.version });
     try {
       this.deps.onStart(doc);
-      await this.deps.runPass(doc, controller.signal);
+      const result = await this.deps.runPass(doc, controller.signal);
       this.attempt = 0;
-      this.deps.onSuccess(doc);
+      this.deps.onSuccess(doc, result);
     } catch (err) {
       const error = isOutpostError(err)
         ? err

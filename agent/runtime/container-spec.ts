@@ -17,12 +17,22 @@ export function containerName(deviceId: string, workload: string, specHash: stri
   return `outpost-${deviceId}-${workload}-${specHash.slice(0, 12)}`;
 }
 
+/** What the agent adds to every container beyond the spec. */
+export interface ContainerExtras {
+  /** Host directory mounted at /run/outpost, where the workload may take its update lock. */
+  lockDir?: string;
+}
+
+/** Where a workload sees its update-lock directory. */
+export const LOCK_MOUNT_TARGET = '/run/outpost';
+
 /** Pure mapping from a workload spec to Docker's create body. */
 export function toContainerCreate(
   deviceId: string,
   workload: string,
   spec: WorkloadSpec,
   specHash: string,
+  extras: ContainerExtras = {},
 ): ContainerCreateRequest {
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp?: string; HostPort: string }[]> = {};
@@ -41,6 +51,7 @@ export function toContainerCreate(
         return { Type: 'tmpfs', Target: v.target, ...(v.sizeBytes ? { TmpfsOptions: { SizeBytes: v.sizeBytes } } : {}) };
     }
   });
+  if (extras.lockDir) mounts.push({ Type: 'bind', Source: extras.lockDir, Target: LOCK_MOUNT_TARGET, ReadOnly: false });
   const restart =
     spec.restart === 'on-failure'
       ? { Name: 'on-failure', MaximumRetryCount: spec.restartMaxRetries ?? 0 }
@@ -73,5 +84,15 @@ export function toContainerCreate(
   if (spec.entrypoint) options.Entrypoint = spec.entrypoint;
   if (spec.user) options.User = spec.user;
   if (spec.workingDir) options.WorkingDir = spec.workingDir;
+  if (spec.health?.type === 'cmd') {
+    const h = spec.health;
+    options.Healthcheck = {
+      Test: ['CMD', ...h.command],
+      Interval: h.intervalSeconds * 1e9,
+      Timeout: h.timeoutSeconds * 1e9,
+      Retries: h.retries,
+      StartPeriod: h.startPeriodSeconds * 1e9,
+    };
+  }
   return { name: containerName(deviceId, workload, specHash), options };
 }

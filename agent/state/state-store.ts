@@ -5,11 +5,28 @@ import { DesiredState } from '../../shared/schemas/desired-state.js';
 import { OutpostError } from '../../shared/errors.js';
 import { ensureDir, readFileIfExists, writeFileAtomic } from './atomic-file.js';
 
+export const RollbackRecord = z.object({
+  version: z.number().int().min(1),
+  workload: z.string(),
+  reason: z.string(),
+  exitCode: z.number().int().nullable(),
+  logs: z.string(),
+  health: z.string().nullable(),
+  at: z.string(),
+  repullNeeded: z.boolean(),
+});
+export type RollbackRecord = z.infer<typeof RollbackRecord>;
+
 export const AgentMeta = z.object({
   deviceId: z.string(),
   appliedVersion: z.number().int().min(1).nullable(),
   appliedAt: z.string().nullable(),
   lastEpoch: z.number().int().min(0),
+  /** A version that failed its health gate: never retried; the previous version runs. */
+  failedVersion: z.number().int().min(1).nullable().default(null),
+  rollback: RollbackRecord.nullable().default(null),
+  /** Images this agent pulled (candidates for clean-up once two versions old). */
+  pulledImages: z.array(z.string()).default([]),
 });
 export type AgentMeta = z.infer<typeof AgentMeta>;
 
@@ -21,6 +38,7 @@ export type AgentMeta = z.infer<typeof AgentMeta>;
  */
 export class StateStore {
   private readonly desiredPath: string;
+  private readonly appliedPath: string;
   private readonly metaPath: string;
 
   constructor(
@@ -29,6 +47,7 @@ export class StateStore {
     private readonly logger: Logger,
   ) {
     this.desiredPath = join(dir, 'desired.json');
+    this.appliedPath = join(dir, 'applied.json');
     this.metaPath = join(dir, 'agent-state.json');
   }
 
@@ -36,28 +55,50 @@ export class StateStore {
     await ensureDir(this.dir);
   }
 
-  async loadDesired(): Promise<DesiredState | null> {
-    const text = await readFileIfExists(this.desiredPath);
+  loadDesired(): Promise<DesiredState | null> {
+    return this.loadDoc(this.desiredPath, 'cached desired state');
+  }
+
+  /** The last version fully applied: what a rollback returns to. */
+  loadApplied(): Promise<DesiredState | null> {
+    return this.loadDoc(this.appliedPath, 'applied desired state');
+  }
+
+  /** Registry credentials never reach the disk (DD-013). */
+  async saveDesired(doc: DesiredState): Promise<void> {
+    await this.write(this.desiredPath, JSON.stringify(withoutSecrets(doc)));
+  }
+
+  async saveApplied(doc: DesiredState): Promise<void> {
+    await this.write(this.appliedPath, JSON.stringify(withoutSecrets(doc)));
+  }
+
+  private async loadDoc(path: string, what: string): Promise<DesiredState | null> {
+    const text = await readFileIfExists(path);
     if (text === null) return null;
     try {
       const doc = DesiredState.parse(JSON.parse(text));
       if (doc.deviceId !== this.deviceId) {
-        this.logger.error({ cachedFor: doc.deviceId }, 'cached desired state belongs to another device; ignoring it');
+        this.logger.error({ cachedFor: doc.deviceId }, `${what} belongs to another device; ignoring it`);
         return null;
       }
       return doc;
     } catch (err) {
-      this.logger.error({ err: (err as Error).message }, 'cached desired state is corrupt; ignoring it');
+      this.logger.error({ err: (err as Error).message }, `${what} is corrupt; ignoring it`);
       return null;
     }
   }
 
-  async saveDesired(doc: DesiredState): Promise<void> {
-    await this.write(this.desiredPath, JSON.stringify(doc));
-  }
-
   async loadMeta(): Promise<AgentMeta> {
-    const fresh: AgentMeta = { deviceId: this.deviceId, appliedVersion: null, appliedAt: null, lastEpoch: 0 };
+    const fresh: AgentMeta = {
+      deviceId: this.deviceId,
+      appliedVersion: null,
+      appliedAt: null,
+      lastEpoch: 0,
+      failedVersion: null,
+      rollback: null,
+      pulledImages: [],
+    };
     const text = await readFileIfExists(this.metaPath);
     if (text === null) return fresh;
     try {
@@ -81,4 +122,9 @@ export class StateStore {
       throw new OutpostError('STATE_WRITE_FAILED', `cannot write ${path}: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+function withoutSecrets(doc: DesiredState): DesiredState {
+  const { registryAuth: _secret, ...rest } = doc;
+  return rest as DesiredState;
 }

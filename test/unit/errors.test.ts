@@ -27,6 +27,8 @@ const PINNED: Record<ErrorCode, boolean> = {
   RECONCILE_STUCK: true,
   STATE_WRITE_FAILED: true,
   MQTT_PUBLISH_FAILED: true,
+  UPDATE_UNHEALTHY: false,
+  HANDOVER_PORT_CONFLICT: false,
   AUTH_BAD_CREDENTIALS: false,
   AUTH_CLIENT_ID_MISMATCH: false,
   AUTH_FORBIDDEN_TOPIC: false,
