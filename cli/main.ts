@@ -4,6 +4,11 @@ import { registerBrokerCommands } from '../broker/main.js';
 import { registerAgentCommand } from '../agent/main.js';
 import { AGENT_VERSION } from '../shared/version.js';
 import { registerUpCommand } from './up.js';
+import { registerControllerCommand } from '../controller/main.js';
+import { registerDeploymentCommands } from './commands/deployment.js';
+import { registerDeviceCommands } from './commands/device.js';
+import { registerReleaseCommands } from './commands/release.js';
+import { registerStatusCommand } from './commands/status.js';
 
 /**
  * `outpost` entry point. Each part registers its own sub-commands; this file
@@ -19,6 +24,11 @@ const program = new Command()
 registerBrokerCommands(program);
 registerAgentCommand(program);
 registerUpCommand(program);
+registerControllerCommand(program);
+registerDeviceCommands(program);
+registerReleaseCommands(program);
+registerDeploymentCommands(program);
+registerStatusCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`outpost: ${err instanceof Error ? err.message : String(err)}\n`);

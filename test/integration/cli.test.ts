@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -270,6 +270,11 @@ describe('outpost CLI against a real API', () => {
     const r = await cli(['device', 'ls', '--json', '--token-file', tokenFile], { OUTPOST_TOKEN: undefined });
     expect(r.code).toBe(0);
     expect((await fails(['status', '--token-file', join(dir.path, 'nope')])).code).toBe(2);
+    // With nothing configured, the token `outpost up` wrote to its data directory is used.
+    const dataDir = join(dir.path, 'up-data');
+    await mkdir(dataDir);
+    await writeFile(join(dataDir, 'admin-token'), `${rig.adminToken}\n`, { mode: 0o600 });
+    expect((await cli(['status', '--json'], { OUTPOST_TOKEN: undefined, OUTPOST_DATA_DIR: dataDir })).code).toBe(0);
   });
 
   it('an unreachable API exits 1 with a clear message', async () => {

@@ -145,7 +145,7 @@ describe('command arguments', () => {
   });
 
   it.each([
-    [new ApiClientError('UNAUTHORIZED', 401, 'missing or invalid bearer token'), false, 'missing or invalid bearer token (no token given: set OUTPOST_TOKEN or --token-file) (UNAUTHORIZED)', 1],
+    [new ApiClientError('UNAUTHORIZED', 401, 'missing or invalid bearer token'), false, 'missing or invalid bearer token (no token given: set OUTPOST_TOKEN or --token-file; `outpost up` writes one to .outpost/admin-token) (UNAUTHORIZED)', 1],
     [new ApiClientError('DEVICE_NOT_FOUND', 404, 'device x not found'), true, 'device x not found (DEVICE_NOT_FOUND)', 1],
     [new ReleaseFileError(['app: required'], 'r.yaml'), true, 'invalid r.yaml: app: required (RELEASE_FILE_INVALID)', 2],
     [new Error('boom'), true, 'boom (UNEXPECTED)', 1],

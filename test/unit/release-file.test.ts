@@ -101,6 +101,21 @@ describe('release files → ReleaseInput', () => {
       pullPolicy: 'if-not-present',
     }],
     ['pull_policy always, if_not_present', 'image: nginx\npull_policy: always', { image: 'nginx', pullPolicy: 'always' }],
+    ['healthcheck (exec form) and min_ready_seconds', 'image: nginx\nhealthcheck:\n  test: ["CMD", "curl", "-f", "http://localhost/"]\n  interval: 10s\n  timeout: 2s\n  retries: 5\n  start_period: 1m\nmin_ready_seconds: 30s', {
+      image: 'nginx',
+      health: { type: 'cmd', command: ['curl', '-f', 'http://localhost/'], intervalSeconds: 10, timeoutSeconds: 2, retries: 5, startPeriodSeconds: 60 },
+      minReadySeconds: 30,
+    }],
+    ['healthcheck (shell forms)', 'image: nginx\nhealthcheck: {test: "wget -q -O- localhost || exit 1"}', {
+      image: 'nginx',
+      health: { type: 'cmd', command: ['/bin/sh', '-c', 'wget -q -O- localhost || exit 1'] },
+    }],
+    ['native health, minReadySeconds and strategy', 'image: nginx\nhealth: {type: http, port: 80, path: /healthz}\nminReadySeconds: 5\nstrategy: hand-over', {
+      image: 'nginx',
+      health: { type: 'http', port: 80, path: '/healthz' },
+      minReadySeconds: 5,
+      strategy: 'hand-over',
+    }],
     ['no-op compose values and x- extensions', 'image: nginx\nprivileged: false\nnetwork_mode: bridge\nx-note: ignored', { image: 'nginx' }],
   ];
   it.each(table)('%s', (_name, body, expected) => {
@@ -165,6 +180,9 @@ describe('release files → ReleaseInput', () => {
     ['pull_policy never', 'image: nginx\npull_policy: never', /pull_policy: "never" is not supported/],
     ['a bad restart policy', 'image: nginx\nrestart: sometimes', /workloads\.web\.restart: /],
     ['an unterminated quote', "image: nginx\ncommand: echo 'hi", /workloads\.web\.command: unterminated ' quote/],
+    ['a disabled healthcheck', 'image: nginx\nhealthcheck: {disable: true}', /workloads\.web\.healthcheck\.disable: disabling the image's health check is not supported/],
+    ['a healthcheck without test', 'image: nginx\nhealthcheck: {interval: 5s}', /workloads\.web\.healthcheck\.test: required/],
+    ['an unknown strategy', 'image: nginx\nstrategy: yolo', /workloads\.web\.strategy: /],
     ['deploy replicas', 'image: nginx\ndeploy: {replicas: 3}', /workloads\.web\.deploy\.replicas: not supported by Outpost/],
   ];
   it.each(rejections)('rejects %s with a message naming the field', (_name, body, message) => {

@@ -1,0 +1,45 @@
+import type { DeploymentBody, DeploymentDetailBody } from '../client/responses.js';
+import { formatAgo, formatList, formatTarget, formatTime, plural, type ViewOptions } from './format.js';
+import { renderFields, renderTable } from './table.js';
+
+export function renderDeploymentList(deployments: readonly DeploymentBody[], o: ViewOptions): string {
+  if (deployments.length === 0) return 'No deployments.';
+  return renderTable(
+    ['ID', 'RELEASE', 'PRIORITY', 'TARGET', 'CREATED'],
+    deployments.map((d) => [d.id, `${d.app}@${d.version}`, String(d.priority), formatTarget(d.target), formatAgo(d.createdAt, o.now)]),
+    { color: o.color, align: ['left', 'left', 'right'] },
+  );
+}
+
+export function deploymentCounts(d: DeploymentDetailBody): string {
+  return `${d.targeted.length} targeted, ${d.applied.length} applied, ${d.shadowed.length} shadowed, ${d.pinned.length} pinned, ${d.running.length} running`;
+}
+
+export function renderDeploymentDetail(d: DeploymentDetailBody, o: ViewOptions): string {
+  const list = (ids: readonly string[]): string => formatList(ids, 20);
+  const head = renderFields(
+    [
+      ['Deployment', d.id],
+      ['Release', `${d.app}@${d.version}`],
+      ['Target', d.target.kind === 'selector' ? `selector ${formatTarget(d.target)}` : formatTarget(d.target)],
+      ['Priority', String(d.priority)],
+      ['Created', formatTime(d.createdAt, o.now)],
+    ],
+    { color: o.color },
+  );
+  const devices = renderFields(
+    [
+      [`Targeted (${d.targeted.length})`, list(d.targeted)],
+      [`Applied (${d.applied.length})`, { text: list(d.applied), style: d.applied.length ? 'green' : undefined }],
+      [`Shadowed (${d.shadowed.length})`, { text: list(d.shadowed), style: d.shadowed.length ? 'yellow' : undefined }],
+      [`Pinned (${d.pinned.length})`, list(d.pinned)],
+      [`Running (${d.running.length})`, list(d.running)],
+    ],
+    { color: o.color, indent: '  ' },
+  );
+  return `${head}\n\nDevices\n${devices}`;
+}
+
+export function publishedLine(count: number): string {
+  return `published ${plural(count, 'desired state')}`;
+}
