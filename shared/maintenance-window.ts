@@ -1,41 +1,86 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { MaintenanceWindow } from './schemas/desired-state.js';
+import { WALL_SEARCH_MARGIN_MS, zone } from './wall-clock.js';
 
 /**
- * Maintenance windows: open at each cron occurrence in the window's IANA
- * timezone, for durationMinutes. Occurrences are computed by cron-parser in
- * local wall time, so "02:00 every night" stays 02:00 local across DST
- * changes (a wall time skipped by spring-forward has no occurrence that day).
+ * Maintenance windows: a window opens at each match of its 5-field cron in
+ * its IANA timezone and stays open for durationMinutes of elapsed time,
+ * half-open [start, start + duration).
+ *
+ * cron-parser's own timezone mode gives answers that depend on where the
+ * search starts around DST changes (its next() finds 02:30 on the
+ * spring-forward day from midnight but not from 03:00; prev() skips it), so
+ * the cron is matched in wall time (tz UTC) and each match is mapped to an
+ * instant by wall-clock.ts:
+ *   - spring forward: a skipped start moves forward by the gap (02:30 → 03:30
+ *     CEST in Europe/Berlin), so a nightly window still opens that night;
+ *   - fall back: a repeated start opens once, at its first occurrence
+ *     (02:30 CEST), so a nightly window does not open twice. An hourly window
+ *     therefore skips the repeated hour on that day.
  */
-export function windowOpenAt(window: MaintenanceWindow, at: Date): boolean {
-  return lastStart(window, at) !== null;
-}
 
-/** When the window next opens after `after` (now, if it is open now). */
-export function nextWindowStart(window: MaintenanceWindow, after: Date): Date {
-  if (windowOpenAt(window, after)) return after;
-  const it = CronExpressionParser.parse(window.cron, { currentDate: after, tz: window.timezone });
-  return it.next().toDate();
-}
+const MAX_MATCHES = 100_000;
 
-/** The start of the occurrence that is open at `at`, or null when closed. */
-export function lastStart(window: MaintenanceWindow, at: Date): Date | null {
-  const it = CronExpressionParser.parse(window.cron, { currentDate: new Date(at.getTime() + 1), tz: window.timezone });
-  const start = it.prev().toDate();
-  return at.getTime() - start.getTime() < window.durationMinutes * 60_000 ? start : null;
-}
-
-/** Validates a window: the cron parses and the timezone exists. Returns an error message or null. */
-export function checkWindow(window: MaintenanceWindow): string | null {
+/** Error message for a cron this module cannot use, or null. */
+export function checkCron(cron: string): string | null {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 5) return 'cron must have 5 fields: minute hour day-of-month month day-of-week';
+  // Hashed fields (H) are random without a seed: windows must be deterministic.
+  if (/\bH\b/i.test(cron)) return 'hashed cron fields (H) are not supported';
   try {
-    new Intl.DateTimeFormat('en', { timeZone: window.timezone });
-  } catch {
-    return `unknown timezone ${window.timezone}`;
-  }
-  try {
-    CronExpressionParser.parse(window.cron, { tz: window.timezone });
+    CronExpressionParser.parse(cron, { tz: 'UTC', currentDate: new Date(Date.UTC(2000, 0, 1)) }).next();
   } catch (err) {
-    return `invalid cron "${window.cron}": ${(err as Error).message}`;
+    return `invalid cron "${cron}": ${err instanceof Error ? err.message : String(err)}`;
   }
   return null;
+}
+
+/** The first window start strictly after `after`. */
+export function nextWindowStart(window: MaintenanceWindow, after: Date): Date {
+  const z = zone(window.timezone);
+  const afterMs = after.getTime();
+  const it = CronExpressionParser.parse(window.cron, {
+    tz: 'UTC',
+    currentDate: new Date(z.wall(afterMs) - WALL_SEARCH_MARGIN_MS),
+  });
+  // Wall → instant is monotone, so the first match past `after` is the earliest.
+  for (let i = 0; i < MAX_MATCHES; i++) {
+    const start = z.instant(it.next().toDate().getTime());
+    if (start > afterMs) return new Date(start);
+  }
+  throw new Error(`maintenance window "${window.cron}" has no start after ${after.toISOString()}`);
+}
+
+/** Whether `at` lies inside an occurrence of the window. */
+export function isInWindow(window: MaintenanceWindow, at: Date): boolean {
+  const durationMs = window.durationMinutes * 60_000;
+  // The only start that can cover `at` is the first one after at - duration.
+  return nextWindowStart(window, new Date(at.getTime() - durationMs)).getTime() <= at.getTime();
+}
+
+/**
+ * Memoised window checks for one planning pass: thousands of devices share a
+ * handful of windows, so each (window, instant) is computed once.
+ */
+export function windowCache(at: Date): {
+  isOpen(window: MaintenanceWindow): boolean;
+  nextStart(window: MaintenanceWindow): Date;
+} {
+  const open = new Map<string, boolean>();
+  const next = new Map<string, Date>();
+  const key = (w: MaintenanceWindow): string => `${w.cron}|${w.durationMinutes}|${w.timezone}`;
+  return {
+    isOpen(w) {
+      const k = key(w);
+      let v = open.get(k);
+      if (v === undefined) open.set(k, (v = isInWindow(w, at)));
+      return v;
+    },
+    nextStart(w) {
+      const k = key(w);
+      let v = next.get(k);
+      if (v === undefined) next.set(k, (v = nextWindowStart(w, at)));
+      return v;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import type { DesiredState } from '../../shared/schemas/desired-state.js';
-import { nextWindowStart, windowOpenAt } from '../../shared/maintenance-window.js';
+import { isInWindow, nextWindowStart } from '../../shared/maintenance-window.js';
 
 export type ApplyDecision =
   | { apply: true }
@@ -14,10 +14,11 @@ export type ApplyDecision =
 export function decideApply(doc: DesiredState, now: Date, lockedWorkloads: readonly string[]): ApplyDecision {
   const after = doc.apply?.after ? new Date(doc.apply.after) : null;
   if (after && after.getTime() > now.getTime()) {
-    const until = doc.apply?.window ? nextWindowStart(doc.apply.window, after) : after;
+    const w = doc.apply?.window;
+    const until = w && !isInWindow(w, after) ? nextWindowStart(w, after) : after;
     return { apply: false, reason: 'window', until };
   }
-  if (doc.apply?.window && !windowOpenAt(doc.apply.window, now)) {
+  if (doc.apply?.window && !isInWindow(doc.apply.window, now)) {
     return { apply: false, reason: 'window', until: nextWindowStart(doc.apply.window, now) };
   }
   if (lockedWorkloads.length > 0 && !doc.force) return { apply: false, reason: 'locked', workloads: [...lockedWorkloads] };

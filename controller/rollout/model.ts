@@ -5,7 +5,7 @@ import { MaintenanceWindow as WireMaintenanceWindow } from '../../shared/schemas
 import { LabelKey, parseSelector } from '../desired-state/selector.js';
 import { DeploymentTarget } from '../model/deployment.js';
 import { AppName, ReleaseVersion } from '../model/names.js';
-import { isValidTimeZone } from './wall-clock.js';
+import { isValidTimeZone } from '../../shared/wall-clock.js';
 import { checkCron } from './windows.js';
 
 /** Same shape as the window in desired documents, plus checks that the cron and timezone are usable. */

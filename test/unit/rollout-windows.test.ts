@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MaintenanceWindow, RolloutSpec } from '../../controller/rollout/model.js';
-import { isValidTimeZone, zone } from '../../controller/rollout/wall-clock.js';
+import { isValidTimeZone, zone } from '../../shared/wall-clock.js';
 import { checkCron, isInWindow, nextWindowStart, windowFor } from '../../controller/rollout/windows.js';
 
 const berlin = (cron: string, durationMinutes = 60): MaintenanceWindow => ({ cron, durationMinutes, timezone: 'Europe/Berlin' });
