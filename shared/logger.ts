@@ -15,6 +15,9 @@ export const REDACT_PATHS = [
   'config.password',
   'config.secret',
   'headers.authorization',
+  'registryAuth',
+  '*.registryAuth',
+  '*.*.registryAuth',
 ];
 
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {
