@@ -8,6 +8,7 @@ import { Topics } from '../shared/topics.js';
 import { AGENT_VERSION } from '../shared/version.js';
 import { AgentState } from './agent-state.js';
 import { UpdateLocks } from './apply/update-locks.js';
+import { CommandHandler } from './commands/command-handler.js';
 import type { AgentConfig } from './config.js';
 import { DeviceConnection, type ConnectFn } from './mqtt/connection.js';
 import { classifyDesired } from './mqtt/desired-inbox.js';
@@ -19,6 +20,8 @@ import type { Activity } from './reconcile/workload-status.js';
 import { buildReport } from './report-builder.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import type { StateStore } from './state/state-store.js';
+import { hostCpus, readSystemSources } from './telemetry/system-sources.js';
+import { TelemetryLoop } from './telemetry/telemetry-loop.js';
 import { runFor, type RunResult } from './update-runner.js';
 
 export interface AgentDeps {
@@ -49,6 +52,8 @@ export class Agent {
   private readonly reconciler: Reconciler<DesiredState, RunResult>;
   private readonly state: AgentState;
   private readonly locks: UpdateLocks;
+  private readonly commands: CommandHandler;
+  private readonly telemetry: TelemetryLoop;
   /** Newest accepted document not yet handed to the reconciler (connection not settled). */
   private pending: DesiredState | null = null;
   /** Accepted but not yet on disk (disk full): applied only once it is persisted. */
@@ -81,7 +86,7 @@ export class Agent {
         connectTimeoutMs: config.connectTimeoutMs,
         reconnect: { baseMs: config.reconnectBaseMs, capMs: config.reconnectCapMs, factor: 2 },
         watchdogMs: config.watchdogSeconds * 1000,
-        subscriptions: [this.topics.desired(config.deviceId)],
+        subscriptions: [this.topics.desired(config.deviceId), this.topics.commands(config.deviceId)],
         presenceTopic: this.topics.presence(config.deviceId),
         publishTimeoutMs: 30_000,
       },
@@ -124,7 +129,7 @@ export class Agent {
             ...(deps.gate ? { gate: deps.gate } : {}),
           },
           wakeAt: (atMs) => this.wakeAt(atMs),
-          lockPollMs: config.lockPollMs,
+          wakeWhenUnlocked: (workloads) => this.wakeWhenUnlocked(workloads),
         }),
       onStart: (doc) => this.onPassStart(doc),
       onSuccess: (doc, result) => this.onPassSuccess(doc, result),
@@ -133,6 +138,35 @@ export class Agent {
       random: deps.random,
       retry: { baseMs: config.retryBaseMs, capMs: config.retryCapMs, factor: 2 },
       logger: this.log.child({ component: 'reconciler' }),
+    });
+    const startedAtMs = deps.clock.now();
+    this.commands = new CommandHandler({
+      deviceId: config.deviceId,
+      runtime: deps.runtime,
+      now: () => deps.clock.now(),
+      events: this.reporter,
+      requestResync: () => this.resync(),
+      stopTimeoutSeconds: (w) => (this.reconciler.current ?? this.state.highest)?.workloads[w]?.stopTimeoutSeconds ?? 10,
+      agent: { version: AGENT_VERSION, startedAtMs },
+      logger: this.log.child({ component: 'commands' }),
+    });
+    this.telemetry = new TelemetryLoop({
+      intervalSeconds: config.telemetryIntervalSeconds,
+      topic: this.topics.telemetry(config.deviceId),
+      clock: deps.clock,
+      publisher: this.connection,
+      read: () =>
+        readSystemSources({
+          deviceId: config.deviceId,
+          stateDir: config.stateDir,
+          runtime: deps.runtime,
+          mqttBytes: () => this.connection.bytes,
+          agentStartedAtMs: startedAtMs,
+          now: () => deps.clock.now(),
+          logger: this.log,
+        }),
+      cpus: hostCpus,
+      logger: this.log.child({ component: 'telemetry' }),
     });
     this.connection.on('connected', () => this.onConnected());
     this.connection.on('subscribed', () => this.onSubscribed());
@@ -157,6 +191,7 @@ export class Agent {
       this.scheduleReport();
     }
     this.connection.start();
+    this.telemetry.start();
     const resyncMs = this.deps.config.resyncIntervalSeconds * 1000;
     if (resyncMs > 0) {
       const tick = (): void => {
@@ -170,6 +205,7 @@ export class Agent {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.telemetry.close();
     for (const t of [this.settleTimer, this.maxSettleTimer, this.resyncTimer, this.reportTimer, this.wakeTimer, this.persistTimer]) {
       this.deps.clock.clearTimeout(t);
     }
@@ -185,6 +221,14 @@ export class Agent {
   // ---- inbound -------------------------------------------------------------
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (topic === this.topics.commands(this.deps.config.deviceId)) {
+      // DD-012: acknowledged on receipt. MQTT.js handles incoming packets one at
+      // a time, so a restart (up to stopTimeoutSeconds) must not hold the PUBACK
+      // and the desired-state messages behind it. Duplicates and expiry are the
+      // handler's business.
+      void this.commands.handle(payload);
+      return;
+    }
     if (topic !== this.topics.desired(this.deps.config.deviceId)) {
       this.log.warn({ topic }, 'message on an unexpected topic ignored');
       return;
@@ -288,10 +332,29 @@ export class Agent {
     if (doc) this.reconciler.setTarget(doc);
   }
 
+  /** A `resync` command: a full pass towards the current target and a fresh report. */
+  private resync(): boolean {
+    const target = this.reconciler.current !== null;
+    if (target && !this.reconciler.busy) this.reconciler.requestPass();
+    this.scheduleReport(0);
+    return target;
+  }
+
   private wakeAt(atMs: number): void {
     this.deps.clock.clearTimeout(this.wakeTimer);
     const delay = Math.max(0, Math.min(atMs - this.deps.clock.now(), 2 ** 31 - 1));
     this.wakeTimer = this.deps.clock.setTimeout(() => this.reconciler.requestPass(), delay);
+  }
+
+  /** Polls only the lock files (cheap), and runs a pass once they are gone. */
+  private wakeWhenUnlocked(workloads: readonly string[]): void {
+    this.deps.clock.clearTimeout(this.wakeTimer);
+    const check = (): void => {
+      if (this.closed) return;
+      if (this.locks.heldBy(workloads).length === 0) this.reconciler.requestPass();
+      else this.wakeTimer = this.deps.clock.setTimeout(check, this.deps.config.lockPollMs);
+    };
+    this.wakeTimer = this.deps.clock.setTimeout(check, this.deps.config.lockPollMs);
   }
 
   // ---- reconcile callbacks -------------------------------------------------
@@ -314,15 +377,18 @@ export class Agent {
   private readonly removedThisPass = new Set<string>();
 
   private onPassStart(doc: DesiredState): void {
-    this.state.passRunning = true;
     this.removedThisPass.clear();
-    if (this.state.meta.appliedVersion !== doc.version && this.state.meta.failedVersion !== doc.version) {
+    const recheck = this.state.deferred?.version === doc.version;
+    // Re-checking a deferred version changes nothing the operator needs to hear about (metered links).
+    this.state.passRunning = !recheck;
+    if (!recheck && this.state.meta.appliedVersion !== doc.version && this.state.meta.failedVersion !== doc.version) {
       this.reporter.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${doc.version}`, version: doc.version });
       this.scheduleReport(0);
     }
   }
 
   private onPassSuccess(doc: DesiredState, result: RunResult): void {
+    this.log.debug({ version: doc.version, result: result.kind }, 'pass done');
     this.state.passRunning = false;
     this.state.activity.clear();
     if (this.state.failure?.code !== 'STATE_WRITE_FAILED') this.state.failure = null;

@@ -30,9 +30,10 @@ export interface RunnerDeps {
   registryAuth: () => DesiredState['registryAuth'];
   /** Base of every pass's dependencies (prober, hooks, step callbacks). */
   pass: Omit<PassDeps, 'authFor' | 'extrasFor' | 'deviceId' | 'runtime' | 'events' | 'logger' | 'now'>;
-  /** Ask for another pass at this time (deferred windows, held locks). */
+  /** Ask for another pass at this time (a deferred window). */
   wakeAt: (atMs: number) => void;
-  lockPollMs: number;
+  /** Ask for another pass once these workloads released their update locks. */
+  wakeWhenUnlocked: (workloads: readonly string[]) => void;
 }
 
 /** An empty document: where a device with nothing applied rolls back to. */
@@ -72,14 +73,21 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
   }
 
   const touched = touchedWorkloads(target, previous);
-  const decision = decideApply(target, new Date(deps.now()), deps.locks.heldBy(touched));
+  // Only a running workload can hold its lock; a file left by a dead container is stale.
+  const live = new Set((await deps.runtime.listContainers(deps.deviceId)).filter((c) => c.state === 'running').map((c) => c.workload));
+  const decision = decideApply(target, new Date(deps.now()), deps.locks.heldBy(touched.filter((w) => live.has(w))));
   if (!decision.apply) {
     await runReconcilePass(target, 'download', null, passDeps, signal);
     if (previous) await runReconcilePass(previous, 'resync', null, passDeps, signal);
-    state.deferred =
+    const deferred: NonNullable<AgentState['deferred']> =
       decision.reason === 'window'
         ? { version: target.version, reason: 'window', until: decision.until.toISOString(), workloads: [] }
         : { version: target.version, reason: 'locked', until: null, workloads: decision.workloads };
+    const changed = JSON.stringify(deferred) !== JSON.stringify(state.deferred);
+    state.deferred = deferred;
+    if (decision.reason === 'window') deps.wakeAt(decision.until.getTime());
+    else deps.wakeWhenUnlocked(decision.workloads);
+    if (!changed) return { kind: 'deferred' };
     deps.events.emit({
       type: 'update.deferred',
       level: 'info',
@@ -90,10 +98,14 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
       version: target.version,
       data: { reason: decision.reason },
     });
-    deps.wakeAt(decision.reason === 'window' ? decision.until.getTime() : deps.now() + deps.lockPollMs);
     return { kind: 'deferred' };
   }
+  if (state.deferred) {
+    deps.events.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${target.version} (no longer deferred)`, version: target.version });
+  }
   state.deferred = null;
+  state.passRunning = true;
+  for (const w of touched) await deps.locks.clear(w);
 
   const outcome = await runReconcilePass(target, 'update', previous, passDeps, signal);
   if (outcome.kind === 'unhealthy') {

@@ -5,6 +5,7 @@ import { registerAgentCommand } from '../agent/main.js';
 import { AGENT_VERSION } from '../shared/version.js';
 import { registerUpCommand } from './up.js';
 import { registerControllerCommand } from '../controller/main.js';
+import { registerCommandCommands } from './commands/command.js';
 import { registerDeploymentCommands } from './commands/deployment.js';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerReleaseCommands } from './commands/release.js';
@@ -29,6 +30,7 @@ registerDeviceCommands(program);
 registerReleaseCommands(program);
 registerDeploymentCommands(program);
 registerStatusCommand(program);
+registerCommandCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`outpost: ${err instanceof Error ? err.message : String(err)}\n`);

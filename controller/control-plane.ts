@@ -6,6 +6,8 @@ import { composeDesired, prepareDeployments, targets } from './desired-state/com
 import type { DesiredPublisher, RecomputeResult } from './desired-state/desired-publisher.js';
 import { readDesiredRecord } from './desired-state/desired-record.js';
 import { Labels, parseSelector, SelectorError, matches } from './desired-state/selector.js';
+import type { CommandService } from './commands/command-service.js';
+import type { CommandView, SendCommandInput } from './commands/command-record.js';
 import { ControllerError } from './errors.js';
 import type { StatusStore, DeviceStatus } from './ingest/status-store.js';
 import type { ServicePublisher } from './mqtt/service-publisher.js';
@@ -22,6 +24,7 @@ import type { Redis } from 'ioredis';
 import type { DeploymentDetail, DeviceDetail, DeviceSummary, FleetSummary } from './views.js';
 import type { DesiredState } from '../shared/schemas/desired-state.js';
 import type { DeviceEvent } from '../shared/schemas/event.js';
+import type { Telemetry } from '../shared/schemas/telemetry.js';
 
 export interface ControlPlaneDeps {
   redis: Redis;
@@ -36,6 +39,7 @@ export interface ControlPlaneDeps {
   mqtt: ServicePublisher;
   /** Purges the device's broker session and queued messages (see mqtt/purge-session.ts). */
   purgeSession: (deviceId: string) => Promise<void>;
+  commands: CommandService;
   logger: Logger;
   /** Device ids that can never be enrolled (e.g. the service username if it were one). */
   reservedIds?: ReadonlySet<string>;
@@ -183,6 +187,35 @@ export class ControlPlane {
   async eventsOf(id: string, limit = 50): Promise<DeviceEvent[]> {
     await this.deps.devices.require(id);
     return this.deps.status.events(id, limit);
+  }
+
+  // ---- commands and telemetry ---------------------------------------------
+
+  /** Sends a command; `answered` is false when it is still queued (device offline or slow). */
+  async sendCommand(id: string, input: SendCommandInput): Promise<{ view: CommandView; answered: boolean }> {
+    await this.deps.devices.require(id);
+    const workload = input.workload;
+    if (workload !== undefined) {
+      // Catch a mistyped workload here rather than as a failed result from the device.
+      const doc = (await readDesiredRecord(this.deps.redis, this.deps.keys, id))?.doc;
+      if (doc && !(workload in doc.workloads)) {
+        const names = Object.keys(doc.workloads).sort().join(', ') || 'none';
+        throw new ControllerError('REQUEST_INVALID', `workload: ${id} has no workload ${workload} (its workloads: ${names}; names are <app>-<workload>)`);
+      }
+    }
+    return this.deps.commands.send(id, input);
+  }
+
+  async commandOf(id: string, commandId: string): Promise<CommandView> {
+    await this.deps.devices.require(id);
+    const view = await this.deps.commands.get(id, commandId);
+    if (!view) throw new ControllerError('COMMAND_NOT_FOUND', `device ${id} has no command ${commandId} (records are kept for a day after they expire)`);
+    return view;
+  }
+
+  async telemetryOf(id: string): Promise<Telemetry | null> {
+    await this.deps.devices.require(id);
+    return this.deps.status.telemetry(id);
   }
 
   // ---- releases -----------------------------------------------------------

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import { Topics } from '../shared/topics.js';
 import { errorMessage } from '../shared/errors.js';
 import type { ControllerConfig } from './config.js';
+import { CommandService } from './commands/command-service.js';
 import { ControlPlane } from './control-plane.js';
 import { AntiEntropy } from './desired-state/anti-entropy.js';
 import { DesiredPublisher } from './desired-state/desired-publisher.js';
@@ -48,7 +49,9 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   const deployments = new DeploymentStore(redis, keys, now);
   const status = new StatusStore(redis, keys);
   const credentials = new DeviceCredentials(redis, config.keyPrefix);
-  const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now });
+  // Created before the MQTT client it publishes through; it only uses it on send().
+  let commands: CommandService | undefined;
+  const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e) });
   const mqttClient = new ServiceClient(
     {
       brokerUrl: config.brokerUrl,
@@ -91,6 +94,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     openReader,
     logger: logger.child({ component: 'anti-entropy' }),
   });
+  commands = new CommandService({ redis, keys, topics, mqtt: mqttClient, status, now, logger: logger.child({ component: 'commands' }) });
   const controlPlane = new ControlPlane({
     redis,
     keys,
@@ -102,6 +106,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     publisher,
     credentials,
     mqtt: mqttClient,
+    commands,
     purgeSession: (deviceId) =>
       purgeDeviceSession(deviceId, {
         brokerUrl: config.brokerUrl,

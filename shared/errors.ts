@@ -26,6 +26,10 @@ export const ERROR_CATALOGUE = {
   STATE_WRITE_FAILED: { retryable: true, summary: 'agent state could not be written to disk' },
   UPDATE_UNHEALTHY: { retryable: false, summary: 'the new version failed its health gate and was rolled back' },
   HANDOVER_PORT_CONFLICT: { retryable: false, summary: 'hand-over would start two containers on the same host port' },
+  // commands (agent)
+  COMMAND_INVALID: { retryable: false, summary: 'command payload is not a valid Command for this device' },
+  COMMAND_EXPIRED: { retryable: false, summary: 'command arrived after its expiresAt and was not executed' },
+  WORKLOAD_NOT_FOUND: { retryable: false, summary: 'the device runs no container for the workload a command names' },
   // transport
   MQTT_PUBLISH_FAILED: { retryable: true, summary: 'MQTT publish was not acknowledged' },
   // broker

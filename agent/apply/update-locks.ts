@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const LOCK_FILE = 'updates.lock';
@@ -31,5 +31,10 @@ export class UpdateLocks {
 
   heldBy(workloads: Iterable<string>): string[] {
     return [...workloads].filter((w) => this.held(w)).sort();
+  }
+
+  /** A replaced container's lock dies with it: the new container starts unlocked. */
+  async clear(workload: string): Promise<void> {
+    await rm(join(this.root, workload, LOCK_FILE), { force: true });
   }
 }

@@ -64,6 +64,8 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
   private opening = false;
   private closed = false;
   private started = false;
+  /** Bytes of the connections already discarded (telemetry). */
+  private readonly pastBytes = { bytesIn: 0, bytesOut: 0 };
 
   constructor(
     private readonly options: ConnectionOptions,
@@ -78,6 +80,18 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
 
   get currentEpoch(): number {
     return this.epoch;
+  }
+
+  /** Bytes read and written on the sockets of this device's MQTT connections, current and past (telemetry). */
+  get bytes(): { bytesIn: number; bytesOut: number } {
+    const current = streamBytes(this.client);
+    return { bytesIn: this.pastBytes.bytesIn + current.bytesIn, bytesOut: this.pastBytes.bytesOut + current.bytesOut };
+  }
+
+  private retireBytes(client: MqttClient): void {
+    const b = streamBytes(client);
+    this.pastBytes.bytesIn += b.bytesIn;
+    this.pastBytes.bytesOut += b.bytesOut;
   }
 
   start(): void {
@@ -112,6 +126,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     const client = this.client;
     this.client = null;
     if (!client) return;
+    this.retireBytes(client);
     if (this.connected) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 2000);
@@ -256,10 +271,18 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     this.client = null;
     this.connected = false;
     if (old) {
+      this.retireBytes(old);
       old.removeAllListeners('connect');
       old.removeAllListeners('close');
       old.on('error', () => undefined);
       old.end(true);
     }
   }
+}
+
+/** Byte counters of a client's socket (net.Socket and tls.TLSSocket have them; other streams count as 0). */
+function streamBytes(client: MqttClient | null): { bytesIn: number; bytesOut: number } {
+  const stream = (client as { stream?: { bytesRead?: unknown; bytesWritten?: unknown } } | null)?.stream;
+  const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return { bytesIn: n(stream?.bytesRead), bytesOut: n(stream?.bytesWritten) };
 }

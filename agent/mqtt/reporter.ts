@@ -29,6 +29,8 @@ export interface ReporterOptions {
 export class Reporter implements EventSink {
   private latest: ReportedState | null = null;
   private latestSent = true;
+  private latestFingerprint: string | null = null;
+  private sentFingerprint: string | null = null;
   private sendingReport = false;
   private readonly queue: DeviceEvent[] = [];
   private sendingEvents = false;
@@ -62,8 +64,12 @@ export class Reporter implements EventSink {
     void this.flushEvents();
   }
 
+  /** Queue a report; one equal to the last one sent (apart from its time) is not sent again (metered links). */
   report(state: ReportedState): void {
+    const fingerprint = JSON.stringify({ ...state, reportedAt: null });
+    if (fingerprint === this.sentFingerprint && this.latestSent) return;
     this.latest = state;
+    this.latestFingerprint = fingerprint;
     this.latestSent = false;
     void this.flushReport();
   }
@@ -86,7 +92,10 @@ export class Reporter implements EventSink {
         const doc = this.latest;
         try {
           await this.publisher.publish(this.options.reportedTopic, JSON.stringify(doc), { retain: true });
-          if (this.latest === doc) this.latestSent = true;
+          if (this.latest === doc) {
+            this.latestSent = true;
+            this.sentFingerprint = this.latestFingerprint;
+          }
         } catch (err) {
           this.logger.debug({ err: errorMessage(err) }, 'report not delivered; will resend on reconnect');
           return;

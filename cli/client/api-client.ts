@@ -3,6 +3,7 @@ import type { DeploymentInput } from '../../controller/model/deployment.js';
 import type { ReleaseInput } from '../../controller/model/release.js';
 import {
   ApiErrorBody,
+  CommandViewBody,
   DeploymentBody,
   DeploymentDetailBody,
   DesiredBody,
@@ -13,6 +14,7 @@ import {
   FleetSummaryBody,
   PublishedBody,
   ReleaseBody,
+  TelemetryBody,
 } from './responses.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -50,6 +52,8 @@ type Query = Record<string, string | number | undefined>;
 interface RequestOptions {
   query?: Query;
   body?: unknown;
+  /** Longer than the client's default for a request the API may hold open (e.g. waiting for a command). */
+  timeoutMs?: number;
 }
 
 /** Errno codes that mean "nothing answered at that address". */
@@ -116,7 +120,7 @@ export class ApiClient {
         method,
         headers,
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(Math.max(this.timeoutMs, options.timeoutMs ?? 0)),
       });
       text = await response.text();
     } catch (err) {
@@ -203,6 +207,23 @@ export class ApiClient {
 
   async eventsOf(id: string, limit?: number) {
     return (await this.request('GET', `/v1/devices/${seg(id)}/events`, z.looseObject({ events: z.array(DeviceEventBody) }), { query: { limit } })).body;
+  }
+
+  // ---- commands and telemetry -------------------------------------------------
+
+  /** `answered` is false for 202: queued (device offline or no answer within waitSeconds). */
+  async sendCommand(id: string, input: { type: string; workload?: string; tail?: number; ttlSeconds?: number; waitSeconds?: number }) {
+    const timeoutMs = ((input.waitSeconds ?? 10) + 15) * 1000;
+    const { status, body } = await this.request('POST', `/v1/devices/${seg(id)}/commands`, CommandViewBody, { body: input, timeoutMs });
+    return { view: body, answered: status === 200 };
+  }
+
+  async getCommand(id: string, commandId: string) {
+    return (await this.request('GET', `/v1/devices/${seg(id)}/commands/${seg(commandId)}`, CommandViewBody)).body;
+  }
+
+  async telemetryOf(id: string) {
+    return (await this.request('GET', `/v1/devices/${seg(id)}/telemetry`, z.looseObject({ telemetry: TelemetryBody.nullable() }))).body;
   }
 
   // ---- releases -------------------------------------------------------------

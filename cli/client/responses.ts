@@ -3,6 +3,8 @@ import type { AppResolution } from '../../controller/desired-state/compose-desir
 import type { Deployment } from '../../controller/model/deployment.js';
 import type { Device } from '../../controller/model/device.js';
 import type { Release } from '../../controller/model/release.js';
+import type { CommandView } from '../../controller/commands/command-record.js';
+import type { Telemetry } from '../../shared/schemas/telemetry.js';
 import type { DeploymentDetail, DeviceDetail, DeviceSummary, FleetSummary } from '../../controller/views.js';
 
 /**
@@ -143,6 +145,39 @@ export const FleetSummaryBody = z.looseObject({
 });
 export type FleetSummaryBody = z.infer<typeof FleetSummaryBody>;
 
+export const CommandAnswerBody = z.looseObject({
+  status: z.string(),
+  ok: z.boolean(),
+  at: z.string(),
+  output: z.record(z.string(), z.unknown()).nullable(),
+  error: z.string().nullable(),
+  code: z.string().nullable(),
+});
+
+export const CommandViewBody = z.looseObject({
+  command: z.looseObject({ id: z.string(), deviceId: z.string(), type: z.string(), workload: z.string().optional(), issuedAt: z.string(), expiresAt: z.string() }),
+  status: z.string(),
+  sentAt: z.string(),
+  expiresAt: z.string(),
+  online: z.boolean(),
+  message: z.string(),
+  result: CommandAnswerBody.nullable(),
+});
+export type CommandViewBody = z.infer<typeof CommandViewBody>;
+
+export const TelemetryBody = z.looseObject({
+  deviceId: z.string(),
+  at: z.string(),
+  uptimeSeconds: z.number(),
+  agentUptimeSeconds: z.number(),
+  cpu: z.looseObject({ cores: z.number(), loadAverage1m: z.number(), usagePct: z.number().nullable() }),
+  memory: z.looseObject({ totalBytes: z.number(), availableBytes: z.number() }),
+  disk: z.looseObject({ path: z.string(), totalBytes: z.number(), freeBytes: z.number() }),
+  containers: z.array(z.looseObject({ workload: z.string(), state: z.string(), restartCount: z.number() })),
+  mqtt: z.looseObject({ bytesIn: z.number(), bytesOut: z.number() }),
+});
+export type TelemetryBody = z.infer<typeof TelemetryBody>;
+
 /**
  * Compile-time contract check: every value the controller's views can hold is
  * accepted by the CLI's schema. A view change that would make the CLI reject
@@ -163,4 +198,6 @@ export type ContractChecks = [
   Accepts<DeploymentBody, Deployment>,
   Accepts<DeploymentDetailBody, DeploymentDetail>,
   Accepts<FleetSummaryBody, FleetSummary>,
+  Accepts<CommandViewBody, CommandView>,
+  Accepts<TelemetryBody, Telemetry>,
 ];

@@ -9,6 +9,7 @@ import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { installJsonBodyParser } from './json-body.js';
 import { transformOpenApiObject } from './openapi.js';
+import { commandRoutes } from './routes/commands.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -78,6 +79,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
         { name: 'devices', description: 'Enrollment, labels, overrides, pins, desired and reported state' },
         { name: 'releases', description: 'Immutable app@version with its workloads' },
         { name: 'deployments', description: 'Releases assigned to devices or label selectors' },
+        { name: 'commands', description: 'Restart, logs, ping and resync on one device; its telemetry' },
         { name: 'fleet', description: 'Fleet-wide summary' },
         { name: 'meta', description: 'Health and API description' },
       ],
@@ -101,6 +103,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(releaseRoutes, { prefix: '/v1', ...deps });
   await app.register(deploymentRoutes, { prefix: '/v1', ...deps });
   await app.register(fleetRoutes, { prefix: '/v1', ...deps });
+  await app.register(commandRoutes, { prefix: '/v1', ...deps });
 
   await app.ready();
   return app;

@@ -4,6 +4,9 @@ import { StateVersion, Timestamp } from '../../shared/schemas/common.js';
 import { DesiredState as DesiredStateSchema } from '../../shared/schemas/desired-state.js';
 import { DeviceEvent as DeviceEventSchema } from '../../shared/schemas/event.js';
 import { Presence as PresenceSchema } from '../../shared/schemas/presence.js';
+import { Telemetry as TelemetrySchema } from '../../shared/schemas/telemetry.js';
+import { Command as CommandSchema } from '../../shared/schemas/command.js';
+import { CommandView as CommandViewSchema, SendCommandInput } from '../commands/command-record.js';
 import { DEVICE_PHASES, ReportedState as ReportedStateSchema } from '../../shared/schemas/reported-state.js';
 import type { AppResolution as ComposedAppResolution } from '../desired-state/compose-desired.js';
 import { LabelKey, Labels } from '../desired-state/selector.js';
@@ -38,6 +41,9 @@ export const DesiredState = component(DesiredStateSchema, 'DesiredState');
 export const ReportedState = component(ReportedStateSchema, 'ReportedState');
 export const Presence = component(PresenceSchema, 'Presence');
 export const DeviceEvent = component(DeviceEventSchema, 'DeviceEvent');
+export const Telemetry = component(TelemetrySchema, 'Telemetry');
+export const Command = component(CommandSchema, 'Command');
+export const CommandView = component(CommandViewSchema.extend({ command: Command }), 'CommandView');
 
 export const AppResolution = z
   .strictObject({
@@ -125,6 +131,7 @@ export const DeviceParams = z.strictObject({ id: DeviceId });
 export const PinParams = z.strictObject({ id: DeviceId, app: AppName });
 export const ReleaseParams = z.strictObject({ app: AppName, version: ReleaseVersion });
 export const DeploymentParams = z.strictObject({ id: DeploymentId });
+export const CommandParams = z.strictObject({ id: DeviceId, commandId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'command ids are 1-64 chars of A-Z a-z 0-9 _ -') });
 
 export const ListDevicesQuery = z.strictObject({
   selector: z
@@ -162,6 +169,7 @@ export const OverridePatchBody = z.strictObject({
 export const PinBody = z.strictObject({ version: ReleaseVersion });
 
 export const CreateReleaseBody = ReleaseInput;
+export const SendCommandBody = SendCommandInput;
 export const CreateDeploymentBody = DeploymentInput;
 
 // ---- response bodies --------------------------------------------------------
@@ -187,6 +195,9 @@ export const ReportedEnvelope = z
   })
   .describe('The latest report and presence (null before the first)');
 export const EventList = z.strictObject({ events: z.array(DeviceEvent) }).describe('Events, newest first');
+export const TelemetryEnvelope = z
+  .strictObject({ telemetry: Telemetry.nullable().describe('null before the first sample (or with telemetry off on the device)') })
+  .describe('The latest telemetry sample');
 export const ReleaseEnvelope = z.strictObject({ release: Release }).describe('The release');
 export const ReleaseList = z.strictObject({ releases: z.array(Release) }).describe('Releases, newest first');
 export const CreatedDeployment = z
@@ -213,9 +224,10 @@ export type AppResolutionInSync = Assert<Same<z.infer<typeof AppResolution>, Com
 const ERROR_STATUS_DESCRIPTIONS = {
   400: 'Bad input: REQUEST_INVALID (the message names every bad field) or SELECTOR_INVALID',
   401: 'UNAUTHORIZED: missing Authorization header or wrong bearer token',
-  404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND or DEPLOYMENT_NOT_FOUND',
+  404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND, DEPLOYMENT_NOT_FOUND or COMMAND_NOT_FOUND',
   409: 'DEVICE_EXISTS, RELEASE_CONFLICT or DEPLOYMENT_EXISTS',
   500: 'INTERNAL: an unexpected failure (details are in the controller log only)',
+  503: 'UNAVAILABLE: the controller cannot reach Redis or the broker; retry later',
 } as const;
 type ErrorStatus = keyof typeof ERROR_STATUS_DESCRIPTIONS;
 

@@ -4,6 +4,7 @@ import { LIMITS } from '../../shared/limits.js';
 import { DeviceEvent } from '../../shared/schemas/event.js';
 import { Presence } from '../../shared/schemas/presence.js';
 import { ReportedState } from '../../shared/schemas/reported-state.js';
+import { Telemetry } from '../../shared/schemas/telemetry.js';
 import type { Topics } from '../../shared/topics.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { StatusStore } from './status-store.js';
@@ -12,25 +13,34 @@ const CODES = { tooLarge: 'PAYLOAD_TOO_LARGE', invalidJson: 'DESIRED_INVALID_JSO
 
 export type IngestOutcome = 'stored' | 'stale' | 'malformed' | 'ignored';
 
+const CHANNELS = ['reported', 'presence', 'events', 'telemetry'];
+
 /**
  * Everything devices say, validated and folded into the status store. A bad
  * message is a log line and a counter, never an exception out of here.
  */
 export class Ingest {
   constructor(
-    private readonly deps: { topics: Topics; status: StatusStore; logger: Logger; now: () => number },
+    private readonly deps: {
+      topics: Topics;
+      status: StatusStore;
+      logger: Logger;
+      now: () => number;
+      /** Called once per newly stored event (e.g. command results for waiting API calls). */
+      onEvent?: (event: DeviceEvent) => Promise<void>;
+    },
   ) {}
 
   /** The wildcard subscriptions the controller needs. */
   subscriptions(): string[] {
     const t = this.deps.topics;
-    return [t.allDevices('reported'), t.allDevices('presence'), t.allDevices('events')];
+    return [t.allDevices('reported'), t.allDevices('presence'), t.allDevices('events'), t.allDevices('telemetry')];
   }
 
   async handle(topic: string, payload: Buffer): Promise<IngestOutcome> {
     const { topics, status, logger, now } = this.deps;
     const parsed = topics.parseDevice(topic);
-    if (!parsed || !['reported', 'presence', 'events'].includes(parsed.channel)) return 'ignored';
+    if (!parsed || !CHANNELS.includes(parsed.channel)) return 'ignored';
     if (payload.length === 0) return 'ignored'; // a retained message being cleared
     try {
       const outcome = await this.store(parsed.channel, parsed.deviceId, payload, now());
@@ -45,14 +55,15 @@ export class Ingest {
 
   private async store(channel: string, deviceId: string, payload: Buffer, nowMs: number): Promise<IngestOutcome> {
     const { status, logger } = this.deps;
-    const schema = channel === 'reported' ? ReportedState : channel === 'presence' ? Presence : DeviceEvent;
-    const max = channel === 'events' ? LIMITS.eventMaxBytes : LIMITS.reportedMaxBytes;
+    const schema = channel === 'reported' ? ReportedState : channel === 'presence' ? Presence : channel === 'telemetry' ? Telemetry : DeviceEvent;
+    // Telemetry has no limit of its own: a full sample (64 containers) is a few KiB, far below an event's.
+    const max = channel === 'events' || channel === 'telemetry' ? LIMITS.eventMaxBytes : LIMITS.reportedMaxBytes;
     const decoded = decodeJson(payload, schema, max, CODES);
     if (!decoded.ok) {
       logger.warn({ deviceId, channel, reason: decoded.reason }, 'malformed device message dropped');
       return 'malformed';
     }
-    const msg = decoded.value as ReportedState | Presence | DeviceEvent;
+    const msg = decoded.value as ReportedState | Presence | DeviceEvent | Telemetry;
     if (msg.deviceId !== deviceId) {
       logger.warn({ deviceId, channel, claimed: msg.deviceId }, 'device message names another device; dropped');
       return 'malformed';
@@ -60,7 +71,15 @@ export class Ingest {
     let stored: boolean;
     if (channel === 'reported') stored = await status.storeReported(msg as ReportedState, nowMs);
     else if (channel === 'presence') stored = await status.storePresence(msg as Presence, nowMs);
-    else stored = await status.storeEvent(msg as DeviceEvent, nowMs);
+    else if (channel === 'telemetry') stored = await status.storeTelemetry(msg as Telemetry, nowMs);
+    else {
+      stored = await status.storeEvent(msg as DeviceEvent, nowMs);
+      if (stored && this.deps.onEvent) {
+        await this.deps.onEvent(msg as DeviceEvent).catch((err: unknown) => {
+          logger.warn({ deviceId, err: errorMessage(err) }, 'event hook failed');
+        });
+      }
+    }
     if (!stored) logger.debug({ deviceId, channel }, 'stale device message dropped');
     return stored ? 'stored' : 'stale';
   }

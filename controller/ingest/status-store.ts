@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { DeviceEvent } from '../../shared/schemas/event.js';
 import { Presence } from '../../shared/schemas/presence.js';
 import { ReportedState } from '../../shared/schemas/reported-state.js';
+import { Telemetry } from '../../shared/schemas/telemetry.js';
 import type { Keys } from '../registry/keys.js';
 
 export const EVENTS_KEPT = 200;
@@ -53,6 +54,13 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
 if redis.call('SCARD', KEYS[2]) > tonumber(ARGV[3]) * 4 then redis.call('DEL', KEYS[2]) end
 return 1`;
 
+/** Keep the newest telemetry sample by its `at` (QoS 0 samples may still overtake each other). KEYS: status. ARGV: json, atMs, nowMs. */
+const STORE_TELEMETRY = `
+local cur = tonumber(redis.call('HGET', KEYS[1], 'telemetryAtMs') or '-1')
+if tonumber(ARGV[2]) < cur then return 0 end
+redis.call('HSET', KEYS[1], 'telemetry', ARGV[1], 'telemetryAtMs', ARGV[2], 'lastSeenMs', ARGV[3])
+return 1`;
+
 export interface DeviceStatus {
   reported: ReportedState | null;
   presence: Presence | null;
@@ -91,6 +99,17 @@ export class StatusStore {
     const res = await this.redis.eval(STORE_EVENT, 2, this.keys.events(e.deviceId), `${this.keys.events(e.deviceId)}:ids`, JSON.stringify(e), e.id, String(EVENTS_KEPT));
     if (res === 1) await this.redis.hset(this.keys.status(e.deviceId), 'lastSeenMs', String(nowMs));
     return res === 1;
+  }
+
+  async storeTelemetry(t: Telemetry, nowMs: number): Promise<boolean> {
+    const res = await this.redis.eval(STORE_TELEMETRY, 1, this.keys.status(t.deviceId), JSON.stringify(t), String(Date.parse(t.at)), String(nowMs));
+    return res === 1;
+  }
+
+  /** The latest telemetry sample of a device, null before the first. */
+  async telemetry(deviceId: string): Promise<Telemetry | null> {
+    const raw = await this.redis.hget(this.keys.status(deviceId), 'telemetry');
+    return raw ? Telemetry.parse(JSON.parse(raw)) : null;
   }
 
   async get(deviceId: string): Promise<DeviceStatus> {

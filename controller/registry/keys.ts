@@ -36,6 +36,34 @@ export class Keys {
   events(id: string): string {
     return `${this.prefix}events:${id}`;
   }
+  /** One command sent to a device and, once it came, the device's answer (hash, expires some time after the command). */
+  command(id: string, commandId: string): string {
+    return `${this.prefix}command:${id}:${commandId}`;
+  }
+  /** A rollout: hash {state (RolloutState JSON), revision, publishedRevision}. */
+  rollout(id: string): string {
+    return `${this.prefix}rollout:${id}`;
+  }
+  /** Every rollout id (set). */
+  rollouts(): string {
+    return `${this.prefix}rollouts`;
+  }
+  /** Rollouts that still need ticks (set): not finished, or finished with devices whose outcome may still change. */
+  activeRollouts(): string {
+    return `${this.prefix}rollouts:active`;
+  }
+  /** Short per-rollout lock (SET NX PX): one tick or operation of a rollout at a time, across processes. */
+  rolloutLock(id: string): string {
+    return `${this.prefix}rollout-lock:${id}`;
+  }
+  /** Job id of the rollout's next scheduled tick (the tick chain). */
+  rolloutNextTick(id: string): string {
+    return `${this.prefix}rollout-next:${id}`;
+  }
+  /** BullMQ prefix: its keys live under `<prefix>bull:<queue>:…`. */
+  bullPrefix(): string {
+    return `${this.prefix}bull`;
+  }
   metrics(): string {
     return `${this.prefix}metrics`;
   }

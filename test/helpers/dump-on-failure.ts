@@ -8,7 +8,7 @@ export function dumpOnFailure(outputs: () => Record<string, string>): void {
   afterEach((ctx) => {
     if (ctx.task.result?.state !== 'fail') return;
     for (const [name, text] of Object.entries(outputs())) {
-      process.stderr.write(`\n----- ${name} (last lines) -----\n${text.split('\n').slice(-60).join('\n')}\n`);
+      process.stderr.write(`\n----- ${name} (last lines) -----\n${text.split('\n').slice(-300).join('\n')}\n`);
     }
   });
 }

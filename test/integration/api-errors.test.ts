@@ -19,6 +19,9 @@ const PROTECTED: { method: Method; url: string; body?: unknown }[] = [
   { method: 'GET', url: '/v1/devices/auth-probe/desired' },
   { method: 'GET', url: '/v1/devices/auth-probe/reported' },
   { method: 'GET', url: '/v1/devices/auth-probe/events' },
+  { method: 'POST', url: '/v1/devices/auth-probe/commands', body: { type: 'ping' } },
+  { method: 'GET', url: '/v1/devices/auth-probe/commands/c-1' },
+  { method: 'GET', url: '/v1/devices/auth-probe/telemetry' },
   { method: 'POST', url: '/v1/releases', body: { app: 'web', version: '1.0.0', workloads: { main: { image: 'busybox:1' } } } },
   { method: 'GET', url: '/v1/releases' },
   { method: 'GET', url: '/v1/releases/web/1.0.0' },
@@ -57,6 +60,14 @@ const BAD_INPUT: [Method, string, unknown, string, string?][] = [
   ['GET', '/v1/devices/d1/events?limit=0', undefined, 'query.limit: Too small'],
   ['GET', '/v1/devices/d1/events?limit=201', undefined, 'query.limit: Too big'],
   ['GET', '/v1/devices/d1/events?limit=lots', undefined, 'query.limit: Invalid input: expected number'],
+  ['POST', '/v1/devices/d1/commands', { type: 'reboot' }, 'body.type: Invalid option'],
+  ['POST', '/v1/devices/d1/commands', { type: 'restart' }, 'body.workload: restart and logs need a workload'],
+  ['POST', '/v1/devices/d1/commands', { type: 'ping', tail: 5 }, 'body.tail: tail is only for logs'],
+  ['POST', '/v1/devices/d1/commands', { type: 'ping', waitSeconds: 61 }, 'body.waitSeconds: Too big'],
+  ['POST', '/v1/devices/d1/commands', { type: 'ping', ttlSeconds: 0 }, 'body.ttlSeconds: Too small'],
+  ['POST', '/v1/devices/d1/commands', { type: 'logs', workload: 'Web', tail: 5 }, 'body.workload: workload name must match'],
+  ['GET', '/v1/devices/d1/commands/bad%20id', undefined, 'path.commandId: command ids'],
+  ['GET', '/v1/devices/d1/telemetry?x=1', undefined, 'query.x: unknown field'],
   ['POST', '/v1/releases', { app: 'web', version: '1', workloads: { main: { image: 'Not An Image' } } }, 'body.workloads.main.image: image must be a Docker reference'],
   ['POST', '/v1/releases', { app: 'web', version: '1', workloads: { main: { image: 'busybox', restart: 'sometimes' } } }, 'body.workloads.main.restart: Invalid option'],
   ['POST', '/v1/releases', { app: 'web', version: '1', workloads: { main: { image: 'busybox', memory: '1g' } } }, 'body.workloads.main.memory: unknown field'],
@@ -248,7 +259,7 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
       const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
       const documented = new Set(operations);
       const expected = PROTECTED.filter((r) => r.url !== '/v1/no-such-route').map(
-        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}')}`,
+        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}').replace('/commands/c-1', '/commands/{commandId}')}`,
       );
       expect([...documented].sort()).toEqual([...expected, 'GET /healthz'].sort());
       expect(doc.paths['/healthz']?.get?.security).toEqual([]);

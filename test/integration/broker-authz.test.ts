@@ -372,6 +372,41 @@ describe('broker authorization with real MQTT clients', () => {
     await Promise.all([a.endAsync(), svc.endAsync()]);
   });
 
+  it("commands and telemetry: A reads only its own commands and publishes only its own telemetry, never B's", async () => {
+    const a = await device(env, A);
+    const aGot = collect(a);
+    const b = await device(env, B);
+    const bGot = collect(b);
+    expect(await subscribe(b, [topics.commands(B)])).toEqual([1]);
+    // Own commands: granted; B's, directly or by wildcard: refused, and A keeps its session.
+    expect(await subscribe(a, [topics.commands(A)])).toEqual([1]);
+    for (const filter of [topics.commands(B), topics.allDevices('commands'), `outpost/v1/devices/${B}/+`, topics.telemetry(A)]) {
+      expect(await subscribe(a, [filter]), filter).toEqual([128]);
+    }
+    expect(a.connected).toBe(true);
+
+    const svc = await service(env);
+    const svcGot = collect(svc);
+    expect(await subscribe(svc, [topics.allDevices('telemetry'), topics.allDevices('commands')])).toEqual([1, 1]);
+    const marker = `cmd-${randomBytes(4).toString('hex')}`;
+    await svc.publishAsync(topics.commands(B), marker, { qos: 1 });
+    await waitFor(() => bGot.find((m) => m.payload === marker)); // positive control: routed to B
+    await a.publishAsync(topics.telemetry(A), 'a-telemetry', { qos: 0 });
+    await waitFor(() => svcGot.find((m) => m.topic === topics.telemetry(A) && m.payload === 'a-telemetry'));
+
+    // Publishing a command (to B or to itself) or B's telemetry gets A disconnected; nothing is routed.
+    for (const topic of [topics.commands(B), topics.commands(A), topics.telemetry(B)]) {
+      const forger = await device(env, A);
+      forger.publish(topic, `forged:${topic}`, { qos: 1 });
+      await closed(forger);
+      expect(env.logs.find((l) => l.msg === 'publish refused' && l['topic'] === topic), topic).toMatchObject({ level: 40, deviceId: A });
+    }
+    await sleep(SETTLE_MS);
+    expect(aGot.filter((m) => m.payload === marker)).toEqual([]);
+    expect([...svcGot, ...bGot].filter((m) => m.payload.startsWith('forged:'))).toEqual([]);
+    await Promise.all([a.endAsync(true), b.endAsync(), svc.endAsync()]);
+  });
+
   it('an oversized payload gets the device disconnected and the broker keeps serving others', async () => {
     const svc = await service(env);
     const svcGot = collect(svc);

@@ -81,6 +81,35 @@ describe('controller ingest', () => {
     await waitFor(async () => (await status()).presence?.epoch === 12, { timeoutMs: 5000 });
   });
 
+  it('keeps the newest telemetry sample per device and counts malformed ones', async () => {
+    const sample = (at: string, usagePct: number) =>
+      JSON.stringify({
+        protocol: 1,
+        deviceId: id,
+        at,
+        uptimeSeconds: 100,
+        agentUptimeSeconds: 50,
+        cpu: { cores: 2, loadAverage1m: 0.1, usagePct },
+        memory: { totalBytes: 1000, availableBytes: 500 },
+        disk: { path: '/state', totalBytes: 2000, freeBytes: 1000 },
+        containers: [{ workload: 'x-w', state: 'running', restartCount: 0 }],
+        mqtt: { bytesIn: 10, bytesOut: 20 },
+      });
+    const telemetry = () => rig.controller.controlPlane.telemetryOf(id);
+    expect(await telemetry()).toBeNull();
+    await send('telemetry', sample('2026-11-23T10:00:10Z', 20));
+    await waitFor(async () => (await telemetry())?.cpu.usagePct === 20, { timeoutMs: 5000 });
+    await send('telemetry', sample('2026-11-23T10:00:00Z', 99)); // older sample overtaken on the way
+    const before = await rig.controller.status.metrics();
+    await send('telemetry', JSON.stringify({ protocol: 1, deviceId: id, at: '2026-11-23T10:00:20Z', cpu: 'busy' }));
+    await waitFor(async () => ((await rig.controller.status.metrics())['ingest.telemetry.malformed'] ?? 0) - (before['ingest.telemetry.malformed'] ?? 0) === 1, {
+      timeoutMs: 5000,
+      description: 'malformed telemetry counted',
+    });
+    expect((await telemetry())?.cpu.usagePct).toBe(20);
+    expect((await rig.controller.status.metrics())['ingest.telemetry.stale']).toBeGreaterThanOrEqual(1);
+  });
+
   it('de-duplicates events by id (QoS 1 is at-least-once)', async () => {
     const event = JSON.stringify({ protocol: 1, deviceId: id, id: 'evt-1', at: new Date().toISOString(), type: 'agent.started', level: 'info', message: 'hello' });
     await send('events', event);

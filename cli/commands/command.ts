@@ -1,0 +1,106 @@
+import type { Command } from 'commander';
+import type { CommandViewBody } from '../client/responses.js';
+import { renderCommand, renderOutput, renderQueued, renderTelemetry } from '../output/command-view.js';
+import { deviceWorkload, integerArg } from './args.js';
+import { CliError, oneLineErrors, run, withApiOptions, type ApiFlags, type CommandContext } from './command-context.js';
+
+interface SendFlags extends ApiFlags {
+  wait?: string;
+  ttl?: string;
+  tail?: string;
+}
+
+const view = (ctx: CommandContext) => ({ now: ctx.now(), color: ctx.color });
+
+function withSendOptions(command: Command): Command {
+  return withApiOptions(command)
+    .option('--wait <seconds>', 'wait this long for the answer when the device is online, 0-60 (default 10)')
+    .option('--ttl <seconds>', 'the command expires this long after it is sent; an offline device that returns later drops it (default 900, max 604800)');
+}
+
+/**
+ * Sends one command and prints the answer. A device that is offline (or slow)
+ * is not an error: the command is queued and the line says until when.
+ */
+async function send(
+  ctx: CommandContext,
+  deviceId: string,
+  input: { type: 'restart' | 'logs' | 'ping' | 'resync'; workload?: string; tail?: number },
+  flags: SendFlags,
+): Promise<void> {
+  const { view: answer, answered } = await ctx.client.sendCommand(deviceId, {
+    ...input,
+    ...(flags.wait !== undefined ? { waitSeconds: integerArg(flags.wait, '--wait') } : {}),
+    ...(flags.ttl !== undefined ? { ttlSeconds: integerArg(flags.ttl, '--ttl') } : {}),
+  });
+  if (ctx.json) ctx.printJson(answer);
+  else if (!answered || answer.status === 'queued') ctx.print(renderQueued(answer));
+  else if (answer.status === 'done' && answer.result?.ok) ctx.print(renderOutput(answer, view(ctx)));
+  failIfUnsuccessful(answer);
+}
+
+/** A command the device refused, dropped or could not run is a failure (exit 1), even with --json. */
+function failIfUnsuccessful(answer: CommandViewBody): void {
+  const r = answer.result;
+  if (!r || r.ok) return;
+  const code = answer.status === 'expired' ? 'COMMAND_EXPIRED' : answer.status === 'rejected' ? 'COMMAND_REJECTED' : (r.code ?? 'COMMAND_FAILED');
+  throw new CliError(code, answer.message);
+}
+
+/** `outpost logs|restart|ping|resync` and `outpost command show`, `outpost telemetry`. */
+export function registerCommandCommands(program: Command): void {
+  withSendOptions(
+    oneLineErrors(program.command('logs'))
+      .argument('<device>', 'device id')
+      .argument('<workload>', 'the device workload: <app>-<workload> or <app>/<workload>')
+      .description("print the last lines of a workload's log (at most 32 KiB)"),
+  )
+    .option('--tail <n>', 'how many lines, 1-1000 (default 100)')
+    .action((deviceId: string, workload: string, flags: SendFlags) =>
+      run(flags, (ctx) =>
+        send(
+          ctx,
+          deviceId,
+          { type: 'logs', workload: deviceWorkload(workload), ...(flags.tail !== undefined ? { tail: integerArg(flags.tail, '--tail') } : {}) },
+          flags,
+        ),
+      ),
+    );
+
+  withSendOptions(
+    oneLineErrors(program.command('restart'))
+      .argument('<device>', 'device id')
+      .argument('<workload>', 'the device workload: <app>-<workload> or <app>/<workload>')
+      .description("restart a workload's container on a device (same container, new start)"),
+  ).action((deviceId: string, workload: string, flags: SendFlags) =>
+    run(flags, (ctx) => send(ctx, deviceId, { type: 'restart', workload: deviceWorkload(workload) }, flags)),
+  );
+
+  withSendOptions(oneLineErrors(program.command('ping')).argument('<device>', 'device id').description('check that a device answers; prints its agent version and uptime')).action(
+    (deviceId: string, flags: SendFlags) => run(flags, (ctx) => send(ctx, deviceId, { type: 'ping' }, flags)),
+  );
+
+  withSendOptions(
+    oneLineErrors(program.command('resync')).argument('<device>', 'device id').description('ask a device for a full reconcile pass and a fresh report'),
+  ).action((deviceId: string, flags: SendFlags) => run(flags, (ctx) => send(ctx, deviceId, { type: 'resync' }, flags)));
+
+  const command = oneLineErrors(program.command('command').description('commands sent to devices'));
+  withApiOptions(command.command('show').argument('<device>', 'device id').argument('<id>', 'command id').description('a command sent to a device: status and answer')).action(
+    (deviceId: string, id: string, flags: ApiFlags) =>
+      run(flags, async (ctx) => {
+        const answer = await ctx.client.getCommand(deviceId, id);
+        if (ctx.json) return ctx.printJson(answer);
+        ctx.print(renderCommand(answer, view(ctx)));
+      }),
+  );
+
+  withApiOptions(
+    oneLineErrors(program.command('telemetry')).argument('<device>', 'device id').description("a device's latest telemetry: CPU, memory, disk, containers, MQTT bytes"),
+  ).action((deviceId: string, flags: ApiFlags) =>
+    run(flags, async (ctx) => {
+      const answer = await ctx.client.telemetryOf(deviceId);
+      if (ctx.json) return ctx.printJson(answer);
+      ctx.print(renderTelemetry(deviceId, answer.telemetry, view(ctx)));
+    }),
+  );
+}

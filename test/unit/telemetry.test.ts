@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { collectTelemetry, cpuSample, cpuUsagePct, type CpuTimes, type TelemetrySources } from '../../agent/telemetry/collect.js';
+import { TelemetryLoop } from '../../agent/telemetry/telemetry-loop.js';
+import type { ObservedContainer } from '../../agent/runtime/runtime.js';
+import type { Clock } from '../../shared/clock.js';
+import { silentLogger } from '../../shared/logger.js';
+import { Telemetry } from '../../shared/schemas/telemetry.js';
+
+const NOW = Date.parse('2026-11-23T12:00:00.000Z');
+const GiB = 1024 ** 3;
+
+const times = (busy: number, idle: number): { times: CpuTimes } => ({ times: { user: busy, nice: 0, sys: 0, idle, irq: 0 } });
+
+function container(workload: string, over: Partial<ObservedContainer> = {}): ObservedContainer {
+  return {
+    id: `id-${workload}`,
+    name: workload,
+    workload,
+    specHash: 'h',
+    image: 'busybox:1',
+    imageId: 'sha256:1',
+    state: 'running',
+    exitCode: null,
+    restartCount: 0,
+    startedAt: null,
+    createdAt: '2026-11-23T10:00:00.000Z',
+    ...over,
+  };
+}
+
+function sources(over: Partial<TelemetrySources> = {}): TelemetrySources {
+  return {
+    deviceId: 'kiosk-a',
+    nowMs: NOW,
+    agentStartedAtMs: NOW - 125_500,
+    os: { uptimeSeconds: 86_400.7, loadavg: [0.42, 0.3, 0.2], cpus: [times(1000, 9000), times(3000, 7000)], totalmemBytes: 4 * GiB, freememBytes: 1.5 * GiB },
+    disk: { path: '/var/lib/outpost', stats: { bsize: 4096, blocks: 1_000_000, bavail: 250_000 } },
+    containers: [container('kiosk-web', { restartCount: 3 }), container('kiosk-db', { state: 'exited', exitCode: 1 })],
+    mqtt: { bytesIn: 12_345, bytesOut: 6789 },
+    ...over,
+  };
+}
+
+describe('collectTelemetry', () => {
+  it('builds a valid Telemetry document from its sources', () => {
+    const { telemetry } = collectTelemetry(sources(), null);
+    expect(Telemetry.parse(telemetry)).toEqual(telemetry);
+    expect(telemetry).toEqual({
+      protocol: 1,
+      deviceId: 'kiosk-a',
+      at: '2026-11-23T12:00:00.000Z',
+      uptimeSeconds: 86_400,
+      agentUptimeSeconds: 125,
+      cpu: { cores: 2, loadAverage1m: 0.42, usagePct: null },
+      memory: { totalBytes: 4 * GiB, availableBytes: 1.5 * GiB },
+      disk: { path: '/var/lib/outpost', totalBytes: 4096 * 1_000_000, freeBytes: 4096 * 250_000 },
+      containers: [
+        { workload: 'kiosk-db', state: 'exited', restartCount: 0 },
+        { workload: 'kiosk-web', state: 'running', restartCount: 3 },
+      ],
+      mqtt: { bytesIn: 12_345, bytesOut: 6789 },
+    });
+  });
+
+  it('CPU usage is the busy share between two samples over all cores', () => {
+    const first = collectTelemetry(sources(), null);
+    // +1000 ms busy and +3000 ms idle on core 0; +2000 busy, +2000 idle on core 1: 3000 of 8000 busy.
+    const second = collectTelemetry(sources({ os: { ...sources().os, cpus: [times(2000, 12000), times(5000, 9000)] } }), first.cpu);
+    expect(second.telemetry.cpu.usagePct).toBe(37.5);
+  });
+
+  it.each([
+    { name: 'no previous sample', prev: null, cur: { busyMs: 10, totalMs: 100 }, pct: null },
+    { name: 'no time passed', prev: { busyMs: 10, totalMs: 100 }, cur: { busyMs: 10, totalMs: 100 }, pct: null },
+    { name: 'counters went backwards', prev: { busyMs: 50, totalMs: 100 }, cur: { busyMs: 40, totalMs: 200 }, pct: null },
+    { name: 'fully busy', prev: { busyMs: 0, totalMs: 0 }, cur: { busyMs: 400, totalMs: 400 }, pct: 100 },
+    { name: 'idle', prev: { busyMs: 0, totalMs: 0 }, cur: { busyMs: 0, totalMs: 400 }, pct: 0 },
+    { name: 'one decimal', prev: { busyMs: 0, totalMs: 0 }, cur: { busyMs: 1, totalMs: 3 }, pct: 33.3 },
+  ])('cpuUsagePct: $name → $pct', ({ prev, cur, pct }) => {
+    expect(cpuUsagePct(prev, cur)).toBe(pct);
+  });
+
+  it('cpuSample sums every core and counts everything but idle as busy', () => {
+    expect(cpuSample([{ times: { user: 1, nice: 2, sys: 3, idle: 10, irq: 4 } }, times(5, 5)])).toEqual({ busyMs: 15, totalMs: 30 });
+  });
+
+  it('one row per workload: the running container wins over an old stopped one', () => {
+    const { telemetry } = collectTelemetry(
+      sources({
+        containers: [
+          container('kiosk-web', { id: 'old', state: 'exited', createdAt: '2026-11-23T11:00:00.000Z', restartCount: 9 }),
+          container('kiosk-web', { id: 'new', state: 'running', createdAt: '2026-11-23T10:00:00.000Z', restartCount: 1 }),
+          container('', { id: 'unlabelled' }),
+        ],
+      }),
+      null,
+    );
+    expect(telemetry.containers).toEqual([{ workload: 'kiosk-web', state: 'running', restartCount: 1 }]);
+  });
+
+  it('missing sources still give a valid document', () => {
+    const { telemetry } = collectTelemetry(
+      sources({ disk: { path: '/state', stats: null }, containers: null, os: { uptimeSeconds: NaN, loadavg: [], cpus: [], totalmemBytes: 0, freememBytes: -1 } }),
+      null,
+    );
+    expect(Telemetry.safeParse(telemetry).success).toBe(true);
+    expect(telemetry).toMatchObject({ uptimeSeconds: 0, cpu: { cores: 1, loadAverage1m: 0, usagePct: null }, disk: { totalBytes: 0, freeBytes: 0 }, containers: [] });
+  });
+
+  it('caps the container list at 64', () => {
+    const many = Array.from({ length: 80 }, (_, i) => container(`w-${String(i).padStart(2, '0')}`));
+    expect(collectTelemetry(sources({ containers: many }), null).telemetry.containers).toHaveLength(64);
+  });
+});
+
+/** Timers fire only when the test advances time. */
+class ManualClock implements Clock {
+  t = NOW;
+  private timers: { at: number; fn: () => void; handle: NodeJS.Timeout }[] = [];
+  now = (): number => this.t;
+  setTimeout = (fn: () => void, ms: number): NodeJS.Timeout => {
+    const handle = {} as NodeJS.Timeout;
+    this.timers.push({ at: this.t + ms, fn, handle });
+    return handle;
+  };
+  clearTimeout = (handle: NodeJS.Timeout | undefined): void => {
+    this.timers = this.timers.filter((x) => x.handle !== handle);
+  };
+  get pending(): number {
+    return this.timers.length;
+  }
+  async advance(ms: number): Promise<void> {
+    const until = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.at <= until).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      this.t = next.at;
+      next.fn();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    }
+    this.t = until;
+  }
+}
+
+describe('TelemetryLoop', () => {
+  function loop(intervalSeconds: number, opts: { failRead?: boolean } = {}) {
+    const clock = new ManualClock();
+    const sent: { topic: string; payload: string; opts: unknown }[] = [];
+    const publisher = {
+      isConnected: true,
+      async publish(topic: string, payload: string, o: unknown) {
+        sent.push({ topic, payload, opts: o });
+      },
+    };
+    let cpuTotal = 0;
+    const l = new TelemetryLoop({
+      intervalSeconds,
+      topic: 'outpost/v1/devices/kiosk-a/telemetry',
+      clock,
+      publisher,
+      read: async () => {
+        if (opts.failRead) throw new Error('docker gone');
+        cpuTotal += 1000;
+        return sources({ nowMs: clock.now(), os: { ...sources().os, cpus: [times(cpuTotal / 4, (cpuTotal * 3) / 4)] } });
+      },
+      cpus: () => [times(0, 0)],
+      logger: silentLogger(),
+    });
+    return { l, clock, sent, publisher };
+  }
+
+  it('publishes QoS 0, not retained, first after one interval, then every interval', async () => {
+    const { l, clock, sent } = loop(30);
+    l.start();
+    await clock.advance(29_000);
+    expect(sent).toHaveLength(0);
+    await clock.advance(1000);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ topic: 'outpost/v1/devices/kiosk-a/telemetry', opts: { retain: false, qos: 0 } });
+    const first = Telemetry.parse(JSON.parse(sent[0]?.payload ?? '{}'));
+    expect(first.cpu.usagePct).toBe(25); // against the baseline taken at start
+    await clock.advance(60_000);
+    expect(sent).toHaveLength(3);
+    l.close();
+    await clock.advance(60_000);
+    expect(sent).toHaveLength(3);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('0 turns it off', async () => {
+    const { l, clock, sent } = loop(0);
+    l.start();
+    await clock.advance(3_600_000);
+    expect(sent).toHaveLength(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('sends nothing while disconnected and resumes once connected', async () => {
+    const { l, clock, sent, publisher } = loop(10);
+    l.start();
+    publisher.isConnected = false;
+    await clock.advance(30_000);
+    expect(sent).toHaveLength(0);
+    publisher.isConnected = true;
+    await clock.advance(10_000);
+    expect(sent).toHaveLength(1);
+    l.close();
+  });
+
+  it('a failing source is logged, never thrown, and the loop keeps going', async () => {
+    const { l, clock, sent } = loop(10, { failRead: true });
+    l.start();
+    await clock.advance(30_000);
+    expect(sent).toHaveLength(0);
+    expect(clock.pending).toBe(1);
+    await expect(l.tick()).resolves.toBe(false);
+    l.close();
+  });
+});
