@@ -1,4 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../../controller/http/build-api.js';
+import { silentLogger } from '../../shared/logger.js';
+import { CLI } from '../helpers/agent-process.js';
 import { startAgent } from '../helpers/agent-process.js';
 import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
 import { containerCreates, deviceContainers, expectedHash } from '../helpers/device-containers.js';
@@ -11,6 +17,8 @@ import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 /** The offline promise through the controller: deploy 2 then 3 while the device is away; it comes back on 3 by itself. */
 describe('offline device, operator deploys twice', () => {
   let rig: ControlPlaneRig;
+  let api: FastifyInstance;
+  let apiUrl: string;
   let dir: TempDir;
   let agent: ManagedProcess | undefined;
   const id = `van-${Math.random().toString(36).slice(2, 7)}`;
@@ -18,11 +26,15 @@ describe('offline device, operator deploys twice', () => {
 
   beforeAll(async () => {
     rig = await startControlPlane();
+    api = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: silentLogger() });
+    await api.listen({ host: '127.0.0.1', port: 0 });
+    apiUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
     dir = await makeTempDir('offline');
   });
 
   afterAll(async () => {
     await agent?.stop();
+    await api?.close();
     await rig?.close();
     await removeDeviceContainers(id);
     await dir?.remove();
@@ -63,5 +75,18 @@ describe('offline device, operator deploys twice', () => {
     // Release 2 never ran.
     const creates = await containerCreates(id, since);
     expect(creates.map((c) => c.specHash)).toEqual([expectedHash({ image: TEST_IMAGE, env: { RELEASE: '3' } })]);
+
+    // And the operator sees it: `outpost device show`.
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'device', 'show', id, '--json'], {
+      env: { PATH: process.env.PATH, OUTPOST_API: apiUrl, OUTPOST_TOKEN: rig.adminToken },
+    });
+    const shown = JSON.parse(stdout) as { appliedVersion: number; desiredVersion: number; inSync: boolean; phase: string; apps: { version: string }[] };
+    expect(shown).toMatchObject({ appliedVersion: 3, desiredVersion: 3, inSync: true, phase: 'converged' });
+    expect(shown.apps[0]?.version).toBe('3');
+    const human = await promisify(execFile)(process.execPath, [CLI, 'device', 'show', id], {
+      env: { PATH: process.env.PATH, OUTPOST_API: apiUrl, OUTPOST_TOKEN: rig.adminToken },
+    });
+    expect(human.stdout).toMatch(/converged/);
+    expect(human.stdout).toMatch(/nav@3|nav\s+3/);
   });
 });
