@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { renderDeviceDetail, renderDeviceList, renderEvents, renderOverrides } from '../output/device-view.js';
 import { formatLabels } from '../output/format.js';
@@ -6,6 +7,7 @@ import { CliError, oneLineErrors, run, usageError, withApiOptions, type ApiFlags
 
 interface AddFlags extends ApiFlags {
   label: string[];
+  secretFile?: string;
 }
 interface ListFlags extends ApiFlags {
   selector?: string;
@@ -32,10 +34,17 @@ export function registerDeviceCommands(program: Command): void {
 
   withApiOptions(device.command('add').argument('<id>', 'device id, e.g. kiosk-a').description('enrol a device and print its secret (shown only once)'))
     .option('--label <key=value>', 'a label (repeatable)', collect, [])
+    .option('--secret-file <file>', 'write the secret to this file (mode 0600) instead of printing it')
     .action((id: string, flags: AddFlags) =>
       run(flags, async (ctx) => {
         const labels = parsePairs(flags.label, 'label');
         const answer = await ctx.client.addDevice({ id, labels });
+        if (flags.secretFile) {
+          await writeFile(flags.secretFile, `${answer.secret}\n`, { mode: 0o600 });
+          if (ctx.json) return ctx.printJson({ device: answer.device, secretFile: flags.secretFile });
+          ctx.print(`Enrolled device ${answer.device.id} (labels: ${formatLabels(answer.device.labels)}); its secret is in ${flags.secretFile}`);
+          return;
+        }
         if (ctx.json) return ctx.printJson(answer);
         ctx.print(
           [
