@@ -1,38 +1,54 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerBrokerCommands } from '../broker/main.js';
-import { registerAgentCommand } from '../agent/main.js';
 import { AGENT_VERSION } from '../shared/version.js';
-import { registerUpCommand } from './up.js';
-import { registerControllerCommand } from '../controller/main.js';
-import { registerCommandCommands } from './commands/command.js';
-import { registerDeploymentCommands } from './commands/deployment.js';
-import { registerDeviceCommands } from './commands/device.js';
-import { registerReleaseCommands } from './commands/release.js';
-import { registerStatusCommand } from './commands/status.js';
+
+type Register = (program: Command) => void;
 
 /**
- * `outpost` entry point. Each part registers its own sub-commands; this file
- * only assembles them, so `main.ts` of each part stays the one place that
- * reads the environment and builds real adapters.
+ * Each part registers its own sub-commands. They are imported lazily: the
+ * agent on a 1 GB device must not carry the broker, controller and API
+ * modules in memory, and operator commands should start quickly. Only a
+ * help listing loads them all.
  */
-const program = new Command()
-  .name('outpost')
-  .description('MQTT-native orchestration of containers on edge devices')
-  .version(AGENT_VERSION)
-  .showHelpAfterError();
+const PARTS: Record<string, () => Promise<Register[]>> = {
+  broker: async () => [(await import('../broker/main.js')).registerBrokerCommands],
+  agent: async () => [(await import('../agent/main.js')).registerAgentCommand],
+  up: async () => [(await import('./up.js')).registerUpCommand],
+  controller: async () => [(await import('../controller/main.js')).registerControllerCommand],
+  operator: async () => [
+    (await import('./commands/device.js')).registerDeviceCommands,
+    (await import('./commands/release.js')).registerReleaseCommands,
+    (await import('./commands/deployment.js')).registerDeploymentCommands,
+    (await import('./commands/status.js')).registerStatusCommand,
+    (await import('./commands/command.js')).registerCommandCommands,
+    ...(await optionalRollout()),
+  ],
+};
 
-registerBrokerCommands(program);
-registerAgentCommand(program);
-registerUpCommand(program);
-registerControllerCommand(program);
-registerDeviceCommands(program);
-registerReleaseCommands(program);
-registerDeploymentCommands(program);
-registerStatusCommand(program);
-registerCommandCommands(program);
+/** The rollout commands, when this build has them. */
+async function optionalRollout(): Promise<Register[]> {
+  try {
+    const path = './commands/rollout.js';
+    const mod = (await import(path)) as { registerRolloutCommands?: Register };
+    return mod.registerRolloutCommands ? [mod.registerRolloutCommands] : [];
+  } catch {
+    return [];
+  }
+}
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('outpost')
+    .description('MQTT-native orchestration of containers on edge devices')
+    .version(AGENT_VERSION)
+    .showHelpAfterError();
+  const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const parts = first && first in PARTS && first !== 'operator' ? [first] : first && first !== 'help' ? ['operator'] : Object.keys(PARTS);
+  for (const part of parts) for (const register of await (PARTS[part] as () => Promise<Register[]>)()) register(program);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
   process.stderr.write(`outpost: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 });
