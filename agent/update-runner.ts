@@ -42,7 +42,7 @@ function nothing(doc: DesiredState): DesiredState {
 }
 
 /**
- * Decides what a pass for `target` must do and does it (DD-012):
+ * Decides what a pass for `target` must do and does it (DD-013):
  * the applied version → level-based resync; a version that failed its gate →
  * hold the previous one; a new version → download, wait for its window and
  * locks, update with health gate, roll back by itself if unhealthy, and

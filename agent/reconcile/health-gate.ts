@@ -33,7 +33,7 @@ export interface GateDeps {
 export const GATE_DEFAULTS: { minimumReadyMs: number; imageHealthBudgetMs: number; pollMs: number } = { minimumReadyMs: 2000, imageHealthBudgetMs: 120_000, pollMs: 250 };
 
 /**
- * The health gate of an update (DD-012): every new container must be running
+ * The health gate of an update (DD-013): every new container must be running
  * and healthy, continuously, for minReadySeconds (at least minimumReadyMs).
  * Health is the workload's check (cmd via Docker, http/tcp probed by the
  * agent), else the image's HEALTHCHECK, else "running". A crash, a restart, an

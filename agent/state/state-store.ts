@@ -64,7 +64,7 @@ export class StateStore {
     return this.loadDoc(this.appliedPath, 'applied desired state');
   }
 
-  /** Registry credentials never reach the disk (DD-013). */
+  /** Registry credentials never reach the disk (DD-014). */
   async saveDesired(doc: DesiredState): Promise<void> {
     await this.write(this.desiredPath, JSON.stringify(withoutSecrets(doc)));
   }
