@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dirname } from 'node:path';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CLI } from '../helpers/agent-process.js';
 import { spawnProcess } from '../helpers/process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -9,9 +10,13 @@ describe('outpost up without Redis', () => {
   it('explains how to get Redis', async () => {
     const dir = await makeTempDir('no-redis');
     try {
+      // A PATH with node and nothing else: no redis-server to fall back to.
+      const bin = join(dir.path, 'bin');
+      await mkdir(bin);
+      await symlink(process.execPath, join(bin, 'node'));
       const proc = spawnProcess(process.execPath, {
         args: [CLI, 'up', '--port', '0', '--api-port', '0'],
-        env: { PATH: dirname(process.execPath), REDIS_URL: undefined, HOME: dir.path },
+        env: { PATH: bin, REDIS_URL: undefined, HOME: dir.path },
         inheritEnv: false,
         cwd: dir.path,
       });
