@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.js';
@@ -10,6 +10,39 @@ export interface EmbeddedRedis {
   readonly pid: number | undefined;
   /** SIGTERM (Redis flushes its AOF) and wait for the exit. Idempotent. */
   stop(): Promise<void>;
+}
+
+/**
+ * A redis-server left running by an `outpost up` that was killed with
+ * SIGKILL (it could not stop its child) still holds the port and the AOF:
+ * stop it before starting ours. Only a process that is a redis-server is
+ * signalled.
+ */
+async function stopOrphan(pidFile: string, logger: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(pidFile, 'utf8')).trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.startsWith('redis-server')) return;
+  } catch {
+    return; // not running
+  }
+  logger.warn({ pid }, 'stopping a redis-server left behind by an earlier outpost up');
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(100);
+  }
+  process.kill(pid, 'SIGKILL');
 }
 
 export function redisServerAvailable(): boolean {
@@ -24,6 +57,8 @@ export function redisServerAvailable(): boolean {
 export async function startEmbeddedRedis(opts: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedRedis> {
   const dir = join(opts.dataDir, 'redis');
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pidFile = join(dir, 'redis.pid');
+  await stopOrphan(pidFile, opts.logger);
   const child: ChildProcess = spawn(
     'redis-server',
     [
@@ -37,6 +72,7 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number; 
       '--maxmemory-policy', 'noeviction',
       '--daemonize', 'no',
       '--loglevel', 'warning',
+      '--pidfile', pidFile,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
