@@ -21,20 +21,9 @@ const PARTS: Record<string, () => Promise<Register[]>> = {
     (await import('./commands/deployment.js')).registerDeploymentCommands,
     (await import('./commands/status.js')).registerStatusCommand,
     (await import('./commands/command.js')).registerCommandCommands,
-    ...(await optionalRollout()),
+    (await import('./commands/rollout.js')).registerRolloutCommands,
   ],
 };
-
-/** The rollout commands, when this build has them. */
-async function optionalRollout(): Promise<Register[]> {
-  try {
-    const path = './commands/rollout.js';
-    const mod = (await import(path)) as { registerRolloutCommands?: Register };
-    return mod.registerRolloutCommands ? [mod.registerRolloutCommands] : [];
-  } catch {
-    return [];
-  }
-}
 
 async function main(): Promise<void> {
   const program = new Command()

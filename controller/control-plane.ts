@@ -8,6 +8,7 @@ import { readDesiredRecord } from './desired-state/desired-record.js';
 import { Labels, parseSelector, SelectorError, matches } from './desired-state/selector.js';
 import type { CommandService } from './commands/command-service.js';
 import type { CommandView, SendCommandInput } from './commands/command-record.js';
+import type { RolloutService } from './rollout/rollout-service.js';
 import { ControllerError } from './errors.js';
 import type { StatusStore, DeviceStatus } from './ingest/status-store.js';
 import type { ServicePublisher } from './mqtt/service-publisher.js';
@@ -40,6 +41,8 @@ export interface ControlPlaneDeps {
   /** Purges the device's broker session and queued messages (see mqtt/purge-session.ts). */
   purgeSession: (deviceId: string) => Promise<void>;
   commands: CommandService;
+  /** Rollouts (controller/rollout); absent in a control plane built without them. */
+  rollouts?: RolloutService;
   logger: Logger;
   /** Device ids that can never be enrolled (e.g. the service username if it were one). */
   reservedIds?: ReadonlySet<string>;
@@ -64,6 +67,12 @@ export interface OverridePatch {
  */
 export class ControlPlane {
   constructor(private readonly deps: ControlPlaneDeps) {}
+
+  /** Waves, thresholds, windows and operations on rollouts (see controller/rollout/rollout-service.ts). */
+  get rollouts(): RolloutService {
+    if (!this.deps.rollouts) throw new ControllerError('INTERNAL', 'this control plane was built without rollouts');
+    return this.deps.rollouts;
+  }
 
   // ---- devices ------------------------------------------------------------
 

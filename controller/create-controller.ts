@@ -19,6 +19,9 @@ import { DeviceStore } from './registry/device-store.js';
 import { Keys } from './registry/keys.js';
 import { ReleaseStore } from './registry/release-store.js';
 import { SerialQueue } from './registry/serial.js';
+import { createRollouts } from './rollout/create-rollouts.js';
+import type { RolloutEngine } from './rollout/rollout-engine.js';
+import type { RolloutService } from './rollout/rollout-service.js';
 
 export interface Controller {
   readonly controlPlane: ControlPlane;
@@ -26,6 +29,9 @@ export interface Controller {
   readonly antiEntropy: AntiEntropy;
   readonly status: StatusStore;
   readonly redis: Redis;
+  readonly rollouts: RolloutService;
+  /** The BullMQ side of rollouts (tick jobs); for diagnostics and tests. */
+  readonly rolloutEngine: RolloutEngine;
   /** Connects to the broker, starts ingest, runs anti-entropy now and periodically. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -95,6 +101,20 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     logger: logger.child({ component: 'anti-entropy' }),
   });
   commands = new CommandService({ redis, keys, topics, mqtt: mqttClient, status, now, logger: logger.child({ component: 'commands' }) });
+  const rollouts = createRollouts({
+    redisUrl: config.redisUrl,
+    keys,
+    topics,
+    devices,
+    releases,
+    status,
+    publisher,
+    mqtt: mqttClient,
+    logger: logger.child({ component: 'rollouts' }),
+    now,
+    pollSeconds: config.rolloutPollSeconds,
+    publishBatchSize: config.publishBatchSize,
+  });
   const controlPlane = new ControlPlane({
     redis,
     keys,
@@ -107,6 +127,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     credentials,
     mqtt: mqttClient,
     commands,
+    rollouts: rollouts.service,
     purgeSession: (deviceId) =>
       purgeDeviceSession(deviceId, {
         brokerUrl: config.brokerUrl,
@@ -132,6 +153,8 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     antiEntropy,
     status,
     redis,
+    rollouts: rollouts.service,
+    rolloutEngine: rollouts.engine,
     async start() {
       await checkRedisPolicy(redis, logger);
       let first = true;
@@ -142,6 +165,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       });
       await mqttClient.start();
       await running;
+      await rollouts.start();
       const everyMs = config.antiEntropyIntervalSeconds * 1000;
       if (everyMs > 0) {
         const tick = (): void => {
@@ -158,6 +182,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       closed = true;
       if (timer) clearTimeout(timer);
       await running.catch(() => undefined);
+      await rollouts.close();
       await mqttClient.close();
       redis.disconnect();
     },

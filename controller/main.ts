@@ -18,6 +18,7 @@ interface ControllerFlags {
   keyPrefix?: string;
   topicPrefix?: string;
   antiEntropyInterval?: string;
+  rolloutPoll?: string;
   logLevel?: string;
 }
 
@@ -37,6 +38,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     keyPrefix: flags.keyPrefix ?? env.OUTPOST_KEY_PREFIX,
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
     antiEntropyIntervalSeconds: flags.antiEntropyInterval ?? env.OUTPOST_ANTI_ENTROPY_INTERVAL,
+    rolloutPollSeconds: flags.rolloutPoll ?? env.OUTPOST_ROLLOUT_POLL_SECONDS,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
@@ -59,6 +61,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--key-prefix <prefix>', 'Redis key prefix (env OUTPOST_KEY_PREFIX, default outpost:)')
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (env OUTPOST_TOPIC_PREFIX, default outpost/v1)')
     .option('--anti-entropy-interval <seconds>', 'seconds between anti-entropy passes, 0 = only at start and on reconnect')
+    .option('--rollout-poll <seconds>', 'longest wait between two ticks of a running rollout (env OUTPOST_ROLLOUT_POLL_SECONDS, default 2)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: ControllerFlags) => {
       let config: ControllerConfig;

@@ -14,6 +14,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { releaseRoutes } from './routes/releases.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { Health } from './schemas.js';
 import { validatorCompiler } from './validation.js';
 
@@ -80,6 +81,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
         { name: 'releases', description: 'Immutable app@version with its workloads' },
         { name: 'deployments', description: 'Releases assigned to devices or label selectors' },
         { name: 'commands', description: 'Restart, logs, ping and resync on one device; its telemetry' },
+        { name: 'rollouts', description: 'Releases moved to a target in waves, with thresholds, timeouts, windows and operations' },
         { name: 'fleet', description: 'Fleet-wide summary' },
         { name: 'meta', description: 'Health and API description' },
       ],
@@ -103,6 +105,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(releaseRoutes, { prefix: '/v1', ...deps });
   await app.register(deploymentRoutes, { prefix: '/v1', ...deps });
   await app.register(fleetRoutes, { prefix: '/v1', ...deps });
+  await app.register(rolloutRoutes, { prefix: '/v1', ...deps });
   await app.register(commandRoutes, { prefix: '/v1', ...deps });
 
   await app.ready();

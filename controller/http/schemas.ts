@@ -224,8 +224,8 @@ export type AppResolutionInSync = Assert<Same<z.infer<typeof AppResolution>, Com
 const ERROR_STATUS_DESCRIPTIONS = {
   400: 'Bad input: REQUEST_INVALID (the message names every bad field) or SELECTOR_INVALID',
   401: 'UNAUTHORIZED: missing Authorization header or wrong bearer token',
-  404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND, DEPLOYMENT_NOT_FOUND or COMMAND_NOT_FOUND',
-  409: 'DEVICE_EXISTS, RELEASE_CONFLICT or DEPLOYMENT_EXISTS',
+  404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND, DEPLOYMENT_NOT_FOUND, COMMAND_NOT_FOUND or ROLLOUT_NOT_FOUND',
+  409: 'DEVICE_EXISTS, RELEASE_CONFLICT, DEPLOYMENT_EXISTS, ROLLOUT_EXISTS or ROLLOUT_PHASE_CONFLICT',
   500: 'INTERNAL: an unexpected failure (details are in the controller log only)',
   503: 'UNAVAILABLE: the controller cannot reach Redis or the broker; retry later',
 } as const;

@@ -18,7 +18,8 @@ export const MaintenanceWindow = WireMaintenanceWindow.superRefine((w, ctx) => {
 });
 export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
 
-export const RolloutId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'rollout ids: 1-64 chars of a-z 0-9 -');
+/** At most 56 chars, so the rollout's own deployment id `rollout-<id>` is a valid deployment id (≤ 64). */
+export const RolloutId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,55}$/, 'rollout ids: 1-56 chars of a-z 0-9 -, starting with a letter or digit');
 
 const SelectorText = z
   .string()

@@ -6,3 +6,4 @@ export * from './presence.js';
 export * from './event.js';
 export * from './command.js';
 export * from './telemetry.js';
+export * from './rollout-status.js';

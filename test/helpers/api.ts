@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApi } from '../../controller/http/build-api.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import type { ControllerConfigInput } from '../../controller/config.js';
 import { startControlPlane, type ControlPlaneRig } from './control-plane.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -23,8 +24,8 @@ export interface ApiRig {
 }
 
 /** A real control plane (Redis, broker, controller) with the HTTP API built on it, for `inject()`. */
-export async function startApi(opts: { logger?: Logger } = {}): Promise<ApiRig> {
-  const rig = await startControlPlane();
+export async function startApi(opts: { logger?: Logger; controller?: Partial<ControllerConfigInput> } = {}): Promise<ApiRig> {
+  const rig = await startControlPlane(opts.controller ? { controller: opts.controller } : {});
   let app: FastifyInstance;
   try {
     app = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: opts.logger ?? silentLogger() });

@@ -30,6 +30,10 @@ const PROTECTED: { method: Method; url: string; body?: unknown }[] = [
   { method: 'GET', url: '/v1/deployments/dep-1' },
   { method: 'DELETE', url: '/v1/deployments/dep-1' },
   { method: 'GET', url: '/v1/fleet' },
+  { method: 'POST', url: '/v1/rollouts', body: { app: 'web', toVersion: '1.0.0', target: { kind: 'selector', selector: 'a=b' }, waves: { kind: 'sizes', sizes: ['100%'] } } },
+  { method: 'GET', url: '/v1/rollouts' },
+  { method: 'GET', url: '/v1/rollouts/ro-1' },
+  ...(['pause', 'resume', 'abort', 'rollback', 'advance'] as const).map((op) => ({ method: 'POST' as const, url: `/v1/rollouts/ro-1/${op}` })),
   { method: 'GET', url: '/v1/no-such-route' },
 ];
 
@@ -86,6 +90,10 @@ const BAD_INPUT: [Method, string, unknown, string, string?][] = [
   ['DELETE', '/v1/deployments/dep_1', undefined, 'path.id: deployment ids'],
   ['GET', '/v1/deployments?all=1', undefined, 'query.all: unknown field'],
   ['GET', '/v1/fleet?x=1', undefined, 'query.x: unknown field'],
+  ['POST', '/v1/rollouts', { app: 'web', toVersion: '1', target: { kind: 'selector', selector: 'a=b' }, waves: { kind: 'sizes', sizes: ['0%'] } }, 'body.waves.sizes.0: wave percentages must be between 1% and 100%'],
+  ['POST', '/v1/rollouts', { app: 'web', toVersion: '1', target: { kind: 'selector', selector: 'a=b' }, waves: { kind: 'sizes', sizes: [1] }, maxFailurePct: 101 }, 'body.maxFailurePct: Too big'],
+  ['POST', '/v1/rollouts', { app: 'web', toVersion: '1', target: { kind: 'selector', selector: 'a=b' }, waves: { kind: 'sizes', sizes: [1] }, window: { cron: '0 2 * * *', durationMinutes: 60, timezone: 'Mars/Olympus' } }, 'body.window.timezone: unknown IANA timezone'],
+  ['POST', '/v1/rollouts/Bad_Id/pause', undefined, 'path.id: rollout ids'],
 ];
 
 describe('HTTP API: errors, auth, OpenAPI and logs', () => {
@@ -259,7 +267,7 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
       const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
       const documented = new Set(operations);
       const expected = PROTECTED.filter((r) => r.url !== '/v1/no-such-route').map(
-        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}').replace('/commands/c-1', '/commands/{commandId}')}`,
+        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}').replace('/commands/c-1', '/commands/{commandId}').replace('/rollouts/ro-1', '/rollouts/{id}')}`,
       );
       expect([...documented].sort()).toEqual([...expected, 'GET /healthz'].sort());
       expect(doc.paths['/healthz']?.get?.security).toEqual([]);

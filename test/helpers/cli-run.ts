@@ -1,0 +1,20 @@
+import { execFile } from 'node:child_process';
+import { CLI } from './agent-process.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `outpost` CLI against an API; never throws on a non-zero exit. */
+export function runCli(args: readonly string[], api: { url: string; token: string }, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env.PATH, OUTPOST_API: api.url, OUTPOST_TOKEN: api.token } as NodeJS.ProcessEnv, timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024 },
+      (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
