@@ -1,3 +1,4 @@
+import { disableCounterDedupe } from '../in-order-delivery.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isDeviceId } from '../../shared/device-id.js';
 import { errorMessage, OutpostError, type ErrorCode } from '../../shared/errors.js';
@@ -53,6 +54,8 @@ export type PreConnect = (
 export function createPreConnect(wills: PendingWills): PreConnect {
   return function preConnect(client, packet, callback) {
     wills.remember(client, packet.will);
+    // Before the session's subscriptions are restored, i.e. before any delivery.
+    disableCounterDedupe(client);
     callback(null, true);
   };
 }
