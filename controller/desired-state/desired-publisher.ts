@@ -16,6 +16,24 @@ import { SerialQueue } from '../registry/serial.js';
 import { composeDesired, prepareDeployments } from './compose-desired.js';
 import { readDesiredHeads } from './desired-record.js';
 
+/** Stands for the version in a document template until Redis assigns it. */
+const VERSION_PLACEHOLDER = 1;
+
+/**
+ * KEYS: desired record, version counter. ARGV: content hash, document JSON
+ * with "version":1 as placeholder, issuedAt. When the stored hash already
+ * equals ours, returns {current version, false}; else increments the counter,
+ * stores the document with that version and returns {version, document}.
+ */
+const VERSION_AND_STORE = `
+if redis.call('HGET', KEYS[1], 'hash') == ARGV[1] then
+  return { tonumber(redis.call('HGET', KEYS[1], 'version') or '0'), false }
+end
+local v = redis.call('INCR', KEYS[2])
+local doc = string.gsub(ARGV[2], '"version":1,', '"version":' .. v .. ',', 1)
+redis.call('HSET', KEYS[1], 'doc', doc, 'hash', ARGV[1], 'version', v, 'publishedAt', ARGV[3])
+return { v, doc }`;
+
 /** Hash of a document with no workloads: a device that never had any needs no document. */
 export const EMPTY_CONTENT_HASH = sha256Hex(canonicalJson({ workloads: {}, provenance: {} }));
 
@@ -94,32 +112,36 @@ export class DesiredPublisher {
     }
     if (changed.length === 0) return;
 
-    const incr = deps.redis.pipeline();
-    for (const c of changed) incr.incr(deps.keys.version(c.device.id));
-    const versions = ((await incr.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return Number(v);
-    });
-
+    // Compare-and-version in one atomic step per device (DD-017): a document whose content another
+    // controller process has just published gets no second version.
     const issuedAt = new Date(deps.now()).toISOString();
-    const store = deps.redis.pipeline();
+    const pipeline = deps.redis.pipeline();
+    for (const c of changed) {
+      const template = JSON.stringify(
+        DesiredState.parse({
+          protocol: PROTOCOL_VERSION,
+          deviceId: c.device.id,
+          version: VERSION_PLACEHOLDER,
+          issuedAt,
+          workloads: c.composed.workloads,
+          provenance: c.composed.provenance,
+          signature: null,
+        }),
+      );
+      pipeline.eval(VERSION_AND_STORE, 2, deps.keys.desired(c.device.id), deps.keys.version(c.device.id), c.composed.contentHash, template, issuedAt);
+    }
+    const results = (await pipeline.exec()) ?? [];
     const docs: { deviceId: string; version: number; payload: string }[] = [];
     changed.forEach((c, i) => {
-      const version = versions[i] as number;
-      const doc = DesiredState.parse({
-        protocol: PROTOCOL_VERSION,
-        deviceId: c.device.id,
-        version,
-        issuedAt,
-        workloads: c.composed.workloads,
-        provenance: c.composed.provenance,
-        signature: null,
-      });
-      const payload = JSON.stringify(doc);
-      store.hset(deps.keys.desired(c.device.id), { doc: payload, hash: c.composed.contentHash, version: String(version), publishedAt: issuedAt });
+      const [err, value] = results[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      const [version, payload] = value as [number, string | null];
+      if (!payload) {
+        result.unchanged++;
+        return;
+      }
       docs.push({ deviceId: c.device.id, version, payload });
     });
-    await store.exec();
 
     // Stored before published: if we crash in between, anti-entropy sees the
     // broker's retained copy is older than the record and publishes it.

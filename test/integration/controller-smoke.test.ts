@@ -30,3 +30,44 @@ describe('controller publishes desired states', () => {
     expect(desired?.provenance['kiosk-web']).toEqual({ deployment: deployment.id, release: 'kiosk@1.0.0' });
   });
 });
+
+describe('two controllers recomputing the same devices at once', () => {
+  let rig: ControlPlaneRig;
+  beforeAll(async () => {
+    rig = await startControlPlane();
+  });
+  afterAll(async () => {
+    await rig?.close();
+  });
+
+  it('publish each new content once: no device gets two versions for one change', async () => {
+    const cp = rig.controller.controlPlane;
+    for (let i = 0; i < 20; i++) await cp.addDevice({ id: `twin-${i}`, labels: { fleet: 'twins' } });
+    await cp.createRelease({ app: 'twin', version: '1', workloads: { w: { image: 'busybox:1' } } });
+    // Registered directly, so that no recompute runs yet; then two publishers race over the same devices.
+    const { DeploymentStore } = await import('../../controller/registry/deployment-store.js');
+    const { Keys } = await import('../../controller/registry/keys.js');
+    await new DeploymentStore(rig.controller.redis, new Keys('outpost:'), Date.now).create({ app: 'twin', version: '1', target: { kind: 'selector', selector: 'fleet=twins' } });
+    const second = (await import('../../controller/create-controller.js')).createController;
+    const other = second(
+      (await import('../../controller/config.js')).parseControllerConfig({
+        redisUrl: rig.redis.url,
+        brokerUrl: rig.brokerUrl,
+        servicePassword: rig.serviceAuth.password,
+        adminTokens: [rig.adminToken],
+        antiEntropyIntervalSeconds: 0,
+      }),
+      { logger: (await import('../../shared/logger.js')).silentLogger() },
+    );
+    await other.start();
+    try {
+      const [a, b] = await Promise.all([rig.controller.publisher.recompute(), other.publisher.recompute()]);
+      const published = [...a.published, ...b.published];
+      expect(published).toHaveLength(20);
+      expect(new Set(published.map((p) => p.deviceId)).size).toBe(20);
+      for (let i = 0; i < 20; i++) expect((await cp.desiredOf(`twin-${i}`))?.version).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+});
