@@ -3,7 +3,8 @@ import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deviceContainers } from '../helpers/device-containers.js';
-import { pushToRegistry, TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
+import Docker from 'dockerode';
+import { ensureTestImage, pushToRegistry, TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
 
@@ -13,6 +14,7 @@ describe('pulling from a registry', () => {
   let registry: RegistryServer;
   let controller: TestController;
   let rig: DeviceRig;
+  let v1Image = '';
   dumpOnFailure((): Record<string, string> => (rig?.agent ? { agent: rig.agent.output() } : {}));
 
   beforeAll(async () => {
@@ -31,6 +33,7 @@ describe('pulling from a registry', () => {
   it('pulls by digest, runs it, and reports the digest actually running', async () => {
     const digest = await pushToRegistry(TEST_IMAGE, registry.host, 'edge/web', '1');
     const image = `${registry.host}/edge/web@${digest}`;
+    v1Image = image;
     await rig.publish(1, { web: { image } });
     const report = await rig.converged(1);
     expect(report.workloads.web?.imageDigest).toBe(image);
@@ -67,5 +70,23 @@ describe('pulling from a registry', () => {
     const after = await deviceContainers(rig.deviceId);
     expect(after).toHaveLength(1);
     expect(after[0]?.image).toContain(digest);
+  });
+
+  it('keeps the images of the current and the previous version, removes older ones it pulled', async () => {
+    const docker = new Docker();
+    const v3Image = (await deviceContainers(rig.deviceId))[0]?.image ?? '';
+    const tag = `outpost-test/gc-${Math.random().toString(36).slice(2, 8)}:4`;
+    await ensureTestImage(tag, { label: `gc-${tag.slice(14, 20)}` });
+    try {
+      const digest = await pushToRegistry(tag, registry.host, 'edge/web', '4');
+      await rig.publish(4, { web: { image: `${registry.host}/edge/web@${digest}` } });
+      await rig.converged(4);
+      const removed = await rig.watch.waitForEvent((e) => e.type === 'image.removed' && e.version === 4, 10_000, 'image.removed');
+      expect(removed.data.image).toBe(v1Image);
+      await expect(docker.getImage(v1Image).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect(await docker.getImage(v3Image).inspect()).toBeTruthy(); // the previous version's image stays for a rollback
+    } finally {
+      await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+    }
   });
 });
