@@ -24,6 +24,9 @@ import { hostCpus, readSystemSources } from './telemetry/system-sources.js';
 import { TelemetryLoop } from './telemetry/telemetry-loop.js';
 import { runFor, type RunResult } from './update-runner.js';
 
+/** Pass failures that credentials may cure (some registries answer "not found" to anonymous pulls). */
+const PULL_FAILURES: ReadonlySet<string> = new Set(['REGISTRY_AUTH', 'IMAGE_NOT_FOUND', 'IMAGE_PULL_FAILED']);
+
 export interface AgentDeps {
   config: Readonly<AgentConfig>;
   runtime: ContainerRuntime;
@@ -38,6 +41,8 @@ export interface AgentDeps {
   afterStep?: (step: Step) => void;
   /** Health-gate timings (tests shorten them). */
   gate?: { minimumReadyMs?: number; imageHealthBudgetMs?: number; pollMs?: number };
+  /** Re-reads the secret before each connection attempt (a rotated secret file); absent: config.secret. */
+  currentSecret?: () => string;
 }
 
 /**
@@ -98,6 +103,7 @@ export class Agent {
         nextEpoch: () => this.nextEpoch(),
         presencePayload: (status, epoch) => this.presence(status, epoch),
         onMessage: (topic, payload) => this.onMessage(topic, payload),
+        ...(deps.currentSecret ? { currentSecret: deps.currentSecret } : {}),
       },
     );
     this.reporter = new Reporter(
@@ -174,6 +180,7 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.state.load();
+    await this.releaseLeftoverLocks();
     const cached = this.state.highest;
     this.reporter.emit({
       type: 'agent.started',
@@ -199,6 +206,19 @@ export class Agent {
         if (!this.reconciler.busy) this.reconciler.requestPass();
       };
       this.resyncTimer = this.deps.clock.setTimeout(tick, resyncMs);
+    }
+  }
+
+  /**
+   * DD-018: a lock the agent held when it was killed would otherwise keep the
+   * workload from ever taking it, and look like the workload's own lock.
+   */
+  private async releaseLeftoverLocks(): Promise<void> {
+    try {
+      const released = await this.locks.releaseLeftovers();
+      if (released.length > 0) this.log.warn({ workloads: released }, 'removed update locks a previous agent process left behind');
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'cannot check update locks left by a previous agent process');
     }
   }
 
@@ -265,6 +285,9 @@ export class Agent {
         this.scheduleReport(0);
         return;
       }
+      case 'refresh':
+        this.refreshCredentials(verdict.version, verdict.registryAuth);
+        return;
       case 'accept': {
         const doc = verdict.doc;
         this.state.highest = doc;
@@ -277,6 +300,20 @@ export class Agent {
         return;
       }
     }
+  }
+
+  /**
+   * DD-019: the retained document of the version already held is re-delivered
+   * on every connect; it brings back the credentials that never reach the
+   * disk. Quiet (no event, no new apply): only a pass that failed to pull, or
+   * one still running, is retried at once with them.
+   */
+  private refreshCredentials(version: number, registryAuth: DesiredState['registryAuth']): void {
+    if (JSON.stringify(registryAuth ?? null) === JSON.stringify(this.registryAuth ?? null)) return;
+    this.registryAuth = registryAuth;
+    this.log.info({ version, registries: Object.keys(registryAuth ?? {}) }, 'registry credentials refreshed');
+    const failure = this.state.failure?.code;
+    if (this.reconciler.busy || (failure !== undefined && PULL_FAILURES.has(failure))) this.reconciler.retryNow();
   }
 
   /**

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { systemClock } from '../shared/clock.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, type Logger } from '../shared/logger.js';
 import { errorMessage } from '../shared/errors.js';
 import { Agent } from './agent.js';
 import { parseAgentConfig, type AgentConfig } from './config.js';
@@ -65,6 +65,34 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv):
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   return parseAgentConfig(raw);
+}
+
+function secretFileOf(flags: AgentFlags, env: NodeJS.ProcessEnv): string | undefined {
+  if (flags.secret ?? env.OUTPOST_DEVICE_SECRET) return undefined;
+  return flags.secretFile ?? env.OUTPOST_DEVICE_SECRET_FILE;
+}
+
+/**
+ * The secret file's current content at each connection attempt, so a
+ * rotated secret is used from the next reconnect on. An unreadable or empty
+ * file keeps the last good secret (and says so once).
+ */
+function secretFromFile(file: string, initial: string, logger: Logger): () => string {
+  let last = initial;
+  let warned = false;
+  return () => {
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value) {
+        last = value;
+        warned = false;
+      }
+    } catch (err) {
+      if (!warned) logger.warn({ file, err: errorMessage(err) }, 'cannot read the secret file; using the last secret read');
+      warned = true;
+    }
+    return last;
+  };
 }
 
 function readBootId(): string {
@@ -133,6 +161,7 @@ export function registerAgentCommand(program: Command): void {
         logger,
         bootId: readBootId(),
         ...(crashHook(process.env) ? { afterStep: crashHook(process.env) } : {}),
+        ...(secretFileOf(flags, process.env) ? { currentSecret: secretFromFile(secretFileOf(flags, process.env) as string, config.secret, logger) } : {}),
       });
       const shutdown = (signal: string): void => {
         logger.info({ signal }, 'agent stopping');

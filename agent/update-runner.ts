@@ -3,8 +3,9 @@ import { errorMessage } from '../shared/errors.js';
 import { parseImageRef, registryOf } from '../shared/image-ref.js';
 import type { DesiredState } from '../shared/schemas/desired-state.js';
 import type { AgentState } from './agent-state.js';
-import { decideApply } from './apply/apply-decision.js';
+import { decideLocks, decideWindow, type ApplyDecision } from './apply/apply-decision.js';
 import { imagesToRemove } from './apply/image-gc.js';
+import { UpdateLockClaim } from './apply/update-lock-claim.js';
 import type { UpdateLocks } from './apply/update-locks.js';
 import type { EventSink } from './reconcile/event-sink.js';
 import { changedWorkloads, runReconcilePass, type PassDeps } from './reconcile/reconcile-pass.js';
@@ -59,6 +60,7 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
     now: deps.now,
     authFor: (image) => authFor(image, deps.registryAuth()),
     extrasFor: (workload) => ({ lockDir: deps.locks.pathFor(workload) }),
+    pulled: new Set<string>(),
   };
   for (const w of Object.keys(target.workloads)) await deps.locks.dirFor(w);
 
@@ -72,40 +74,83 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
     return { kind: 'held-back' };
   }
 
-  const touched = touchedWorkloads(target, previous);
-  // Only a running workload can hold its lock; a file left by a dead container is stale.
-  const live = new Set((await deps.runtime.listContainers(deps.deviceId)).filter((c) => c.state === 'running').map((c) => c.workload));
-  const decision = decideApply(target, new Date(deps.now()), deps.locks.heldBy(touched.filter((w) => live.has(w))));
-  if (!decision.apply) {
-    await runReconcilePass(target, 'download', null, passDeps, signal);
-    if (previous) await runReconcilePass(previous, 'resync', null, passDeps, signal);
-    const deferred: NonNullable<AgentState['deferred']> =
-      decision.reason === 'window'
-        ? { version: target.version, reason: 'window', until: decision.until.toISOString(), workloads: [] }
-        : { version: target.version, reason: 'locked', until: null, workloads: decision.workloads };
-    const changed = JSON.stringify(deferred) !== JSON.stringify(state.deferred);
-    state.deferred = deferred;
-    if (decision.reason === 'window') deps.wakeAt(decision.until.getTime());
-    else deps.wakeWhenUnlocked(decision.workloads);
-    if (!changed) return { kind: 'deferred' };
-    deps.events.emit({
-      type: 'update.deferred',
-      level: 'info',
-      message:
-        decision.reason === 'window'
-          ? `version ${target.version} downloaded; applies when its window opens at ${decision.until.toISOString()}`
-          : `version ${target.version} downloaded; deferred: locked by ${decision.workloads.join(', ')}`,
-      version: target.version,
-      data: { reason: decision.reason },
-    });
-    return { kind: 'deferred' };
+  // Time alone decides the window, so it is known before the download; either way the version downloads at once.
+  const window = decideWindow(target, new Date(deps.now()));
+  await runReconcilePass(target, 'download', null, passDeps, signal);
+  if (!window.apply) return defer(target, window, previous, passDeps, signal, deps);
+
+  // DD-018: locks are decided only now that the download is done, by taking them.
+  const claim = new UpdateLockClaim(deps.locks, {
+    keepUntilEnd: (w) => target.workloads[w]?.strategy === 'hand-over',
+    logger: deps.logger,
+  });
+  try {
+    const touched = touchedWorkloads(target, previous);
+    const locked = await claim.claim(touched, await runningWorkloads(deps));
+    const locks = decideLocks(target, locked);
+    if (!locks.apply) {
+      await claim.releaseAll();
+      return await defer(target, locks, previous, passDeps, signal, deps);
+    }
+    if (locked.length > 0) {
+      deps.logger.info({ workloads: locked }, 'force: updating despite update locks');
+      await claim.seize(locked);
+    }
+    return await update(target, previous, claim, passDeps, signal, deps);
+  } finally {
+    await claim.releaseAll();
   }
+}
+
+/** Downloaded, but not to be applied yet: keep the previous version as it is and say why. */
+async function defer(
+  target: DesiredState,
+  decision: Exclude<ApplyDecision, { apply: true }>,
+  previous: DesiredState | null,
+  passDeps: PassDeps,
+  signal: AbortSignal,
+  deps: RunnerDeps,
+): Promise<RunResult> {
+  const { state } = deps;
+  if (previous) await runReconcilePass(previous, 'resync', null, passDeps, signal);
+  const deferred: NonNullable<AgentState['deferred']> =
+    decision.reason === 'window'
+      ? { version: target.version, reason: 'window', until: decision.until.toISOString(), workloads: [] }
+      : { version: target.version, reason: 'locked', until: null, workloads: decision.workloads };
+  const changed = JSON.stringify(deferred) !== JSON.stringify(state.deferred);
+  state.deferred = deferred;
+  if (decision.reason === 'window') deps.wakeAt(decision.until.getTime());
+  else deps.wakeWhenUnlocked(decision.workloads);
+  if (!changed) return { kind: 'deferred' };
+  deps.events.emit({
+    type: 'update.deferred',
+    level: 'info',
+    message:
+      decision.reason === 'window'
+        ? `version ${target.version} downloaded; applies when its window opens at ${decision.until.toISOString()}`
+        : `version ${target.version} downloaded; deferred: locked by ${decision.workloads.join(', ')}`,
+    version: target.version,
+    data: { reason: decision.reason },
+  });
+  return { kind: 'deferred' };
+}
+
+/** Replace the touched workloads (the agent holding their update locks), health-gate, commit or roll back. */
+async function update(
+  target: DesiredState,
+  previous: DesiredState | null,
+  claim: UpdateLockClaim,
+  basePassDeps: PassDeps,
+  signal: AbortSignal,
+  deps: RunnerDeps,
+): Promise<RunResult> {
+  const { state } = deps;
   if (state.deferred) {
     deps.events.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${target.version} (no longer deferred)`, version: target.version });
   }
   state.deferred = null;
   state.passRunning = true;
-  for (const w of touched) await deps.locks.clear(w);
+  const passDeps: PassDeps = { ...basePassDeps, beforeStep: (step) => claim.beforeStep(step) };
 
   const outcome = await runReconcilePass(target, 'update', previous, passDeps, signal);
   if (outcome.kind === 'unhealthy') {
@@ -118,6 +163,8 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
     };
     await state.persistMeta();
     deps.logger.warn({ version: target.version, workload: f.workload, reason: f.reason }, 'update unhealthy; rolling back');
+    // The failed containers' locks die with them; the kept containers start unlocked again.
+    await claim.seize([...new Set([...touchedWorkloads(target, previous), ...changedWorkloads(target, previous).map((w) => w.name)])]);
     await runReconcilePass(previous ?? nothing(target), 'rollback', null, passDeps, signal);
     deps.events.emit({
       type: 'update.rolled-back',
@@ -131,11 +178,17 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
     return { kind: 'rolled-back', failure: f };
   }
 
+  await claim.releaseAll();
   await state.saveApplied(target);
   state.meta = { ...state.meta, appliedVersion: target.version, appliedAt: state.iso(), rollback: null };
   await state.persistMeta();
   await collectImages(target, previous, deps);
   return { kind: 'applied' };
+}
+
+/** Only a running workload can hold its lock; a file left by a dead container is stale. */
+async function runningWorkloads(deps: RunnerDeps): Promise<Set<string>> {
+  return new Set((await deps.runtime.listContainers(deps.deviceId)).filter((c) => c.state === 'running').map((c) => c.workload));
 }
 
 /** Workloads whose containers an update would stop or replace (their locks matter). */

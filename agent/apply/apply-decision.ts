@@ -1,17 +1,17 @@
 import type { DesiredState } from '../../shared/schemas/desired-state.js';
 import { isInWindow, nextWindowStart } from '../../shared/maintenance-window.js';
 
-export type ApplyDecision =
-  | { apply: true }
-  | { apply: false; reason: 'window'; until: Date }
-  | { apply: false; reason: 'locked'; workloads: string[] };
+export type WindowDecision = { apply: true } | { apply: false; reason: 'window'; until: Date };
+export type LockDecision = { apply: true } | { apply: false; reason: 'locked'; workloads: string[] };
+export type ApplyDecision = WindowDecision | LockDecision;
 
 /**
- * Whether the agent may replace containers for `doc` now (pure). A version
- * that must wait is still downloaded. Order: `apply.after`, then the window,
- * then update locks (which `force` overrides).
+ * Whether the time allows replacing containers for `doc` now (pure):
+ * `apply.after`, then the maintenance window. It depends on time only, so it
+ * is decided before the download; a version that must wait is still
+ * downloaded at once.
  */
-export function decideApply(doc: DesiredState, now: Date, lockedWorkloads: readonly string[]): ApplyDecision {
+export function decideWindow(doc: DesiredState, now: Date): WindowDecision {
   const after = doc.apply?.after ? new Date(doc.apply.after) : null;
   if (after && after.getTime() > now.getTime()) {
     const w = doc.apply?.window;
@@ -21,6 +21,15 @@ export function decideApply(doc: DesiredState, now: Date, lockedWorkloads: reado
   if (doc.apply?.window && !isInWindow(doc.apply.window, now)) {
     return { apply: false, reason: 'window', until: nextWindowStart(doc.apply.window, now) };
   }
-  if (lockedWorkloads.length > 0 && !doc.force) return { apply: false, reason: 'locked', workloads: [...lockedWorkloads] };
+  return { apply: true };
+}
+
+/**
+ * Whether update locks let the update go on (pure). Decided after the
+ * download, from the locks the agent could not take itself (DD-018);
+ * `force` overrides them.
+ */
+export function decideLocks(doc: DesiredState, lockedWorkloads: readonly string[]): LockDecision {
+  if (lockedWorkloads.length > 0 && !doc.force) return { apply: false, reason: 'locked', workloads: [...lockedWorkloads].sort() };
   return { apply: true };
 }

@@ -35,6 +35,12 @@ export interface ConnectionDeps {
    * desired document is acknowledged after it was persisted (or rejected).
    */
   onMessage: (topic: string, payload: Buffer) => Promise<void>;
+  /**
+   * The secret to present, asked before every attempt: a secret file the
+   * operator replaced after `outpost device rotate-secret` is picked up by the
+   * next reconnect without restarting the agent. Absent: options.secret.
+   */
+  currentSecret?: () => string;
 }
 
 interface ConnectionEvents {
@@ -157,7 +163,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
       const client = this.deps.connect(this.options.brokerUrl, {
         clientId: this.options.deviceId,
         username: this.options.deviceId,
-        password: this.options.secret,
+        password: this.deps.currentSecret?.() ?? this.options.secret,
         clean: false,
         protocolVersion: 4,
         keepalive: this.options.keepaliveSeconds,

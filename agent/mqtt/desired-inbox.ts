@@ -6,6 +6,8 @@ import { checkPolicy, type AgentPolicy } from '../reconcile/policy.js';
 
 export type InboxVerdict =
   | { kind: 'accept'; doc: DesiredState }
+  /** The version already held, valid for this device: only its in-memory parts (credentials) are taken (DD-019). */
+  | { kind: 'refresh'; version: number; registryAuth: DesiredState['registryAuth'] }
   | { kind: 'ignore'; version: number | null; reason: string }
   | { kind: 'reject'; code: ErrorCode; reason: string; version: number | null };
 
@@ -19,7 +21,8 @@ export interface InboxContext {
 
 /**
  * Classify one desired payload (DD-001 latest wins). Pure: the caller
- * persists accepted documents and reports rejections.
+ * persists accepted documents, reports rejections and keeps refreshed
+ * credentials.
  *
  * Queued QoS 1 messages arrive out of order, duplicated and flagged retained
  * (pitfalls.md), so anything not newer than what we hold is ignored, even
@@ -59,14 +62,16 @@ export function classifyDesired(payload: Buffer, ctx: InboxContext): InboxVerdic
       version: doc.version,
     };
   }
-  if (ctx.highestVersion !== null && doc.version <= ctx.highestVersion) {
-    return {
-      kind: 'ignore',
-      version: doc.version,
-      reason: doc.version === ctx.highestVersion ? 'duplicate' : `older than ${ctx.highestVersion}`,
-    };
+  if (ctx.highestVersion !== null && doc.version < ctx.highestVersion) {
+    return { kind: 'ignore', version: doc.version, reason: `older than ${ctx.highestVersion}` };
   }
   const policyViolation = checkPolicy(doc, ctx.policy);
+  if (ctx.highestVersion !== null && doc.version === ctx.highestVersion) {
+    // The retained copy of what we hold, re-delivered on every connect: the
+    // credentials that never reach the disk come back with it (DD-019).
+    if (policyViolation) return { kind: 'ignore', version: doc.version, reason: 'duplicate' };
+    return { kind: 'refresh', version: doc.version, registryAuth: doc.registryAuth };
+  }
   if (policyViolation) return { kind: 'reject', code: 'DESIRED_POLICY', reason: policyViolation, version: doc.version };
   return { kind: 'accept', doc };
 }

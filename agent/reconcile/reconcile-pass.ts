@@ -21,6 +21,10 @@ export interface PassDeps {
   prober: Prober;
   authFor: (image: string) => RegistryAuth | undefined;
   extrasFor: (workload: string) => ContainerExtras;
+  /** Called before each step runs (the update runner gives back its update locks here); must not throw. */
+  beforeStep?: (step: Step) => Promise<void>;
+  /** Images already pulled by an earlier pass of the same run, so `pullPolicy: always` pulls once. */
+  pulled?: Set<string>;
   /** Called after each step succeeded; the crash-injection hook of the kill -9 tests lives here. */
   afterStep?: (step: Step) => void;
   /** Step-progress callback for live reports (pulling/starting). */
@@ -68,7 +72,7 @@ export async function runReconcilePass(
   const desired = desiredWorkloads(doc);
   if (mode === 'update') await checkHandOver(desired, deps);
   const converge = async (opts: Pick<PlanInput, 'keepStale' | 'downloadOnly' | 'startStopped'>): Promise<number> => {
-    const pulledThisPass = new Set<string>();
+    const pulledThisPass = deps.pulled ?? new Set<string>();
     const maxRounds = deps.maxRounds ?? 8;
     let executed = 0;
     for (let round = 0; round < maxRounds; round++) {
@@ -82,6 +86,7 @@ export async function runReconcilePass(
       if (steps.length === 0) return executed;
       for (const step of steps) {
         throwIfAborted(signal);
+        await deps.beforeStep?.(step);
         await runStep(step, doc.version, deps, signal);
         if (step.kind === 'pull') pulledThisPass.add(step.image);
         executed++;

@@ -62,6 +62,18 @@ export class Reconciler<D extends Versioned, R = void> {
     this.kick();
   }
 
+  /**
+   * Run the current target now, dropping a pending retry's backoff: what the
+   * failed attempt lacked (registry credentials, DD-019) has just arrived.
+   * While a pass runs, another one follows it.
+   */
+  retryNow(): void {
+    if (this.closed || !this.target) return;
+    this.deps.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.kick();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.deps.clock.clearTimeout(this.retryTimer);

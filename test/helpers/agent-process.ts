@@ -9,7 +9,10 @@ export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 export interface AgentProcessOptions {
   deviceId: string;
   brokerUrl: string;
+  /** The secret itself (env), or '' with `secretFile`. */
   secret: string;
+  /** Read at every connection attempt: a rotated secret written there is picked up. */
+  secretFile?: string;
   stateDir: string;
   extraArgs?: readonly string[];
   env?: Record<string, string | undefined>;
@@ -47,9 +50,10 @@ export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProc
       '10',
       '--log-level',
       'debug',
+      ...(opts.secretFile ? ['--secret-file', opts.secretFile] : []),
       ...(opts.extraArgs ?? []),
     ],
-    env: { OUTPOST_DEVICE_SECRET: opts.secret, ...(opts.env ?? {}) },
+    env: { OUTPOST_DEVICE_SECRET: opts.secretFile ? undefined : opts.secret, ...(opts.env ?? {}) },
     bufferLines: 400,
   });
   await proc.waitForLine(/"msg":"agent started"/, 20_000).catch((err: unknown) => {

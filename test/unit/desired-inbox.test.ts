@@ -34,12 +34,30 @@ describe('classifyDesired (latest wins)', () => {
     expect(classifyDesired(buf(doc({ version: 1 })), ctx({ highestVersion: null })).kind).toBe('accept');
   });
 
-  it.each([
-    [3, 'duplicate'],
-    [2, 'older than 3'],
-  ])('ignores version %i (%s)', (version, reason) => {
-    const v = classifyDesired(buf(doc({ version })), ctx());
-    expect(v).toEqual({ kind: 'ignore', version, reason });
+  it('ignores an older version', () => {
+    const v = classifyDesired(buf(doc({ version: 2 })), ctx());
+    expect(v).toEqual({ kind: 'ignore', version: 2, reason: 'older than 3' });
+  });
+
+  const creds = { 'registry.example.com:5000': { username: 'u', password: 'p' } };
+  const bind = { web: { image: 'busybox:1', volumes: [{ type: 'bind' as const, source: '/etc', target: '/x' }] } };
+  const sameVersion: [string, Buffer, ReturnType<typeof classifyDesired>][] = [
+    ['valid, with credentials → refresh them', buf(doc({ version: 3, registryAuth: creds })), { kind: 'refresh', version: 3, registryAuth: creds }],
+    ['valid, without credentials → refresh (to none)', buf(doc({ version: 3 })), { kind: 'refresh', version: 3, registryAuth: undefined }],
+    ['outside the policy → duplicate', buf(doc({ version: 3, registryAuth: creds, workloads: bind })), { kind: 'ignore', version: 3, reason: 'duplicate' }],
+    ['schema violation → ignored', buf({ ...doc({ version: 3 }), workloads: 'nope' }), { kind: 'ignore', version: 3, reason: 'invalid and not newer than 3' }],
+    [
+      'for another device → rejected',
+      buf(doc({ version: 3, deviceId: 'kiosk-b', registryAuth: creds })),
+      { kind: 'reject', code: 'DESIRED_WRONG_DEVICE', reason: 'document is for device kiosk-b, this is kiosk-a', version: 3 },
+    ],
+  ];
+  it.each(sameVersion)('the version already held (DD-019): %s', (_name, payload, verdict) => {
+    expect(classifyDesired(payload, ctx())).toEqual(verdict);
+  });
+
+  it('an older version never refreshes credentials', () => {
+    expect(classifyDesired(buf(doc({ version: 2, registryAuth: creds })), ctx()).kind).toBe('ignore');
   });
 
   it('ignores an empty payload (retained message cleared)', () => {

@@ -18,7 +18,10 @@ function deferred<T = void>() {
   return { promise, resolve, reject };
 }
 
-function harness(runPass: (doc: Doc, signal: AbortSignal) => Promise<void>) {
+function harness(
+  runPass: (doc: Doc, signal: AbortSignal) => Promise<void>,
+  { retry = { baseMs: 10, capMs: 10, factor: 2 }, random = () => 0 }: { retry?: { baseMs: number; capMs: number; factor: number }; random?: () => number } = {},
+) {
   const log: string[] = [];
   const r = new Reconciler<Doc>({
     runPass: async (doc, signal) => {
@@ -29,8 +32,8 @@ function harness(runPass: (doc: Doc, signal: AbortSignal) => Promise<void>) {
     onSuccess: (doc) => log.push(`ok ${doc.version}`),
     onFailure: (doc, err) => log.push(`fail ${doc.version} ${err.code}`),
     clock: systemClock,
-    random: () => 0, // retry immediately
-    retry: { baseMs: 10, capMs: 10, factor: 2 },
+    random, // 0: retry immediately
+    retry,
     logger: silentLogger(),
   });
   return { r, log };
@@ -94,6 +97,40 @@ describe('Reconciler: single flight, latest wins', () => {
     await new Promise((res) => setTimeout(res, 40));
     await r.idle();
     expect(log).toEqual(['run 1', 'fail 1 IMAGE_NOT_FOUND', 'run 2', 'ok 2']);
+    await r.close();
+  });
+
+  it('retryNow drops the backoff of a pending retry (the missing credentials arrived)', async () => {
+    let credentials = false;
+    const hour = { baseMs: 3_600_000, capMs: 3_600_000, factor: 2 };
+    const { r, log } = harness(async () => {
+      if (!credentials) throw new OutpostError('REGISTRY_AUTH', 'no basic auth credentials');
+    }, { retry: hour, random: () => 0.99 });
+    r.setTarget({ version: 1 });
+    await r.idle();
+    expect(log).toEqual(['run 1', 'fail 1 REGISTRY_AUTH']);
+    r.requestPass(); // a resync tick still waits for the retry
+    await r.idle();
+    expect(log).toHaveLength(2);
+    credentials = true;
+    r.retryNow();
+    await r.idle();
+    expect(log).toEqual(['run 1', 'fail 1 REGISTRY_AUTH', 'run 1', 'ok 1']);
+    await r.close();
+  });
+
+  it('retryNow during a pass runs one more pass after it', async () => {
+    const gate = deferred();
+    let runs = 0;
+    const { r, log } = harness(async () => {
+      if (++runs === 1) await gate.promise;
+    });
+    r.setTarget({ version: 1 });
+    r.retryNow();
+    gate.resolve();
+    await new Promise((res) => setTimeout(res, 10));
+    await r.idle();
+    expect(log).toEqual(['run 1', 'ok 1', 'run 1', 'ok 1']);
     await r.close();
   });
 });
