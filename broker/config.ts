@@ -60,6 +60,17 @@ export const BrokerConfig = z
     servicePassword: z.string().min(16, 'must be at least 16 characters').max(1024).optional(),
     /** Offline messages replayed per CONNECT (aedes-persistence-redis `maxSessionDelivery`). */
     maxSessionDelivery: int(1, 100_000).default(100),
+    /**
+     * Longest QoS 1 queue of a persistent session; beyond it the OLDEST
+     * messages are dropped (DD-020). A device needs only the newest desired
+     * document, which is retained anyway; Mosquitto's default is the same 1000.
+     */
+    maxQueuedMessages: int(1, 1_000_000).default(1000),
+    /**
+     * How often persistent sessions of device ids without a credential
+     * (decommissioned, or never enrolled) are removed; also once at start.
+     */
+    sessionSweepIntervalMs: int(100, 86_400_000).default(600_000),
     /** A subscriber whose socket stays full this long is cut off, so it cannot stall delivery to all (pitfalls.md). */
     drainTimeoutMs: int(1000, 600_000).default(30_000),
     heartbeatIntervalMs: int(1000, 3_600_000).default(60_000),

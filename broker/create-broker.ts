@@ -10,7 +10,7 @@ import { createAuthenticate, createPreConnect, PendingWills } from './auth/authe
 import { ConnackLedger, createAuthorizeForward } from './auth/authorize-forward.js';
 import { createAuthorizePublish } from './auth/authorize-publish.js';
 import { createAuthorizeSubscribe } from './auth/authorize-subscribe.js';
-import { DeviceCredentials } from './auth/device-credentials.js';
+import { DeviceCredentials } from '../shared/device-credentials.js';
 import { IdentityRegistry } from './auth/identity.js';
 import { clip } from './auth/log-fields.js';
 import { logBrokerEvents } from './broker-events.js';
@@ -21,6 +21,8 @@ import { HEADER_ALLOWANCE_BYTES } from './packet-size-guard.js';
 import { createRedisPersistence } from './persistence.js';
 import { withDurableRetained } from './durable-retained.js';
 import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
+import { SessionSweeper } from './session-sweep.js';
+import { CredentialWatch } from './credential-watch.js';
 import { dropStaleWillsOnReconnect } from './stale-wills.js';
 
 /**
@@ -81,8 +83,9 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   if (ownRedis) watchRedis(ownRedis, new RedisOutageLog(logger, 'credentials'));
   const credentials = new DeviceCredentials(credentialsRedis, config.keyPrefix);
 
-  const { persistence, redis: persistenceRedis } = createRedisPersistence(config.redisUrl, {
+  const { persistence, redis: persistenceRedis, queues } = createRedisPersistence(config.redisUrl, {
     maxSessionDelivery: config.maxSessionDelivery,
+    maxQueuedMessages: config.maxQueuedMessages,
     logger,
   });
   watchRedis(persistenceRedis, new RedisOutageLog(logger, 'persistence'));
@@ -132,30 +135,63 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     authorizeForward: createAuthorizeForward({ policy, identities, connacks, logger }),
   };
 
-  let aedes: Aedes;
+  let aedes: Aedes | undefined;
+  let sweeper: SessionSweeper | undefined;
+  // Subscriber mode needs a connection of its own; it waits out Redis outages like the emitter's.
+  const watchConnection = new ForgivingRedis(config.redisUrl, { maxRetriesPerRequest: null });
+  watchRedis(watchConnection, new RedisOutageLog(logger, 'credential watch'));
+  const credentialWatch = new CredentialWatch({
+    subscriber: watchConnection,
+    keyPrefix: config.keyPrefix,
+    credentials,
+    identities,
+    clientOf: (clientId) => clientsOf(aedesRef)[clientId],
+    allClients: () => Object.values(clientsOf(aedesRef)),
+    logger,
+  });
   try {
     // Both wait for Redis for as long as it takes (persistence commands are
     // never dropped, see persistence.ts); the outage is logged meanwhile.
     if (ownRedis) await ready(ownRedis);
     aedes = await Aedes.createBroker(options);
     aedesRef = aedes;
+    // Before listen(), so no client connects before the old wills are known (DD-011).
+    await dropStaleWillsOnReconnect({ aedes, redis: persistenceRedis, persistence, logger });
+    // Its first pass runs now, before aedes's first will sweep (4 heartbeats on).
+    const live = aedes;
+    sweeper = new SessionSweeper({
+      redis: persistenceRedis,
+      credentialsRedis,
+      keyPrefix: config.keyPrefix,
+      persistence,
+      queues,
+      isConnected: (clientId) => isConnected(live, clientId),
+      logger,
+      intervalMs: config.sessionSweepIntervalMs,
+    });
+    sweeper.start();
+    await credentialWatch.start();
   } catch (err) {
-    await closeQuietly(logger, [['emitter', () => new Promise<void>((resolve) => mq.close(() => resolve()))]]);
+    // Nothing opened above may outlive a failed start: the process would neither serve nor exit.
+    const opened = aedes;
+    await closeQuietly(logger, [
+      ['session sweep', async () => sweeper?.close()],
+      ['credential watch', async () => credentialWatch.close()],
+      ['aedes', () => new Promise<void>((resolve) => (opened ? opened.close(() => resolve()) : mq.close(() => resolve())))],
+    ]);
     persistenceRedis.disconnect();
     ownRedis?.disconnect();
     throw err;
   }
-
-  // Before listen(), so no client connects before the old wills are known (DD-011).
-  await dropStaleWillsOnReconnect({ aedes, redis: persistenceRedis, persistence, logger });
+  const broker = aedes;
 
   const server = createConnectionServer({
-    handle: (conn) => aedes.handle(conn),
+    handle: (conn) => broker.handle(conn),
     maxRemainingLength: config.maxPayloadBytes + config.maxTopicBytes + HEADER_ALLOWANCE_BYTES,
     logger,
   });
-  logBrokerEvents(aedes, { identities, logger, remoteOf: server.remoteOf });
-  aedes.on('connackSent', (packet, client) => {
+  logBrokerEvents(broker, { identities, logger, remoteOf: server.remoteOf });
+  broker.on('connackSent', (packet, client) => {
     if (packet.returnCode === 0) connacks.markSent(client);
   });
 
@@ -164,7 +200,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     // the refused ones too (pitfalls.md), and would queue matching QoS 1
     // messages for them until the next CONNECT. 'subscribe' fires after the
     // filters were stored, so removing the refused ones now cannot race them.
-    aedes.on('subscribe', (subscriptions: Subscription[], client: Client) => {
+    broker.on('subscribe', (subscriptions: Subscription[], client: Client) => {
       if (client.clean) return;
       const refused = subscriptions.filter((s) => Number(s.qos) === SUBACK_FAILURE).map((s) => s.topic);
       if (refused.length === 0) return;
@@ -178,7 +214,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   let closing: Promise<void> | undefined;
 
   return {
-    aedes,
+    aedes: broker,
     credentials,
     topics,
     async listen() {
@@ -190,7 +226,9 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
       closing ??= (async () => {
         const stopped = server.stopAccepting();
         await closeQuietly(logger, [
-          ['aedes', () => new Promise<void>((resolve) => aedes.close(() => resolve()))],
+          ['session sweep', async () => sweeper?.close()],
+          ['credential watch', async () => credentialWatch.close()],
+          ['aedes', () => new Promise<void>((resolve) => broker.close(() => resolve()))],
           ['connections', async () => {
             server.destroyConnections();
             await stopped;
@@ -205,6 +243,20 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
       return closing;
     },
   };
+}
+
+/** aedes's live clients by id (`aedes.clients`, not in its types); empty before aedes exists. */
+function clientsOf(aedes: Aedes | undefined): Record<string, Client> {
+  const clients: unknown = aedes ? Reflect.get(aedes, 'clients') : undefined;
+  return typeof clients === 'object' && clients !== null ? (clients as Record<string, Client>) : {};
+}
+
+/** aedes's own registry of connected clients (`aedes.clients`, not in its types); it decides session takeovers. */
+function isConnected(aedes: Aedes, clientId: string): boolean {
+  const clients: unknown = Reflect.get(aedes, 'clients');
+  // Unknown means "maybe": the sweep then fails its pass rather than remove a live session.
+  if (typeof clients !== 'object' || clients === null) throw new Error('aedes has no `clients` registry: check the installed version');
+  return Object.hasOwn(clients, clientId);
 }
 
 function ready(redis: Redis): Promise<void> {

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { DeviceId } from '../shared/device-id.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
-import { DeviceCredentials, MIN_SECRET_LENGTH } from './auth/device-credentials.js';
+import { DeviceCredentials, MIN_SECRET_LENGTH } from '../shared/device-credentials.js';
 import { checkBrokerConfig, DEFAULT_KEY_PREFIX, KeyPrefix, RedisUrl, type BrokerConfig, type ConfigIssue } from './config.js';
 import { createBroker } from './create-broker.js';
 
@@ -23,6 +23,9 @@ interface RunOptions {
   topicPrefix?: string;
   maxPayloadBytes?: string;
   heartbeatIntervalMs?: string;
+  maxQueuedMessages?: string;
+  maxSessionDelivery?: string;
+  sessionSweepIntervalMs?: string;
   serviceUsername?: string;
   servicePassword?: string;
   servicePasswordFile?: string;
@@ -44,6 +47,9 @@ const SOURCES: Record<string, string> = {
   topicPrefix: '--topic-prefix / OUTPOST_TOPIC_PREFIX',
   maxPayloadBytes: '--max-payload-bytes / OUTPOST_BROKER_MAX_PAYLOAD_BYTES',
   heartbeatIntervalMs: '--heartbeat-interval-ms / OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS',
+  maxQueuedMessages: '--max-queued-messages / OUTPOST_BROKER_MAX_QUEUED_MESSAGES',
+  maxSessionDelivery: '--max-session-delivery / OUTPOST_BROKER_MAX_SESSION_DELIVERY',
+  sessionSweepIntervalMs: '--session-sweep-interval-ms / OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS',
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
   servicePassword: '--service-password / --service-password-file / OUTPOST_SERVICE_PASSWORD',
   logLevel: '--log-level / OUTPOST_LOG_LEVEL',
@@ -69,6 +75,9 @@ export function registerBrokerCommands(program: Command): void {
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (env OUTPOST_TOPIC_PREFIX, default outpost/v1)')
     .option('--max-payload-bytes <n>', 'largest PUBLISH payload accepted (env OUTPOST_BROKER_MAX_PAYLOAD_BYTES)')
     .option('--heartbeat-interval-ms <ms>', 'aedes heartbeat period, at least 1000 (env OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS, default 60000)')
+    .option('--max-queued-messages <n>', 'longest QoS 1 queue of a persistent session, oldest dropped beyond it (env OUTPOST_BROKER_MAX_QUEUED_MESSAGES, default 1000)')
+    .option('--max-session-delivery <n>', 'queued messages replayed per CONNECT (env OUTPOST_BROKER_MAX_SESSION_DELIVERY, default 100)')
+    .option('--session-sweep-interval-ms <ms>', 'how often sessions of device ids without a credential are removed (env OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS, default 600000)')
     .option('--service-username <name>', 'service identity username (env OUTPOST_SERVICE_USERNAME, default svc:outpost)')
     .option('--service-password <password>', 'service identity password (env OUTPOST_SERVICE_PASSWORD); none: service disabled')
     .option('--service-password-file <path>', 'file holding the service password (env OUTPOST_SERVICE_PASSWORD_FILE)')
@@ -130,6 +139,9 @@ function configFromOptions(options: RunOptions, env: Env): BrokerConfig | Config
       topicPrefix: pick(options.topicPrefix, env, 'OUTPOST_TOPIC_PREFIX'),
       maxPayloadBytes: pick(options.maxPayloadBytes, env, 'OUTPOST_BROKER_MAX_PAYLOAD_BYTES'),
       heartbeatIntervalMs: pick(options.heartbeatIntervalMs, env, 'OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS'),
+      maxQueuedMessages: pick(options.maxQueuedMessages, env, 'OUTPOST_BROKER_MAX_QUEUED_MESSAGES'),
+      maxSessionDelivery: pick(options.maxSessionDelivery, env, 'OUTPOST_BROKER_MAX_SESSION_DELIVERY'),
+      sessionSweepIntervalMs: pick(options.sessionSweepIntervalMs, env, 'OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS'),
       serviceUsername: pick(options.serviceUsername, env, 'OUTPOST_SERVICE_USERNAME'),
       servicePassword,
       logLevel: pick(options.logLevel, env, 'OUTPOST_LOG_LEVEL'),

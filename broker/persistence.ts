@@ -3,6 +3,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ForgivingRedis } from './forgiving-redis.js';
+import { boundOutgoingQueues, type OutgoingQueues } from './outgoing-queue.js';
 
 /**
  * How long a client's next subscription change waits for the previous one.
@@ -18,6 +19,7 @@ export interface RedisPersistence {
   readonly persistence: Persistence;
   /** The connection it uses; persistence.destroy() disconnects it. */
   readonly redis: Redis;
+  readonly queues: OutgoingQueues;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface RedisPersistence {
  */
 export function createRedisPersistence(
   redisUrl: string,
-  options: { maxSessionDelivery: number; logger: Logger },
+  options: { maxSessionDelivery: number; maxQueuedMessages: number; logger: Logger },
 ): RedisPersistence {
   const { logger } = options;
   const redisOptions: RedisOptions = {
@@ -39,10 +41,13 @@ export function createRedisPersistence(
   const redis = new ForgivingRedis(redisUrl, redisOptions);
   const persistence = aedesPersistenceRedis({ conn: redis, maxSessionDelivery: options.maxSessionDelivery });
   persistence.on('error', (err: unknown) => logger.error({ err: errorMessage(err) }, 'persistence error'));
+  // Before serializeSubscriptionChanges, so a queue's release runs in the client's turn too.
+  const queues = boundOutgoingQueues(persistence, redis, { maxQueuedMessages: options.maxQueuedMessages, logger });
   serializeSubscriptionChanges(persistence);
+  cleanThroughRemove(persistence);
   softenWillDeletion(persistence, logger);
   guardRetainedStreams(persistence, logger);
-  return { persistence, redis };
+  return { persistence, redis, queues };
 }
 
 /**
@@ -80,6 +85,20 @@ function serializeSubscriptionChanges(persistence: Persistence): void {
     return result;
   };
   persistence.removeSubscriptions = (client, topics) => inTurn(client.id, () => remove(client, topics));
+}
+
+/**
+ * The module exports a callback wrapper whose `cleanSubscriptions` calls the
+ * inner instance's, which calls the INNER `removeSubscriptions`, past every
+ * replacement made on the wrapper here (serialization, queue release). Used by
+ * aedes for each clean=true CONNECT, e.g. the controller's purge of a
+ * decommissioned device, so it is routed through the wrapper's methods.
+ */
+function cleanThroughRemove(persistence: Persistence): void {
+  persistence.cleanSubscriptions = async (client) => {
+    const subs = await persistence.subscriptionsByClient(client);
+    if (subs.length > 0) await persistence.removeSubscriptions(client, subs.map((s) => s.topic));
+  };
 }
 
 /** Settles (never rejects) when `promise` settles or after `ms`, whichever is first. */

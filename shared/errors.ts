@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = {
   AUTH_CLIENT_ID_MISMATCH: { retryable: false, summary: 'MQTT client id must equal the device id' },
   AUTH_FORBIDDEN_TOPIC: { retryable: false, summary: 'topic not permitted for this identity' },
   PAYLOAD_TOO_LARGE: { retryable: false, summary: 'payload exceeds the broker limit' },
+  QOS_NOT_ALLOWED: { retryable: false, summary: 'QoS 2 is not part of the protocol; the broker refuses it' },
   // configuration
   CONFIG_INVALID: { retryable: false, summary: 'configuration is invalid' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;

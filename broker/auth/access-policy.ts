@@ -9,6 +9,15 @@ export const DEVICE_RECEIVE_CHANNELS: readonly DeviceChannel[] = ['desired', 'co
 
 const SYS_PREFIX = '$SYS';
 
+/**
+ * Highest QoS any client may send (PUBLISH and will). The protocol uses QoS 1
+ * at most, and aedes stores every inbound QoS 2 PUBLISH in Redis until its
+ * PUBREL, without expiry and with an in-flight cap that resets on every
+ * reconnect: one credential could fill Redis (DD-020). No QoS 2 message ever
+ * enters the broker, so none is ever sent either.
+ */
+export const MAX_INBOUND_QOS = 1;
+
 export interface PolicyLimits {
   readonly maxTopicBytes: number;
   readonly maxTopicLevels: number;
@@ -50,8 +59,8 @@ export class AccessPolicy {
   }
 
   /** A PUBLISH from a connected, authenticated client (its live will included). */
-  publish(identity: Identity | undefined, topic: string, payloadBytes: number): Decision {
-    const common = this.#common(topic, payloadBytes);
+  publish(identity: Identity | undefined, topic: string, payloadBytes: number, qos = 0): Decision {
+    const common = this.#common(topic, payloadBytes, qos);
     if (!common.ok) return common;
     if (!identity) return deny('client is not authenticated', 'AUTH_BAD_CREDENTIALS');
     if (identity.kind === 'service') return this.#serviceTopic(topic);
@@ -63,8 +72,8 @@ export class AccessPolicy {
    * behind: anything else would let it publish, after its death, what it may
    * not publish alive (or impersonate another device's presence).
    */
-  will(identity: Identity, topic: string, payloadBytes: number): Decision {
-    const common = this.#common(topic, payloadBytes);
+  will(identity: Identity, topic: string, payloadBytes: number, qos = 0): Decision {
+    const common = this.#common(topic, payloadBytes, qos);
     if (!common.ok) return common;
     if (identity.kind === 'service') return this.#serviceTopic(topic);
     return this.#ownDeviceTopic(identity.deviceId, topic, ['presence']);
@@ -73,6 +82,8 @@ export class AccessPolicy {
   /**
    * A will aedes publishes for a client that is no longer connected anywhere
    * (the broker that held it died): only presence topics, whoever left it.
+   * Its QoS is not checked: it was accepted at CONNECT, and a refusal here
+   * would abort aedes's whole will sweep (aedes.js _clearWills) on every run.
    */
   orphanWill(topic: string, payloadBytes: number): Decision {
     const common = this.#common(topic, payloadBytes);
@@ -104,13 +115,14 @@ export class AccessPolicy {
     return this.#ownDeviceTopic(identity.deviceId, topic, DEVICE_RECEIVE_CHANNELS).ok;
   }
 
-  #common(topic: string, payloadBytes: number): Decision {
+  #common(topic: string, payloadBytes: number, qos = 0): Decision {
     const absurd = this.absurdity(topic);
     if (absurd) return deny(absurd);
     if (topic.startsWith(SYS_PREFIX)) return deny('$SYS is reserved for the broker');
     if (payloadBytes > this.#limits.maxPayloadBytes) {
       return deny(`payload is ${payloadBytes} bytes, limit ${this.#limits.maxPayloadBytes}`, 'PAYLOAD_TOO_LARGE');
     }
+    if (qos > MAX_INBOUND_QOS) return deny(`QoS ${qos} is not used by the protocol`, 'QOS_NOT_ALLOWED');
     return ALLOW;
   }
 

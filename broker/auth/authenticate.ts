@@ -5,7 +5,7 @@ import { errorMessage, OutpostError, type ErrorCode } from '../../shared/errors.
 import type { Logger } from '../../shared/logger.js';
 import type { AccessPolicy } from './access-policy.js';
 import { payloadBytes, type PublishLike } from './authorize-publish.js';
-import type { DeviceCredentials } from './device-credentials.js';
+import type { DeviceCredentials } from '../../shared/device-credentials.js';
 import type { ClientLike, Identity, IdentityRegistry } from './identity.js';
 import { clip, identityFields } from './log-fields.js';
 
@@ -61,7 +61,7 @@ export function createPreConnect(wills: PendingWills): PreConnect {
 }
 
 export interface AuthenticateDeps {
-  credentials: Pick<DeviceCredentials, 'verify'>;
+  credentials: Pick<DeviceCredentials, 'check'>;
   policy: AccessPolicy;
   identities: IdentityRegistry;
   wills: PendingWills;
@@ -98,7 +98,7 @@ export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
 
   function checkWill(identity: Identity, will: PublishLike | undefined): Outcome {
     if (!will) return { ok: true, identity };
-    const decision = policy.will(identity, will.topic, payloadBytes(will.payload));
+    const decision = policy.will(identity, will.topic, payloadBytes(will.payload), will.qos ?? 0);
     return decision.ok ? { ok: true, identity } : refuse(decision.code, CONNACK.notAuthorized, `will refused: ${decision.reason}`);
   }
 
@@ -131,13 +131,14 @@ export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
     const willCheck = checkWill({ kind: 'device', deviceId: username }, will);
     if (!willCheck.ok) return willCheck;
     if (!password) return refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, 'password required');
-    let valid: boolean;
+    let record: string | null;
     try {
-      valid = await credentials.verify(username, password);
+      record = await credentials.check(username, password);
     } catch (err) {
       return refuse('AUTH_BAD_CREDENTIALS', CONNACK.serverUnavailable, 'credential store unavailable', err);
     }
-    return valid ? willCheck : refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, 'bad device credentials');
+    if (record === null) return refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, 'bad device credentials');
+    return willCheck.ok ? { ok: true, identity: { kind: 'device', deviceId: username, credentialRecord: record } } : willCheck;
   }
 
   async function decide(client: ClientLike, username: string | undefined, password: Buffer | undefined): Promise<Outcome> {

@@ -46,7 +46,9 @@ export function createAuthorizeSubscribe(deps: AuthorizeSubscribeDeps): Authoriz
     }
     if (identity?.kind === 'device' && subscription.qos > DEVICE_MAX_QOS) {
       // Mutated in place on purpose: aedes persists the SUBSCRIBE packet's own
-      // subscription objects, not the one handed back here.
+      // subscription objects, not the one handed back here. Its SUBACK still
+      // echoes the requested 2 (captured before this runs); nothing is ever
+      // delivered above QoS 1 anyway, as none enters above it (MAX_INBOUND_QOS).
       (subscription as SubscriptionLike).qos = DEVICE_MAX_QOS;
     }
     callback(null, subscription);

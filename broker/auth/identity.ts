@@ -1,7 +1,14 @@
 import type { DeviceId } from '../../shared/device-id.js';
 
 /** Who an authenticated MQTT connection is. */
-export type Identity = { kind: 'device'; deviceId: DeviceId } | { kind: 'service'; username: string };
+export type Identity =
+  | {
+      kind: 'device';
+      deviceId: DeviceId;
+      /** The credential record the session authenticated with; a rotation ends sessions on an older one (broker/credential-watch.ts). */
+      credentialRecord?: string;
+    }
+  | { kind: 'service'; username: string };
 
 /**
  * The part of an aedes client the authorization code reads. Tests pass plain

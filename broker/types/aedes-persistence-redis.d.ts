@@ -22,6 +22,14 @@ declare module 'aedes-persistence-redis' {
       delWill: (client: unknown) => Promise<unknown>;
       storeRetained(packet: unknown): Promise<void>;
       createRetainedStreamCombi: (patterns: string[]) => Readable;
+      // The offline queue; broker/outgoing-queue.ts replaces these.
+      outgoingEnqueue: (sub: { readonly clientId: string }, packet: unknown) => Promise<void>;
+      outgoingEnqueueCombi: (subs: ReadonlyArray<{ readonly clientId: string }> | null | undefined, packet: unknown) => Promise<void>;
+      outgoingUpdate: (client: { readonly id: string }, packet: unknown) => Promise<void>;
+      outgoingClearMessageId: (client: { readonly id: string }, packet: unknown) => Promise<unknown>;
+      /** Removes every subscription of the client; aedes calls it for clean=true CONNECTs. */
+      cleanSubscriptions: (client: { readonly id: string }) => Promise<void>;
+      subscriptionsByClient(client: { readonly id: string }): Promise<Array<{ topic: string; qos: number }>>;
     }
   }
 

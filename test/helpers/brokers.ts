@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { DeviceCredentials } from '../../broker/auth/device-credentials.js';
+import { DeviceCredentials } from '../../shared/device-credentials.js';
 import { CLI } from './agent-process.js';
 import { freePort } from './free-port.js';
 import { startMosquitto, type MosquittoServer } from './mosquitto.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { DeviceCredentials } from '../../broker/auth/device-credentials.js';
+import { DeviceCredentials } from '../../shared/device-credentials.js';
 import { Topics } from '../../shared/topics.js';
 import { CLI } from '../helpers/agent-process.js';
 import { freePort } from '../helpers/free-port.js';

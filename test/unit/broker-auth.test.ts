@@ -251,9 +251,9 @@ describe('authenticate', () => {
     const wills = new PendingWills();
     const secrets = opts.secrets ?? { [A]: 'secret-of-a-0123456789', [B]: 'secret-of-b-0123456789' };
     const credentials = {
-      verify: async (deviceId: string, secret: string | Buffer): Promise<boolean> => {
+      check: async (deviceId: string, secret: string | Buffer): Promise<string | null> => {
         if (opts.failRedis) throw new Error('ECONNREFUSED');
-        return secrets[deviceId] !== undefined && secrets[deviceId] === secret.toString();
+        return secrets[deviceId] !== undefined && secrets[deviceId] === secret.toString() ? `record-of-${deviceId}` : null;
       },
     };
     const authenticate = createAuthenticate({
@@ -288,7 +288,7 @@ describe('authenticate', () => {
     const r = await t.connect(A, A, 'secret-of-a-0123456789', { topic: topics.presence(A), payload: Buffer.from('offline') });
     expect(r.err).toBeNull();
     expect(r.ok).toBe(true);
-    expect(t.identities.get(r.client)).toEqual({ kind: 'device', deviceId: A });
+    expect(t.identities.get(r.client)).toEqual({ kind: 'device', deviceId: A, credentialRecord: `record-of-${A}` });
   });
 
   const refusals: Array<[string, [string, string | undefined, string | undefined, PublishLike?], number, string]> = [

@@ -36,6 +36,7 @@ const PINNED: Record<ErrorCode, boolean> = {
   AUTH_CLIENT_ID_MISMATCH: false,
   AUTH_FORBIDDEN_TOPIC: false,
   PAYLOAD_TOO_LARGE: false,
+  QOS_NOT_ALLOWED: false,
   CONFIG_INVALID: false,
 };
 
