@@ -26,6 +26,10 @@ export const ControllerConfig = z
     adminTokens: z.array(z.string().min(16, 'admin tokens must be at least 16 characters')).min(1),
     antiEntropyIntervalSeconds: z.coerce.number().int().min(0).default(300),
     publishBatchSize: z.coerce.number().int().min(1).max(10_000).default(500),
+    /** How long start() waits for the broker before serving without it (changes stay pending until it is back). */
+    brokerWaitSeconds: z.coerce.number().min(0).max(600).default(10),
+    /** How long the publish lease outlives a controller killed while publishing (DD-021). */
+    publishLeaseSeconds: z.coerce.number().min(1).max(300).default(10),
     /** Longest wait between two ticks of a running rollout (device progress is polled); paused and finished ones: 5×. */
     rolloutPollSeconds: z.coerce.number().min(0.2).max(300).default(2),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

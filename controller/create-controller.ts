@@ -1,6 +1,7 @@
 import mqtt from 'mqtt';
 import { Redis } from 'ioredis';
-import { DeviceCredentials } from '../broker/auth/device-credentials.js';
+import { credentialRecord } from '../shared/device-credentials.js';
+import { NO_FAILPOINTS, type Failpoints } from '../shared/failpoints.js';
 import type { Logger } from '../shared/logger.js';
 import { Topics } from '../shared/topics.js';
 import { errorMessage } from '../shared/errors.js';
@@ -8,17 +9,27 @@ import type { ControllerConfig } from './config.js';
 import { CommandService } from './commands/command-service.js';
 import { ControlPlane } from './control-plane.js';
 import { AntiEntropy } from './desired-state/anti-entropy.js';
+import { RedisLease } from './coordination/redis-lease.js';
 import { DesiredPublisher } from './desired-state/desired-publisher.js';
+import { DesiredWriter } from './desired-state/desired-writer.js';
+import { IntentDrain } from './desired-state/intent-drain.js';
 import { Ingest } from './ingest/ingest.js';
 import { StatusStore } from './ingest/status-store.js';
 import { purgeDeviceSession } from './mqtt/purge-session.js';
 import { ServiceClient } from './mqtt/service-client.js';
+import { RedisSessionControl } from './mqtt/session-control.js';
+import { CommandOperations } from './operations/command-operations.js';
+import { Decommissioner } from './operations/decommission.js';
+import { DeploymentOperations } from './operations/deployment-operations.js';
+import { DeviceOperations } from './operations/device-operations.js';
+import { DeploymentViews } from './read-models/deployment-views.js';
+import { DeviceViews } from './read-models/device-views.js';
+import { fleetSummary } from './read-models/fleet-summary.js';
 import { checkRedisPolicy } from './redis-check.js';
 import { DeploymentStore } from './registry/deployment-store.js';
 import { DeviceStore } from './registry/device-store.js';
 import { Keys } from './registry/keys.js';
 import { ReleaseStore } from './registry/release-store.js';
-import { SerialQueue } from './registry/serial.js';
 import { createRollouts } from './rollout/create-rollouts.js';
 import type { RolloutEngine } from './rollout/rollout-engine.js';
 import type { RolloutService } from './rollout/rollout-service.js';
@@ -26,6 +37,9 @@ import type { RolloutService } from './rollout/rollout-service.js';
 export interface Controller {
   readonly controlPlane: ControlPlane;
   readonly publisher: DesiredPublisher;
+  /** Publishes what registry changes and crashes left dirty or unpublished (DD-021). */
+  readonly drain: IntentDrain;
+  readonly decommissioner: Decommissioner;
   readonly antiEntropy: AntiEntropy;
   readonly status: StatusStore;
   readonly redis: Redis;
@@ -40,6 +54,10 @@ export interface Controller {
 export interface ControllerDeps {
   logger: Logger;
   now?: () => number;
+  /** Fault injection for crash tests (shared/failpoints.ts); none in production. */
+  failpoints?: Failpoints;
+  /** Replaces the broker-session purge of decommission (tests make it fail). */
+  purgeSession?: (deviceId: string) => Promise<void>;
 }
 
 /** Assembles the control plane from its configuration; nothing starts until start(). */
@@ -50,11 +68,13 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   redis.on('error', (err) => logger.warn({ err: err.message }, 'controller redis error'));
   const keys = new Keys(config.keyPrefix);
   const topics = new Topics(config.topicPrefix);
-  const devices = new DeviceStore(redis, keys, new SerialQueue(), now);
+  const failpoints = deps.failpoints ?? NO_FAILPOINTS;
+  const devices = new DeviceStore(redis, keys, now);
   const releases = new ReleaseStore(redis, keys, now);
   const deployments = new DeploymentStore(redis, keys, now);
   const status = new StatusStore(redis, keys);
-  const credentials = new DeviceCredentials(redis, config.keyPrefix);
+  const sessions = new RedisSessionControl(redis, config.keyPrefix);
+  const lease = new RedisLease(redis, { logger: logger.child({ component: 'publish-lease' }), ttlMs: config.publishLeaseSeconds * 1000 });
   // Created before the MQTT client it publishes through; it only uses it on send().
   let commands: CommandService | undefined;
   const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e) });
@@ -69,18 +89,20 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     (topic, payload) => ingest.handle(topic, payload),
     logger.child({ component: 'mqtt' }),
   );
-  const publisher = new DesiredPublisher({
+  const writer = new DesiredWriter({ redis, keys, topics, mqtt: mqttClient, logger: logger.child({ component: 'publisher' }), now, failpoints });
+  const drain = new IntentDrain({
     redis,
     keys,
-    topics,
     devices,
     deployments,
     releases,
-    mqtt: mqttClient,
-    logger: logger.child({ component: 'publisher' }),
-    now,
+    writer,
+    lease,
+    logger: logger.child({ component: 'drain' }),
     batchSize: config.publishBatchSize,
+    failpoints,
   });
+  const publisher = new DesiredPublisher({ redis, keys, drain });
   const openReader = (options: mqtt.IClientOptions) =>
     mqtt.connectAsync(config.brokerUrl, {
       ...options,
@@ -95,8 +117,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     keys,
     topics,
     devices,
-    publisher,
-    mqtt: mqttClient,
+    drain,
     openReader,
     logger: logger.child({ component: 'anti-entropy' }),
   });
@@ -115,26 +136,48 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     pollSeconds: config.rolloutPollSeconds,
     publishBatchSize: config.publishBatchSize,
   });
-  const controlPlane = new ControlPlane({
+  const decommissioner = new Decommissioner({
     redis,
     keys,
     topics,
     devices,
-    releases,
-    deployments,
     status,
-    publisher,
-    credentials,
+    writer,
+    lease,
     mqtt: mqttClient,
-    commands,
+    sessions,
+    purgeSession:
+      deps.purgeSession ??
+      ((deviceId) =>
+        purgeDeviceSession(deviceId, {
+          brokerUrl: config.brokerUrl,
+          connect: (url, opts) => mqtt.connectAsync(url, opts),
+          setSecret: (id, secret) => redis.set(keys.credential(id), credentialRecord(secret)).then(() => undefined),
+        })),
+    logger: logger.child({ component: 'decommission' }),
+    now,
+    failpoints,
+  });
+  const deploymentOps = new DeploymentOperations({ devices, releases, deployments, publisher, failpoints });
+  const controlPlane = new ControlPlane({
+    devices: new DeviceOperations({
+      redis,
+      keys,
+      devices,
+      releases,
+      publisher,
+      sessions,
+      logger: logger.child({ component: 'control-plane' }),
+      failpoints,
+      reservedIds: new Set([config.serviceUsername]),
+    }),
+    decommission: decommissioner,
+    deployments: deploymentOps,
+    commands: new CommandOperations({ redis, keys, devices, commands }),
+    deviceViews: new DeviceViews({ redis, keys, devices, releases, deployments, status }),
+    deploymentViews: new DeploymentViews({ redis, keys, devices, releases, deployments, status, targetedIds: (d) => deploymentOps.targetedIds(d) }),
+    fleetSummary: () => fleetSummary({ redis, keys, devices, status }),
     rollouts: rollouts.service,
-    purgeSession: (deviceId) =>
-      purgeDeviceSession(deviceId, {
-        brokerUrl: config.brokerUrl,
-        connect: (url, opts) => mqtt.connectAsync(url, opts),
-        setSecret: (id, secret) => credentials.set(id, secret),
-      }),
-    logger: logger.child({ component: 'control-plane' }),
   });
 
   let timer: NodeJS.Timeout | undefined;
@@ -150,21 +193,32 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   return {
     controlPlane,
     publisher,
+    drain,
+    decommissioner,
     antiEntropy,
     status,
     redis,
     rollouts: rollouts.service,
     rolloutEngine: rollouts.engine,
     async start() {
+      // Redis is required: without it nothing can be accepted. The broker is
+      // not: changes made while it is away are stored and published once it
+      // is back (DD-021), so the API serves meanwhile.
+      await redis.ping();
       await checkRedisPolicy(redis, logger);
       let first = true;
       mqttClient.on('ready', () => {
-        // After a broker restart its retained store may have lost documents.
+        // After a broker restart its retained store may have lost documents;
+        // anything left dirty or unpublished goes out with the same pass.
         runAntiEntropy(first ? 'start' : 'broker reconnect');
         first = false;
       });
-      await mqttClient.start();
-      await running;
+      const connected = mqttClient.start();
+      const waited = await Promise.race([connected.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), config.brokerWaitSeconds * 1000).unref())]);
+      if (waited) await running;
+      else logger.warn({ broker: config.brokerUrl, waitedSeconds: config.brokerWaitSeconds }, 'broker not reachable yet; serving anyway, changes are published once it is');
+      // Decommissions a crashed controller left half-done carry on by themselves.
+      void decommissioner.resume().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'resuming decommissions failed'));
       await rollouts.start();
       const everyMs = config.antiEntropyIntervalSeconds * 1000;
       if (everyMs > 0) {
@@ -181,6 +235,8 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      drain.close();
+      decommissioner.close();
       await running.catch(() => undefined);
       await rollouts.close();
       await mqttClient.close();

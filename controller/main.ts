@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createLogger } from '../shared/logger.js';
 import { errorMessage } from '../shared/errors.js';
+import { Failpoints } from '../shared/failpoints.js';
 import { parseControllerConfig, type ControllerConfig } from './config.js';
 import { runControlPlane } from './run-control-plane.js';
 
@@ -19,6 +20,7 @@ interface ControllerFlags {
   topicPrefix?: string;
   antiEntropyInterval?: string;
   rolloutPoll?: string;
+  publishLease?: string;
   logLevel?: string;
 }
 
@@ -39,6 +41,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
     antiEntropyIntervalSeconds: flags.antiEntropyInterval ?? env.OUTPOST_ANTI_ENTROPY_INTERVAL,
     rolloutPollSeconds: flags.rolloutPoll ?? env.OUTPOST_ROLLOUT_POLL_SECONDS,
+    publishLeaseSeconds: flags.publishLease ?? env.OUTPOST_PUBLISH_LEASE_SECONDS,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
@@ -62,6 +65,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (env OUTPOST_TOPIC_PREFIX, default outpost/v1)')
     .option('--anti-entropy-interval <seconds>', 'seconds between anti-entropy passes, 0 = only at start and on reconnect')
     .option('--rollout-poll <seconds>', 'longest wait between two ticks of a running rollout (env OUTPOST_ROLLOUT_POLL_SECONDS, default 2)')
+    .option('--publish-lease <seconds>', 'how long a controller killed while publishing blocks the others (env OUTPOST_PUBLISH_LEASE_SECONDS, default 10)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: ControllerFlags) => {
       let config: ControllerConfig;
@@ -72,7 +76,10 @@ export function registerControllerCommand(program: Command): void {
         process.exit(2);
       }
       const logger = createLogger({ level: config.logLevel, name: 'outpost-controller' });
-      const running = await runControlPlane(config, logger);
+      // Crash tests only (shared/failpoints.ts): e.g. OUTPOST_FAILPOINTS=publish:after-store=kill
+      const failpoints = Failpoints.parse(process.env.OUTPOST_FAILPOINTS);
+      if (failpoints.active) logger.warn({ failpoints: process.env.OUTPOST_FAILPOINTS }, 'failpoints armed (testing only)');
+      const running = await runControlPlane(config, logger, { failpoints });
       const signal = await new Promise<NodeJS.Signals>((res) => {
         process.once('SIGINT', () => res('SIGINT'));
         process.once('SIGTERM', () => res('SIGTERM'));

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
 import type { ControllerConfig } from './config.js';
-import { createController, type Controller } from './create-controller.js';
+import { createController, type Controller, type ControllerDeps } from './create-controller.js';
 import { buildApi } from './http/build-api.js';
 
 export interface RunningControlPlane {
@@ -11,28 +11,34 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
-/** Controller + HTTP API, started and listening; close() stops the API first, then the controller. */
-export async function runControlPlane(config: ControllerConfig, logger: Logger): Promise<RunningControlPlane> {
-  const controller = createController(config, { logger: logger.child({ component: 'controller' }) });
-  await controller.start();
-  let api: FastifyInstance;
+/**
+ * Controller + HTTP API, started and listening; close() stops the API first,
+ * then the controller. A failed start closes what it opened, so the process
+ * exits instead of hanging on open connections.
+ */
+export async function runControlPlane(config: ControllerConfig, logger: Logger, deps: Omit<ControllerDeps, 'logger'> = {}): Promise<RunningControlPlane> {
+  const controller = createController(config, { ...deps, logger: logger.child({ component: 'controller' }) });
+  let api: FastifyInstance | undefined;
   try {
+    await controller.start();
     api = await buildApi(controller.controlPlane, { adminTokens: config.adminTokens, logger: logger.child({ component: 'api' }) });
     await api.listen({ host: config.apiHost, port: config.apiPort });
   } catch (err) {
+    await api?.close().catch(() => undefined);
     await controller.close();
     throw err;
   }
-  const address = api.server.address();
+  const server = api;
+  const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.apiPort;
   const apiUrl = `http://${config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost}:${port}`;
   logger.info({ api: apiUrl }, 'api listening');
   return {
     controller,
-    api,
+    api: server,
     apiUrl,
     async close() {
-      await api.close();
+      await server.close();
       await controller.close();
     },
   };

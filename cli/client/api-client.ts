@@ -11,6 +11,8 @@ import {
   DeviceDetailBody,
   DeviceEventBody,
   DeviceSummaryBody,
+  DecommissionBody,
+  DeliveryBody,
   FleetSummaryBody,
   PublishedBody,
   ReleaseBody,
@@ -18,6 +20,8 @@ import {
 } from './responses.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+
+const DeviceChangeBody = z.looseObject({ device: DeviceBody, delivery: DeliveryBody.optional() });
 
 /**
  * Any failure talking to the API. `code` is the API's stable error code
@@ -45,6 +49,8 @@ export interface ApiClientOptions {
   token?: string | undefined;
   timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
+  /** Pause before the n-th retry of an idempotent request: n × this. */
+  retryDelayMs?: number;
 }
 
 type Query = Record<string, string | number | undefined>;
@@ -52,6 +58,12 @@ type Query = Record<string, string | number | undefined>;
 interface RequestOptions {
   query?: Query;
   body?: unknown;
+  /**
+   * The request can be repeated without changing its outcome (the API makes
+   * it so: client-supplied ids and secrets, idempotent deletes). It is then
+   * retried when no answer arrived or the controller was unavailable.
+   */
+  idempotent?: boolean;
   /** Longer than the client's default for a request the API may hold open (e.g. waiting for a command). */
   timeoutMs?: number;
 }
@@ -92,22 +104,45 @@ function innermostMessage(err: unknown): string {
 
 const seg = encodeURIComponent;
 
+const RETRY_ATTEMPTS = 3;
+/** Failures after which the request may or may not have been applied: only idempotent ones are repeated. */
+const RETRYABLE = new Set(['API_UNREACHABLE', 'API_TIMEOUT', 'HTTP_502', 'HTTP_504', 'UNAVAILABLE']);
+
 /** A small typed client over fetch for the Outpost HTTP API (bearer auth, JSON, zod-checked answers). */
 export class ApiClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof globalThis.fetch;
+  private readonly retryDelayMs: number;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
   }
 
-  /** One request; answers outside 2xx become ApiClientError with the API's code and message. */
+  /**
+   * One request; answers outside 2xx become ApiClientError with the API's
+   * code and message. An idempotent request is retried (3 attempts in all)
+   * when nothing answered or the answer was 502/503/504: the controller may
+   * have restarted between storing the change and answering.
+   */
   async request<S extends z.ZodType>(method: string, path: string, schema: S, options: RequestOptions = {}): Promise<{ status: number; body: z.infer<S> }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.requestOnce(method, path, schema, options);
+      } catch (err) {
+        const retry = options.idempotent === true && attempt < RETRY_ATTEMPTS && err instanceof ApiClientError && RETRYABLE.has(err.code);
+        if (!retry) throw err;
+        await new Promise((r) => setTimeout(r, this.retryDelayMs * attempt));
+      }
+    }
+  }
+
+  private async requestOnce<S extends z.ZodType>(method: string, path: string, schema: S, options: RequestOptions): Promise<{ status: number; body: z.infer<S> }> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -169,8 +204,15 @@ export class ApiClient {
 
   // ---- devices --------------------------------------------------------------
 
-  async addDevice(input: { id: string; labels?: Record<string, string> }) {
-    return (await this.request('POST', '/v1/devices', z.looseObject({ device: DeviceBody, secret: z.string() }), { body: input })).body;
+  /** With a client secret the API makes a repeat idempotent, so it is retried. */
+  async addDevice(input: { id: string; labels?: Record<string, string>; secret?: string }) {
+    const answer = z.looseObject({ device: DeviceBody, secret: z.string(), created: z.boolean().optional(), delivery: DeliveryBody.optional() });
+    return (await this.request('POST', '/v1/devices', answer, { body: input, idempotent: input.secret !== undefined })).body;
+  }
+
+  async rotateSecret(id: string, input: { secret?: string }) {
+    const answer = z.looseObject({ deviceId: z.string(), secret: z.string(), brokersNotified: z.number() });
+    return (await this.request('POST', `/v1/devices/${seg(id)}/secret`, answer, { body: input, idempotent: input.secret !== undefined })).body;
   }
 
   async listDevices(selector?: string) {
@@ -182,23 +224,31 @@ export class ApiClient {
   }
 
   async updateLabels(id: string, patch: { set?: Record<string, string>; remove?: string[] }) {
-    return (await this.request('PATCH', `/v1/devices/${seg(id)}/labels`, z.looseObject({ device: DeviceBody }), { body: patch })).body;
+    return (await this.request('PATCH', `/v1/devices/${seg(id)}/labels`, DeviceChangeBody, { body: patch, idempotent: true })).body;
   }
 
-  async removeDevice(id: string): Promise<void> {
-    await this.request('DELETE', `/v1/devices/${seg(id)}`, z.unknown());
+  /** Decommission; `wipe` waits (bounded) for the device to remove its workloads first. */
+  async removeDevice(id: string, opts: { wipe?: boolean; wipeTimeoutSeconds?: number } = {}) {
+    const query = { ...(opts.wipe ? { wipe: 'true' } : {}), ...(opts.wipeTimeoutSeconds !== undefined ? { wipeTimeoutSeconds: opts.wipeTimeoutSeconds } : {}) };
+    const timeoutMs = opts.wipe ? ((opts.wipeTimeoutSeconds ?? 120) + 60) * 1000 : undefined;
+    const { status, body } = await this.request('DELETE', `/v1/devices/${seg(id)}`, z.looseObject({ decommission: DecommissionBody }), {
+      query,
+      idempotent: true,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    });
+    return { ...body, status };
   }
 
   async setOverrides(id: string, patch: { env?: Record<string, string | null>; workloadEnv?: Record<string, Record<string, string | null>> }) {
-    return (await this.request('PATCH', `/v1/devices/${seg(id)}/overrides`, z.looseObject({ device: DeviceBody }), { body: patch })).body;
+    return (await this.request('PATCH', `/v1/devices/${seg(id)}/overrides`, DeviceChangeBody, { body: patch, idempotent: true })).body;
   }
 
   async pin(id: string, app: string, version: string) {
-    return (await this.request('PUT', `/v1/devices/${seg(id)}/pins/${seg(app)}`, z.looseObject({ device: DeviceBody }), { body: { version } })).body;
+    return (await this.request('PUT', `/v1/devices/${seg(id)}/pins/${seg(app)}`, DeviceChangeBody, { body: { version }, idempotent: true })).body;
   }
 
   async unpin(id: string, app: string) {
-    return (await this.request('DELETE', `/v1/devices/${seg(id)}/pins/${seg(app)}`, z.looseObject({ device: DeviceBody }))).body;
+    return (await this.request('DELETE', `/v1/devices/${seg(id)}/pins/${seg(app)}`, DeviceChangeBody, { idempotent: true })).body;
   }
 
   async desiredOf(id: string) {
@@ -244,8 +294,10 @@ export class ApiClient {
 
   // ---- deployments ----------------------------------------------------------
 
+  /** With a client-supplied id the API makes a repeat idempotent, so it is retried. */
   async createDeployment(input: DeploymentInput) {
-    return (await this.request('POST', '/v1/deployments', z.looseObject({ deployment: DeploymentDetailBody, published: PublishedBody }), { body: input })).body;
+    const answer = z.looseObject({ deployment: DeploymentDetailBody, published: PublishedBody, created: z.boolean().optional(), delivery: DeliveryBody.optional() });
+    return (await this.request('POST', '/v1/deployments', answer, { body: input, idempotent: input.id !== undefined })).body;
   }
 
   async listDeployments() {
@@ -257,7 +309,8 @@ export class ApiClient {
   }
 
   async removeDeployment(id: string) {
-    return (await this.request('DELETE', `/v1/deployments/${seg(id)}`, z.looseObject({ published: PublishedBody }))).body;
+    const answer = z.looseObject({ published: PublishedBody, alreadyRemoved: z.boolean().optional(), delivery: DeliveryBody.optional() });
+    return (await this.request('DELETE', `/v1/deployments/${seg(id)}`, answer, { idempotent: true })).body;
   }
 
   // ---- fleet ----------------------------------------------------------------

@@ -41,6 +41,8 @@ export const DeviceSummaryBody = z.looseObject({
   desiredVersion: Version,
   appliedVersion: Version,
   inSync: z.boolean(),
+  pending: z.boolean().optional(),
+  decommissioning: z.boolean().optional(),
 });
 export type DeviceSummaryBody = z.infer<typeof DeviceSummaryBody>;
 
@@ -78,6 +80,7 @@ export const DeviceDetailBody = DeviceSummaryBody.extend({
   desired: DesiredBody.nullable(),
   reported: ReportedBody.nullable(),
   presence: z.looseObject({ status: z.string(), at: z.string() }).nullable(),
+  decommission: z.lazy(() => DecommissionBody).nullable().optional(),
 });
 export type DeviceDetailBody = z.infer<typeof DeviceDetailBody>;
 
@@ -126,6 +129,29 @@ export const DeploymentDetailBody = DeploymentBody.extend({
 });
 export type DeploymentDetailBody = z.infer<typeof DeploymentDetailBody>;
 
+/** Whether a change is on the broker yet (controller/operations/delivery.ts); absent from older APIs. */
+export const DeliveryBody = z.looseObject({
+  state: z.string(),
+  published: z.number(),
+  pending: z.number(),
+  pendingDevices: z.array(z.string()),
+  reason: z.string().nullable(),
+});
+export type DeliveryBody = z.infer<typeof DeliveryBody>;
+
+export const DecommissionBody = z.looseObject({
+  deviceId: z.string(),
+  state: z.string(),
+  requestedAt: z.string(),
+  wipe: z.boolean(),
+  remaining: z.array(z.string()),
+  wiped: z.string(),
+  attempts: z.number(),
+  lastError: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type DecommissionBody = z.infer<typeof DecommissionBody>;
+
 /** How many desired documents a change published: the contract says a count; a list of {deviceId, version} is counted too. */
 export const PublishedBody = z.union([z.number().int().min(0), z.array(z.unknown())]);
 
@@ -140,6 +166,9 @@ export const FleetSummaryBody = z.looseObject({
   byPhase: z.record(z.string(), z.number()),
   inSync: z.number(),
   byRelease: z.record(z.string(), z.looseObject({ desired: z.number(), running: z.number() })),
+  pending: z.number().optional(),
+  pendingDevices: z.array(z.string()).optional(),
+  decommissioning: z.array(z.string()).optional(),
   deployments: z.number(),
   releases: z.number(),
 });

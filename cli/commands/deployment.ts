@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { publishedCount } from '../client/responses.js';
-import { deploymentCounts, publishedLine, renderDeploymentDetail, renderDeploymentList } from '../output/deployment-view.js';
+import { deploymentCounts, renderDeploymentDetail, renderDeploymentList } from '../output/deployment-view.js';
+import { deliveryLine } from '../output/delivery-view.js';
 import { formatTarget } from '../output/format.js';
 import { collect, integerArg, releaseRefArg } from './args.js';
 import { oneLineErrors, run, usageError, withApiOptions, type ApiFlags } from './command-context.js';
@@ -30,12 +32,14 @@ export function registerDeploymentCommands(program: Command): void {
       run(flags, async (ctx) => {
         const { app, version } = releaseRefArg(ref);
         if ((flags.to === undefined) === (flags.device.length === 0)) throw usageError('give either --to SELECTOR or --device ID (one or more), not both');
+        // An id chosen here makes the request idempotent, so the client can retry it safely (DD-021).
+        const id = flags.id ?? `dep-${randomBytes(5).toString('hex')}`;
         const answer = await ctx.client.createDeployment({
           app,
           version,
           target: flags.to !== undefined ? { kind: 'selector', selector: flags.to } : { kind: 'devices', devices: flags.device },
           ...(flags.priority !== undefined ? { priority: integerArg(flags.priority, '--priority') } : {}),
-          ...(flags.id !== undefined ? { id: flags.id } : {}),
+          id,
         });
         if (ctx.json) return ctx.printJson(answer);
         const d = answer.deployment;
@@ -43,7 +47,7 @@ export function registerDeploymentCommands(program: Command): void {
           [
             `Deployed ${d.app}@${d.version} as ${d.id} to ${formatTarget(d.target)} (priority ${d.priority})`,
             `  ${deploymentCounts(d)}`,
-            `  ${publishedLine(publishedCount(answer.published))}`,
+            `  ${deliveryLine(answer.delivery, publishedCount(answer.published))}`,
           ].join('\n'),
         );
       }),
@@ -73,7 +77,7 @@ export function registerDeploymentCommands(program: Command): void {
       run(flags, async (ctx) => {
         const answer = await ctx.client.removeDeployment(id);
         if (ctx.json) return ctx.printJson(answer);
-        ctx.print(`Deployment ${id} removed; ${publishedLine(publishedCount(answer.published))}`);
+        ctx.print(`Deployment ${id} ${answer.alreadyRemoved ? 'was already removed' : 'removed'}; ${deliveryLine(answer.delivery, publishedCount(answer.published))}`);
       }),
   );
 }

@@ -1,4 +1,6 @@
 import { writeFile } from 'node:fs/promises';
+import { newSecret } from '../../shared/device-credentials.js';
+import { deliveryLine } from '../output/delivery-view.js';
 import type { Command } from 'commander';
 import { renderDeviceDetail, renderDeviceList, renderEvents, renderOverrides } from '../output/device-view.js';
 import { formatLabels } from '../output/format.js';
@@ -17,6 +19,11 @@ interface LabelFlags extends ApiFlags {
 }
 interface RemoveFlags extends ApiFlags {
   yes?: boolean;
+  wipe?: boolean;
+  wipeTimeout?: string;
+}
+interface RotateFlags extends ApiFlags {
+  secretFile?: string;
 }
 interface OverrideFlags extends ApiFlags {
   workload?: string;
@@ -38,10 +45,14 @@ export function registerDeviceCommands(program: Command): void {
     .action((id: string, flags: AddFlags) =>
       run(flags, async (ctx) => {
         const labels = parsePairs(flags.label, 'label');
-        const answer = await ctx.client.addDevice({ id, labels });
+        // Generated here, so a retry after a lost answer is the same request
+        // (the API answers it idempotently) and, with --secret-file, the
+        // secret is on disk before the device exists.
+        const secret = newSecret();
+        if (flags.secretFile) await writeFile(flags.secretFile, `${secret}\n`, { mode: 0o600 });
+        const answer = await ctx.client.addDevice({ id, labels, secret });
         if (flags.secretFile) {
-          await writeFile(flags.secretFile, `${answer.secret}\n`, { mode: 0o600 });
-          if (ctx.json) return ctx.printJson({ device: answer.device, secretFile: flags.secretFile });
+          if (ctx.json) return ctx.printJson({ device: answer.device, secretFile: flags.secretFile, delivery: answer.delivery });
           ctx.print(`Enrolled device ${answer.device.id} (labels: ${formatLabels(answer.device.labels)}); its secret is in ${flags.secretFile}`);
           return;
         }
@@ -87,23 +98,70 @@ export function registerDeviceCommands(program: Command): void {
       run(flags, async (ctx) => {
         const answer = await ctx.client.updateLabels(id, parseLabelChanges(changes, flags.remove));
         if (ctx.json) return ctx.printJson(answer);
-        ctx.print(`Labels of ${answer.device.id}: ${formatLabels(answer.device.labels)}`);
+        ctx.print(`Labels of ${answer.device.id}: ${formatLabels(answer.device.labels)}${pendingNote(answer.delivery)}`);
       }),
     );
 
-  withApiOptions(device.command('rm').alias('remove').argument('<id>').description('decommission a device: revoke its secret, purge its broker session, forget it'))
+  withApiOptions(
+    device
+      .command('rotate-secret')
+      .argument('<id>')
+      .description('issue a new secret for a device; the old one stops working and its live session ends at once'),
+  )
+    .option('--secret-file <file>', 'write the new secret to this file (mode 0600) instead of printing it')
+    .action((id: string, flags: RotateFlags) =>
+      run(flags, async (ctx) => {
+        const secret = newSecret();
+        if (flags.secretFile) await writeFile(flags.secretFile, `${secret}\n`, { mode: 0o600 });
+        const answer = await ctx.client.rotateSecret(id, { secret });
+        if (ctx.json) return ctx.printJson(flags.secretFile ? { deviceId: id, secretFile: flags.secretFile, brokersNotified: answer.brokersNotified } : answer);
+        const ended =
+          answer.brokersNotified > 0
+            ? 'its live session with the old secret was ended'
+            : 'no Outpost broker heard it (another broker?): a session with the old secret ends at its next reconnect';
+        ctx.print(
+          flags.secretFile
+            ? `New secret for ${id} is in ${flags.secretFile}; ${ended}`
+            : [`New secret for ${id}: ${answer.secret}`, `The old secret no longer works; ${ended}. The secret is shown only once.`].join('\n'),
+        );
+      }),
+    );
+
+  withApiOptions(
+    device
+      .command('rm')
+      .alias('remove')
+      .argument('<id>')
+      .description('decommission a device: stop publishing to it, clear its topics, purge its broker session, revoke its secret, forget it'),
+  )
     .option('-y, --yes', 'do not ask for confirmation')
+    .option('--wipe', "first tell the device to remove its workloads and wait (bounded) until it says it did")
+    .option('--wipe-timeout <seconds>', 'how long --wipe waits for the device (default 120)')
     .action((id: string, flags: RemoveFlags) =>
       run(flags, async (ctx) => {
         if (!flags.yes) {
           if (!ctx.interactive) throw usageError(`decommissioning ${id} needs --yes when not run from a terminal`);
-          if (!(await ctx.confirm(`Decommission ${id}? Its secret stops working and its broker session is purged.`))) {
+          const what = flags.wipe ? 'Its workloads are removed, its' : 'Its';
+          if (!(await ctx.confirm(`Decommission ${id}? ${what} secret stops working and its broker session is purged.`))) {
             throw new CliError('ABORTED', 'nothing removed');
           }
         }
-        await ctx.client.removeDevice(id);
-        if (ctx.json) return ctx.printJson({ id, removed: true });
-        ctx.print(`Device ${id} decommissioned`);
+        const answer = await ctx.client.removeDevice(id, {
+          wipe: flags.wipe === true,
+          ...(flags.wipeTimeout !== undefined ? { wipeTimeoutSeconds: integerArg(flags.wipeTimeout, '--wipe-timeout') } : {}),
+        });
+        const d = answer.decommission;
+        if (ctx.json) return ctx.printJson(answer);
+        const wiped =
+          d.wiped === 'confirmed' ? '; the device removed its workloads' : d.wiped === 'unconfirmed' ? '; the device did not confirm it removed its workloads in time (they may still run)' : '';
+        if (d.state === 'done') {
+          ctx.print(`Device ${id} decommissioned${wiped}`);
+          return;
+        }
+        ctx.print(
+          `Device ${id} is being decommissioned${wiped}; step ${d.remaining[0] ?? '?'} failed (${d.lastError ?? 'unknown'}) and is retried by itself. ` +
+            `\`outpost device show ${id}\` follows it.`,
+        );
       }),
     );
 
@@ -121,7 +179,7 @@ export function registerDeviceCommands(program: Command): void {
         const patch = parseEnvChanges(env, flags.unset);
         const answer = await ctx.client.setOverrides(id, flags.workload ? { workloadEnv: { [deviceWorkload(flags.workload)]: patch } } : { env: patch });
         if (ctx.json) return ctx.printJson(answer);
-        ctx.print(`Overrides of ${answer.device.id}:\n${renderOverrides(answer.device.overrides).replace(/^/gm, '  ')}`);
+        ctx.print(`Overrides of ${answer.device.id}:\n${renderOverrides(answer.device.overrides).replace(/^/gm, '  ')}${pendingNote(answer.delivery)}`);
       }),
     );
 
@@ -137,7 +195,7 @@ export function registerDeviceCommands(program: Command): void {
       const ref = version === undefined ? releaseRefArg(app) : { app, version };
       const answer = await ctx.client.pin(id, ref.app, ref.version);
       if (ctx.json) return ctx.printJson(answer);
-      ctx.print(`${answer.device.id}: ${ref.app} pinned to ${ref.version}`);
+      ctx.print(`${answer.device.id}: ${ref.app} pinned to ${ref.version}${pendingNote(answer.delivery)}`);
     }),
   );
 
@@ -146,7 +204,7 @@ export function registerDeviceCommands(program: Command): void {
       run(flags, async (ctx) => {
         const answer = await ctx.client.unpin(id, app);
         if (ctx.json) return ctx.printJson(answer);
-        ctx.print(`${answer.device.id}: ${app} follows deployments again`);
+        ctx.print(`${answer.device.id}: ${app} follows deployments again${pendingNote(answer.delivery)}`);
       }),
   );
 
@@ -159,4 +217,9 @@ export function registerDeviceCommands(program: Command): void {
         ctx.print(renderEvents(answer.events, view(ctx)));
       }),
     );
+}
+
+/** Nothing when the change is on the broker; otherwise a line saying it is stored and goes out by itself. */
+function pendingNote(delivery: Parameters<typeof deliveryLine>[0]): string {
+  return delivery?.state === 'pending' ? `\n${deliveryLine(delivery, 0)}` : '';
 }

@@ -39,7 +39,3 @@ export function renderDeploymentDetail(d: DeploymentDetailBody, o: ViewOptions):
   );
   return `${head}\n\nDevices\n${devices}`;
 }
-
-export function publishedLine(count: number): string {
-  return `published ${plural(count, 'desired state')}`;
-}

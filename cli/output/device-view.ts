@@ -22,8 +22,8 @@ export function renderDeviceList(devices: readonly DeviceSummaryBody[], o: ViewO
     devices.map((d) => [
       d.id,
       online(d),
-      { text: d.phase, style: PHASE_STYLE[d.phase] },
-      formatVersion(d.desiredVersion),
+      phaseCell(d),
+      `${formatVersion(d.desiredVersion)}${d.pending ? ' (pending)' : ''}`,
       formatVersion(d.appliedVersion),
       { text: yesNo(d.inSync), style: d.inSync ? undefined : 'yellow' },
       formatAgo(d.lastSeen, o.now),
@@ -31,6 +31,29 @@ export function renderDeviceList(devices: readonly DeviceSummaryBody[], o: ViewO
     ]),
     { color: o.color },
   );
+}
+
+/** Decommissioning overrides the reported phase: it is what happens to the device now. */
+function phaseCell(d: Pick<DeviceSummaryBody, 'phase' | 'decommissioning'>): Cell {
+  return d.decommissioning ? { text: 'decommissioning', style: 'yellow' } : { text: d.phase, style: PHASE_STYLE[d.phase] };
+}
+
+function desiredLine(d: DeviceDetailBody): Cell {
+  const version = formatVersion(d.desiredVersion);
+  if (!d.pending) return version;
+  return { text: `${version} (a newer change is stored and not yet on the broker; published by itself)`, style: 'yellow' };
+}
+
+function decommissionLines(d: DeviceDetailBody, o: ViewOptions): string | null {
+  const c = d.decommission;
+  if (!c) return null;
+  const fields: [string, Cell][] = [
+    ['Requested', formatTime(c.requestedAt, o.now)],
+    ['Steps left', c.remaining.join(' → ') || '-'],
+  ];
+  if (c.wipe) fields.push(['Wipe', c.wiped]);
+  if (c.lastError) fields.push(['Last error', { text: `${c.lastError} (attempt ${c.attempts}; retried by itself)`, style: 'red' }]);
+  return `Decommission\n${indent(renderFields(fields, { color: o.color }))}`;
 }
 
 function appliedLine(d: DeviceDetailBody): Cell {
@@ -77,13 +100,15 @@ export function renderDeviceDetail(d: DeviceDetailBody, o: ViewOptions): string 
         ['Labels', formatLabels(d.labels)],
         ['Created', formatTime(d.createdAt, o.now)],
         ['Online', { text: `${yesNo(d.online)}, last seen ${formatAgo(d.lastSeen, o.now)}`, style: d.online ? 'green' : 'red' }],
-        ['Phase', { text: d.phase, style: PHASE_STYLE[d.phase] }],
-        ['Desired', formatVersion(d.desiredVersion)],
+        ['Phase', phaseCell(d)],
+        ['Desired', desiredLine(d)],
         ['Applied', appliedLine(d)],
       ],
       { color: o.color },
     ),
   );
+  const decommission = decommissionLines(d, o);
+  if (decommission) blocks.push(decommission);
   blocks.push(`Overrides\n${indent(renderOverrides(d.overrides))}`);
   blocks.push(
     d.apps.length

@@ -12,6 +12,12 @@ export function renderFleet(f: FleetSummaryBody, o: ViewOptions): string {
       ['Devices', `${f.devices} (${f.online} online, ${f.offline} offline)`],
       ['In sync', { text: `${f.inSync} of ${f.devices}`, style: f.inSync === f.devices ? 'green' : 'yellow' }],
       ['Phases', phases || '-'],
+      ...(f.pending
+        ? ([['Pending', { text: `${f.pending} devices with a change not yet on the broker (published by itself): ${(f.pendingDevices ?? []).slice(0, 5).join(', ')}${f.pending > 5 ? ', …' : ''}`, style: 'yellow' }]] as const)
+        : []),
+      ...(f.decommissioning?.length
+        ? ([['Decommissioning', { text: `${f.decommissioning.join(', ')} (steps left, retried by itself)`, style: 'yellow' }]] as const)
+        : []),
       ['Releases', String(f.releases)],
       ['Deployments', String(f.deployments)],
     ],

@@ -16,6 +16,11 @@ import { CommandWaiters } from './command-waiters.js';
 /** How long a command record outlives its expiry, so `GET` still shows what happened. */
 const RECORD_GRACE_SECONDS = 24 * 3600;
 
+/** The command record with its expiry, in one step (no MULTI: see registry-tx.ts). KEYS: record. ARGV: command json, sentAt, ttl seconds. */
+const STORE_COMMAND = `
+redis.call('HSET', KEYS[1], 'command', ARGV[1], 'sentAt', ARGV[2])
+return redis.call('EXPIRE', KEYS[1], ARGV[3])`;
+
 /** Record the first answer only, and only for a command this controller sent (the record exists). KEYS: record. ARGV: answer json. */
 const STORE_ANSWER = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -67,11 +72,7 @@ export class CommandService {
     const sentAt = new Date(nowMs).toISOString();
     const status = await deps.status.get(deviceId);
     const key = deps.keys.command(deviceId, command.id);
-    await deps.redis
-      .multi()
-      .hset(key, 'command', JSON.stringify(command), 'sentAt', sentAt)
-      .expire(key, req.ttlSeconds + RECORD_GRACE_SECONDS)
-      .exec();
+    await deps.redis.eval(STORE_COMMAND, 1, key, JSON.stringify(command), sentAt, String(req.ttlSeconds + RECORD_GRACE_SECONDS));
     const waiter = status.online && req.waitSeconds > 0 ? this.waiters.wait(waiterKey(deviceId, command.id), req.waitSeconds * 1000) : null;
     try {
       await deps.mqtt.publish(deps.topics.commands(deviceId), JSON.stringify(command), { qos: 1, retain: false });

@@ -3,18 +3,17 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
 import type { Topics } from '../../shared/topics.js';
 import { errorMessage } from '../../shared/errors.js';
-import type { ServicePublisher } from '../mqtt/service-publisher.js';
 import type { DeviceStore } from '../registry/device-store.js';
 import type { Keys } from '../registry/keys.js';
-import type { DesiredPublisher } from './desired-publisher.js';
+import { deviceScope, RegistryTx } from '../registry/registry-tx.js';
+import type { IntentDrain } from './intent-drain.js';
 
 export interface AntiEntropyDeps {
   redis: Redis;
   keys: Keys;
   topics: Topics;
   devices: DeviceStore;
-  publisher: DesiredPublisher;
-  mqtt: ServicePublisher;
+  drain: IntentDrain;
   /** Opens a short-lived service connection to read what the broker retains. */
   openReader: (options: IClientOptions) => Promise<MqttClient>;
   logger: Logger;
@@ -31,11 +30,14 @@ export interface AntiEntropyResult {
 }
 
 /**
- * Compares what the broker retains with what the controller last published,
+ * Compares what the broker retains with what the controller last stored,
  * and repairs the difference: a retained document that is missing or older
- * is published again (same version — agents treat it as a no-op if they have
- * it); one that is newer than the controller's record means the controller
- * lost state, so its counter is lifted past it and the device recomputed.
+ * is marked unpublished, so the drain publishes it again (same version —
+ * agents treat it as a no-op if they have it); one that is newer than the
+ * controller's record means the controller lost state, so its counter is
+ * lifted past it (an atomic max: never lowered, whoever else raises it) and
+ * the device marked dirty for a fresh version. Every pass ends with a drain,
+ * which also publishes whatever a crash left dirty or unpublished.
  * Runs at start, after every broker reconnect and periodically.
  */
 export class AntiEntropy {
@@ -58,30 +60,23 @@ export class AntiEntropy {
       const stored = versionText ? Number(versionText) : null;
       const broker = retained.get(id) ?? null;
       if (stored !== null && doc && (broker === null || broker < stored)) {
-        try {
-          await deps.mqtt.publish(deps.topics.desired(id), doc, { retain: true, qos: 1 });
-          republished.push(id);
-        } catch (e) {
-          deps.logger.warn({ deviceId: id, err: errorMessage(e) }, 'anti-entropy republish failed');
-        }
+        await new RegistryTx(deps.redis, deps.keys).hdel(deps.keys.desired(id), 'published').sadd(deps.keys.unpublished(), id).commit();
+        republished.push(id);
       } else if (broker !== null && (stored === null || broker > stored)) {
-        await this.liftCounter(id, broker);
+        // The stored hash no longer describes what the broker holds: drop it to force a fresh version.
+        await new RegistryTx(deps.redis, deps.keys).max(deps.keys.version(id), broker).hdel(deps.keys.desired(id), 'hash').dirty(deviceScope(id)).commit();
         bumped.push(id);
       }
     }
-    if (bumped.length) await deps.publisher.recompute(bumped);
+    try {
+      await deps.drain.request();
+    } catch (err) {
+      deps.logger.warn({ err: errorMessage(err) }, 'drain after anti-entropy failed; it is retried');
+    }
     if (republished.length || bumped.length) {
       deps.logger.info({ checked: ids.length, republished: republished.length, bumped: bumped.length }, 'anti-entropy repaired desired states');
     }
     return { checked: ids.length, republished, bumped };
-  }
-
-  private async liftCounter(id: string, atLeast: number): Promise<void> {
-    const key = this.deps.keys.version(id);
-    const current = Number((await this.deps.redis.get(key)) ?? 0);
-    if (current < atLeast) await this.deps.redis.set(key, String(atLeast));
-    // Force a fresh document: the stored hash no longer describes what the broker holds.
-    await this.deps.redis.hdel(this.deps.keys.desired(id), 'hash');
   }
 
   /** device id → version of the retained desired document the broker holds. */

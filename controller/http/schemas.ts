@@ -13,6 +13,8 @@ import { LabelKey, Labels } from '../desired-state/selector.js';
 import { API_ERRORS, type ApiErrorCode } from '../errors.js';
 import { Deployment as DeploymentSchema, DeploymentInput } from '../model/deployment.js';
 import { Device as DeviceSchema, DeviceOverrides } from '../model/device.js';
+import { DecommissionRecord as DecommissionSchema } from '../model/decommission.js';
+import { MAX_SECRET_LENGTH, MIN_SECRET_LENGTH } from '../../shared/device-credentials.js';
 import { AppName, DeploymentId, ReleaseVersion } from '../model/names.js';
 import { Release as ReleaseSchema, ReleaseInput } from '../model/release.js';
 
@@ -43,6 +45,7 @@ export const Presence = component(PresenceSchema, 'Presence');
 export const DeviceEvent = component(DeviceEventSchema, 'DeviceEvent');
 export const Telemetry = component(TelemetrySchema, 'Telemetry');
 export const Command = component(CommandSchema, 'Command');
+export const Decommission = component(DecommissionSchema, 'Decommission');
 export const CommandView = component(CommandViewSchema.extend({ command: Command }), 'CommandView');
 
 export const AppResolution = z
@@ -65,6 +68,8 @@ const DeviceSummaryShape = z.strictObject({
   desiredVersion: StateVersion.nullable().describe('Version of the last desired document published for the device'),
   appliedVersion: StateVersion.nullable().describe('Version the device last reported as applied'),
   inSync: z.boolean().describe('True when the device runs the latest desired version'),
+  pending: z.boolean().describe('An accepted change for the device is not on the broker yet (MQTT down, another controller busy); it is published by itself'),
+  decommissioning: z.boolean().describe('A decommission has begun and has steps left'),
 });
 export const DeviceSummary = component(DeviceSummaryShape.describe('One row of the device list'), 'DeviceSummary');
 
@@ -76,6 +81,7 @@ export const DeviceDetail = component(
     desired: DesiredState.nullable(),
     reported: ReportedState.nullable(),
     presence: Presence.nullable(),
+    decommission: Decommission.nullable().describe('Its decommission, while one runs'),
   }).describe('A device with its overrides, composed apps, desired and reported state'),
   'DeviceDetail',
 );
@@ -102,6 +108,9 @@ export const FleetSummary = component(
       byRelease: z
         .record(z.string(), z.strictObject({ desired: Count, running: Count }))
         .describe('app@version → devices whose desired state has it, and devices that run it'),
+      pending: Count.describe('Devices with an accepted change not on the broker yet'),
+      pendingDevices: z.array(DeviceId).describe('The first 100 of them'),
+      decommissioning: z.array(DeviceId).describe('Devices whose decommission has steps left (being retried)'),
       deployments: Count,
       releases: Count,
     })
@@ -149,7 +158,21 @@ export const NoQuery = z.strictObject({});
 
 // ---- request bodies ---------------------------------------------------------
 
-export const CreateDeviceBody = z.strictObject({ id: DeviceId, labels: Labels.optional() });
+const ClientSecret = z
+  .string()
+  .min(MIN_SECRET_LENGTH)
+  .max(MAX_SECRET_LENGTH)
+  .describe('A secret the client generated (random, high entropy); repeating the request with it is idempotent');
+export const CreateDeviceBody = z.strictObject({ id: DeviceId, labels: Labels.optional(), secret: ClientSecret.optional() });
+export const RotateSecretBody = z.strictObject({ secret: ClientSecret.optional() });
+export const DecommissionQuery = z.strictObject({
+  wipe: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe('First publish an empty desired state and wait for the device to report it removed its workloads'),
+  wipeTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(120).describe('How long the wipe waits for the device'),
+});
 
 export const LabelPatchBody = z.strictObject({
   set: Labels.optional().describe('Labels to add or change'),
@@ -175,14 +198,38 @@ export const CreateDeploymentBody = DeploymentInput;
 // ---- response bodies --------------------------------------------------------
 
 export const Health = z.strictObject({ ok: z.literal(true) }).describe('The controller process is up');
+export const Delivery = component(
+  z
+    .strictObject({
+      state: z.enum(['published', 'pending']).describe('published: every desired document the change affects is on the broker; pending: stored, published by itself later'),
+      published: Count.describe('Desired documents published by this request'),
+      pending: Count.describe('Devices whose new desired document is not acknowledged by the broker yet'),
+      pendingDevices: z.array(DeviceId).describe('The first 100 of them'),
+      reason: z.string().nullable().describe('Why it is pending'),
+    })
+    .describe('Whether the change is on the broker yet (a pending change is durable and needs no retry)'),
+  'Delivery',
+);
 export const CreatedDevice = z
   .strictObject({
     device: Device,
     secret: z.string().describe('The device MQTT password. Shown once: only a hash is stored'),
+    created: z.boolean().describe('false when the same request (same id, labels and client secret) was repeated'),
+    delivery: Delivery,
   })
   .describe('The enrolled device and its secret');
+export const RotatedSecret = z
+  .strictObject({
+    deviceId: DeviceId,
+    secret: z.string().describe('The new MQTT password. Shown once: only a hash is stored'),
+    brokersNotified: Count.describe("Outpost broker processes told to end the device's sessions that use an older secret (0 on other brokers: there the old session ends at its next reconnect)"),
+  })
+  .describe('The new secret');
+export const DecommissionEnvelope = z
+  .strictObject({ decommission: Decommission })
+  .describe('The decommission: done, or pending with the step being retried');
 export const DeviceList = z.strictObject({ devices: z.array(DeviceSummary) }).describe('Devices, sorted by id');
-export const DeviceEnvelope = z.strictObject({ device: Device }).describe('The device after the change');
+export const DeviceEnvelope = z.strictObject({ device: Device, delivery: Delivery }).describe('The device after the change');
 export const DesiredEnvelope = z
   .strictObject({ desired: DesiredState.nullable().describe('null before anything targets the device') })
   .describe('The last published desired document');
@@ -204,11 +251,17 @@ export const CreatedDeployment = z
   .strictObject({
     deployment: DeploymentDetail,
     published: Count.describe('Desired documents published because of this change'),
+    created: z.boolean().describe('false when a deployment with this id and the same content already existed (a retried request)'),
+    delivery: Delivery,
   })
   .describe('The deployment and how many desired documents it changed');
 export const DeploymentList = z.strictObject({ deployments: z.array(Deployment) }).describe('Deployments, newest first');
 export const Published = z
-  .strictObject({ published: Count.describe('Desired documents published because of this change') })
+  .strictObject({
+    published: Count.describe('Desired documents published because of this change'),
+    alreadyRemoved: z.boolean().describe('true when a retried DELETE found it already removed'),
+    delivery: Delivery,
+  })
   .describe('How many desired documents changed');
 export const NoContent = z.undefined().describe('No content');
 
@@ -225,7 +278,7 @@ const ERROR_STATUS_DESCRIPTIONS = {
   400: 'Bad input: REQUEST_INVALID (the message names every bad field) or SELECTOR_INVALID',
   401: 'UNAUTHORIZED: missing Authorization header or wrong bearer token',
   404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND, DEPLOYMENT_NOT_FOUND, COMMAND_NOT_FOUND or ROLLOUT_NOT_FOUND',
-  409: 'DEVICE_EXISTS, RELEASE_CONFLICT, DEPLOYMENT_EXISTS, ROLLOUT_EXISTS or ROLLOUT_PHASE_CONFLICT',
+  409: 'DEVICE_EXISTS, DEVICE_DECOMMISSIONING, RELEASE_CONFLICT, DEPLOYMENT_EXISTS, ROLLOUT_EXISTS or ROLLOUT_PHASE_CONFLICT',
   500: 'INTERNAL: an unexpected failure (details are in the controller log only)',
   503: 'UNAVAILABLE: the controller cannot reach Redis or the broker; retry later',
 } as const;

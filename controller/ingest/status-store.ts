@@ -96,7 +96,7 @@ export class StatusStore {
   }
 
   async storeEvent(e: DeviceEvent, nowMs: number): Promise<boolean> {
-    const res = await this.redis.eval(STORE_EVENT, 2, this.keys.events(e.deviceId), `${this.keys.events(e.deviceId)}:ids`, JSON.stringify(e), e.id, String(EVENTS_KEPT));
+    const res = await this.redis.eval(STORE_EVENT, 2, this.keys.events(e.deviceId), this.keys.eventIds(e.deviceId), JSON.stringify(e), e.id, String(EVENTS_KEPT));
     if (res === 1) await this.redis.hset(this.keys.status(e.deviceId), 'lastSeenMs', String(nowMs));
     return res === 1;
   }
@@ -138,7 +138,7 @@ export class StatusStore {
   }
 
   async remove(deviceId: string): Promise<void> {
-    await this.redis.del(this.keys.status(deviceId), this.keys.events(deviceId), `${this.keys.events(deviceId)}:ids`);
+    await this.redis.del(this.keys.status(deviceId), this.keys.events(deviceId), this.keys.eventIds(deviceId));
   }
 
   async count(metric: string, by = 1): Promise<void> {

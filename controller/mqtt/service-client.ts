@@ -86,17 +86,27 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
     return this.client?.connected ?? false;
   }
 
+  /**
+   * Resolves on PUBACK. Fails at once while disconnected instead of queueing:
+   * a document queued inside MQTT.js could reach the broker long after this
+   * controller gave up on it, after a newer version another controller
+   * published meanwhile. The caller keeps it unpublished and retries (DD-021).
+   */
   publish(topic: string, payload: string | Buffer, opts: { retain: boolean; qos?: 0 | 1 }): Promise<void> {
     const client = this.client;
     if (!client) return Promise.reject(new Error('controller mqtt client not started'));
-    // While reconnecting, MQTT.js keeps QoS 1 publishes and sends them once connected; the timeout bounds the wait.
+    if (!client.connected) return Promise.reject(new Error('not connected to the broker'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`publish to ${topic} timed out`)), this.options.publishTimeoutMs ?? 30_000);
-      client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain }, (err) => {
+      const onAck = (err?: Error): void => {
         clearTimeout(timer);
         if (err) reject(err);
         else resolve();
-      });
+      };
+      const timer = setTimeout(() => {
+        withdraw(client, onAck);
+        reject(new Error(`publish to ${topic} timed out`));
+      }, this.options.publishTimeoutMs ?? 30_000);
+      client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain }, onAck);
     });
   }
 
@@ -104,5 +114,21 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
     const client = this.client;
     this.client = null;
     if (client) await client.endAsync().catch(() => undefined);
+  }
+}
+
+/**
+ * Takes a publish MQTT.js still holds (in flight, to be resent on
+ * reconnect, or not yet sent) back, so it can never be sent late.
+ */
+function withdraw(client: MqttClient, callback: (err?: Error) => void): void {
+  const outgoing = (client as unknown as { outgoing: Record<string, { cb: unknown }> }).outgoing;
+  for (const [id, entry] of Object.entries(outgoing)) {
+    if (entry.cb === callback) client.removeOutgoingMessage(Number(id));
+  }
+  const queue = (client as unknown as { _storeProcessingQueue?: { callback?: unknown }[] })._storeProcessingQueue;
+  if (queue) {
+    const i = queue.findIndex((q) => q.callback === callback);
+    if (i >= 0) queue.splice(i, 1);
   }
 }

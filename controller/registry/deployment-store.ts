@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ControllerError } from '../errors.js';
-import { Deployment, DeploymentInput } from '../model/deployment.js';
+import { Deployment, DeploymentInput, type DeploymentTarget } from '../model/deployment.js';
 import { getJson, mgetJson } from './json-store.js';
 import type { Keys } from './keys.js';
-import { SerialQueue } from './serial.js';
+import { KeyedSerial } from './serial.js';
+import { deviceScope, optimistic, RegistryTx, selectorScope } from './registry-tx.js';
+
+/** How long a removed deployment is remembered, so a retried DELETE is not a 404. */
+export const DEPLOYMENT_TOMBSTONE_MS = 24 * 3600 * 1000;
 
 /** What a device-list deployment owned by someone else (e.g. a rollout) is made of, besides its devices. */
 export interface OwnedDeploymentSpec {
@@ -13,9 +17,18 @@ export interface OwnedDeploymentSpec {
   priority: number;
 }
 
+/** The scopes whose documents a deployment with this target can change. */
+export function targetScopes(target: DeploymentTarget): string[] {
+  return target.kind === 'selector' ? [selectorScope(target.selector)] : target.devices.map(deviceScope);
+}
+
+/**
+ * Deployments. Every write is one atomic step together with its dirty marks
+ * (registry-tx.ts, DD-021), so a crash right after it loses nothing: the
+ * drain publishes what it changed.
+ */
 export class DeploymentStore {
-  /** WATCH/MULTI is per connection: this store's own transactions never interleave. */
-  private readonly serial = new SerialQueue();
+  private readonly serial = new KeyedSerial();
 
   constructor(
     private readonly redis: Redis,
@@ -23,23 +36,43 @@ export class DeploymentStore {
     private readonly now: () => number,
   ) {}
 
-  async create(input: DeploymentInput): Promise<Deployment> {
+  /**
+   * Creates the deployment. With a client-supplied id, repeating the same
+   * request returns the existing deployment (`created: false`) instead of a
+   * conflict, so a retry after a lost answer is safe.
+   */
+  async create(input: DeploymentInput): Promise<{ deployment: Deployment; created: boolean }> {
     const parsed = DeploymentInput.parse(input);
     const id = parsed.id ?? `dep-${randomBytes(5).toString('hex')}`;
-    const seq = await this.redis.incr(this.keys.deploymentSeq());
-    const deployment: Deployment = Deployment.parse({
-      id,
-      app: parsed.app,
-      version: parsed.version,
-      target: parsed.target,
-      priority: parsed.priority,
-      createdAt: new Date(this.now()).toISOString(),
-      seq,
-    });
-    const created = await this.redis.set(this.keys.deployment(id), JSON.stringify(deployment), 'NX');
-    if (created === null) throw new ControllerError('DEPLOYMENT_EXISTS', `deployment ${id} already exists`);
-    await this.redis.sadd(this.keys.deployments(), id);
-    return deployment;
+    const key = this.keys.deployment(id);
+    let seq: number | undefined;
+    return this.serial.run(id, () =>
+      optimistic<{ deployment: Deployment; created: boolean }>(`deployment ${id}`, async () => {
+        const raw = await this.redis.get(key);
+        if (raw !== null) {
+          const existing = Deployment.parse(JSON.parse(raw));
+          if (sameSpec(existing, { ...parsed, id })) return { tx: null, result: { deployment: existing, created: false } };
+          throw new ControllerError('DEPLOYMENT_EXISTS', `deployment ${id} already exists with other content (${existing.app}@${existing.version})`);
+        }
+        seq ??= await this.redis.incr(this.keys.deploymentSeq());
+        const deployment = Deployment.parse({
+          id,
+          app: parsed.app,
+          version: parsed.version,
+          target: parsed.target,
+          priority: parsed.priority,
+          createdAt: new Date(this.now()).toISOString(),
+          seq,
+        });
+        const tx = this.tx()
+          .expect(key, null)
+          .set(key, JSON.stringify(deployment))
+          .sadd(this.keys.deployments(), id)
+          .del(this.keys.deploymentTombstone(id));
+        for (const s of targetScopes(deployment.target)) tx.dirty(s);
+        return { tx, result: { deployment, created: true } };
+      }),
+    );
   }
 
   get(id: string): Promise<Deployment | null> {
@@ -59,24 +92,46 @@ export class DeploymentStore {
     return values.filter((d): d is Deployment => d !== null).sort((a, b) => b.seq - a.seq);
   }
 
-  async remove(id: string): Promise<Deployment> {
-    const d = await this.require(id);
-    await this.redis.del(this.keys.deployment(id));
-    await this.redis.srem(this.keys.deployments(), id);
-    return d;
+  /**
+   * Removes the deployment and leaves a tombstone for a day. Returns the
+   * removed deployment, or with `alreadyRemoved` the tombstone's copy when a
+   * retry finds it gone; 404 only for an id that never existed (or long ago).
+   */
+  async remove(id: string): Promise<{ deployment: Deployment; alreadyRemoved: boolean }> {
+    const key = this.keys.deployment(id);
+    return this.serial.run(id, () =>
+      optimistic<{ deployment: Deployment; alreadyRemoved: boolean }>(`deployment ${id}`, async () => {
+        const raw = await this.redis.get(key);
+        if (raw === null) {
+          const tomb = await getJson(this.redis, this.keys.deploymentTombstone(id), Deployment);
+          if (tomb) return { tx: null, result: { deployment: tomb, alreadyRemoved: true } };
+          throw new ControllerError('DEPLOYMENT_NOT_FOUND', `deployment ${id} does not exist`);
+        }
+        const deployment = Deployment.parse(JSON.parse(raw));
+        const tx = this.tx()
+          .expect(key, raw)
+          .del(key)
+          .srem(this.keys.deployments(), id)
+          .set(this.keys.deploymentTombstone(id), raw, { pxMs: DEPLOYMENT_TOMBSTONE_MS });
+        for (const s of targetScopes(deployment.target)) tx.dirty(s);
+        return { tx, result: { deployment, alreadyRemoved: false } };
+      }),
+    );
   }
 
   /**
    * Adds devices to the device list of deployment `id` (kind `devices`),
    * creating it with `spec` if absent; a set add, so repeating it changes
-   * nothing. Atomic under WATCH/MULTI: two processes adding at once both land.
-   * Refuses to touch a deployment with another app or version (an operator's
-   * deployment that happens to have the id). Give the store a connection no
-   * other code runs transactions on (EXEC ends every WATCH of the connection).
+   * nothing. Refuses to touch a deployment with another app or version (an
+   * operator's deployment that happens to have the id).
    */
   addDevices(id: string, spec: OwnedDeploymentSpec, deviceIds: readonly string[]): Promise<{ deployment: Deployment; added: string[] }> {
-    return this.serial.run(() =>
-      this.transact(id, async (current) => {
+    const key = this.keys.deployment(id);
+    let seq: number | undefined;
+    return this.serial.run(id, () =>
+      optimistic<{ deployment: Deployment; added: string[] }>(`deployment ${id}`, async () => {
+        const raw = await this.redis.get(key);
+        const current = raw === null ? null : Deployment.parse(JSON.parse(raw));
         if (current && (current.app !== spec.app || current.version !== spec.version || current.target.kind !== 'devices')) {
           throw new ControllerError(
             'DEPLOYMENT_EXISTS',
@@ -86,7 +141,8 @@ export class DeploymentStore {
         const existing = current?.target.kind === 'devices' ? current.target.devices : [];
         const have = new Set(existing);
         const added = [...new Set(deviceIds)].filter((d) => !have.has(d));
-        if (added.length === 0 && current) return { value: null, result: { deployment: current, added } };
+        if (added.length === 0 && current) return { tx: null, result: { deployment: current, added } };
+        if (!current) seq ??= await this.redis.incr(this.keys.deploymentSeq());
         const deployment: Deployment = current
           ? Deployment.parse({ ...current, target: { kind: 'devices', devices: [...existing, ...added] } })
           : Deployment.parse({
@@ -96,9 +152,10 @@ export class DeploymentStore {
               target: { kind: 'devices', devices: added },
               priority: spec.priority,
               createdAt: new Date(this.now()).toISOString(),
-              seq: await this.redis.incr(this.keys.deploymentSeq()),
+              seq,
             });
-        return { value: deployment, result: { deployment, added } };
+        const tx = this.tx().expect(key, raw).set(key, JSON.stringify(deployment)).sadd(this.keys.deployments(), id).dirtyDevices(added);
+        return { tx, result: { deployment, added } };
       }),
     );
   }
@@ -109,44 +166,29 @@ export class DeploymentStore {
    * Returns the devices that were in the list.
    */
   removeDevices(id: string, deviceIds: readonly string[] | 'all'): Promise<string[]> {
-    return this.serial.run(() =>
-      this.transact(id, async (current) => {
-        if (!current || current.target.kind !== 'devices') return { value: null, result: [] };
+    const key = this.keys.deployment(id);
+    return this.serial.run(id, () =>
+      optimistic<string[]>(`deployment ${id}`, async () => {
+        const raw = await this.redis.get(key);
+        const current = raw === null ? null : Deployment.parse(JSON.parse(raw));
+        if (!current || current.target.kind !== 'devices') return { tx: null, result: [] };
         const drop = deviceIds === 'all' ? null : new Set(deviceIds);
         const removed = current.target.devices.filter((d) => !drop || drop.has(d));
-        if (removed.length === 0) return { value: null, result: [] };
+        if (removed.length === 0) return { tx: null, result: [] };
         const left = current.target.devices.filter((d) => drop && !drop.has(d));
-        if (left.length === 0) return { value: 'delete', result: removed };
-        return { value: { ...current, target: { kind: 'devices', devices: left } }, result: removed };
+        const tx = this.tx().expect(key, raw).dirtyDevices(removed);
+        if (left.length === 0) tx.del(key).srem(this.keys.deployments(), id);
+        else tx.set(key, JSON.stringify({ ...current, target: { kind: 'devices', devices: left } }));
+        return { tx, result: removed };
       }),
     );
   }
 
-  /** Optimistic read-modify-write of one deployment and the index, retried on conflict. */
-  private async transact<R>(
-    id: string,
-    change: (current: Deployment | null) => Promise<{ value: Deployment | 'delete' | null; result: R }>,
-    attempts = 20,
-  ): Promise<R> {
-    const key = this.keys.deployment(id);
-    for (let i = 0; i < attempts; i++) {
-      await this.redis.watch(key);
-      try {
-        const raw = await this.redis.get(key);
-        const next = await change(raw === null ? null : Deployment.parse(JSON.parse(raw)));
-        if (next.value === null) {
-          await this.redis.unwatch();
-          return next.result;
-        }
-        const multi = this.redis.multi();
-        if (next.value === 'delete') multi.del(key).srem(this.keys.deployments(), id);
-        else multi.set(key, JSON.stringify(next.value)).sadd(this.keys.deployments(), id);
-        if (await multi.exec()) return next.result;
-      } catch (err) {
-        await this.redis.unwatch();
-        throw err;
-      }
-    }
-    throw new Error(`too much contention updating deployment ${id}`);
+  tx(): RegistryTx {
+    return new RegistryTx(this.redis, this.keys);
   }
+}
+
+function sameSpec(d: Deployment, input: { id: string; app: string; version: string; target: DeploymentTarget; priority: number }): boolean {
+  return d.app === input.app && d.version === input.version && d.priority === input.priority && JSON.stringify(d.target) === JSON.stringify(input.target);
 }

@@ -1,25 +1,63 @@
 import type { Redis } from 'ioredis';
 import { ControllerError } from '../errors.js';
 import { Device, emptyOverrides, type DeviceOverrides } from '../model/device.js';
-import { getJson, mgetJson, updateJson } from './json-store.js';
+import { DecommissionRecord } from '../model/decommission.js';
+import { getJson, mgetJson } from './json-store.js';
 import type { Keys } from './keys.js';
-import type { SerialQueue } from './serial.js';
+import { KeyedSerial } from './serial.js';
+import { deviceScope, optimistic, RegistryTx } from './registry-tx.js';
 
-/** Devices and their per-device overrides, as JSON records in Redis. */
+/**
+ * Devices and their per-device overrides, as JSON records in Redis. Every
+ * write is one atomic step with its dirty mark (registry-tx.ts), and refuses
+ * a device whose decommission has begun.
+ */
 export class DeviceStore {
+  private readonly serial = new KeyedSerial();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly serial: SerialQueue,
     private readonly now: () => number,
   ) {}
 
-  async create(id: string, labels: Record<string, string>): Promise<Device> {
+  /**
+   * Enrolment: the device, its index entry and its credential record in one
+   * step, so there is never a device nobody can connect as (DD-022). A
+   * finished decommission's tombstone is cleared; a running one refuses.
+   */
+  async enrol(id: string, labels: Record<string, string>, credentialRecord: string): Promise<Device> {
     const device: Device = Device.parse({ id, labels, createdAt: new Date(this.now()).toISOString(), overrides: emptyOverrides() });
-    const created = await this.redis.set(this.keys.device(id), JSON.stringify(device), 'NX');
-    if (created === null) throw new ControllerError('DEVICE_EXISTS', `device ${id} already exists`);
-    await this.redis.sadd(this.keys.devices(), id);
-    return device;
+    return this.serial.run(id, () =>
+      optimistic(`device ${id}`, async () => {
+        const tomb = await this.tombstoneRaw(id);
+        const existing = await this.get(id);
+        if (existing) throw new ControllerError('DEVICE_EXISTS', `device ${id} already exists`);
+        const tx = this.tx()
+          .expect(this.keys.device(id), null)
+          .expect(this.keys.deviceTombstone(id), tomb)
+          .set(this.keys.device(id), JSON.stringify(device))
+          .sadd(this.keys.devices(), id)
+          .set(this.keys.credential(id), credentialRecord)
+          .del(this.keys.deviceTombstone(id))
+          .dirty(deviceScope(id));
+        return { tx, result: device };
+      }),
+    );
+  }
+
+  /** Replaces the credential record of an existing, not decommissioning device. */
+  async setCredential(id: string, credentialRecord: string): Promise<void> {
+    await this.serial.run(id, () =>
+      optimistic(`device ${id}`, async () => {
+        const { raw, tomb } = await this.requireActiveRaw(id);
+        const tx = this.tx()
+          .expect(this.keys.device(id), raw)
+          .expect(this.keys.deviceTombstone(id), tomb)
+          .set(this.keys.credential(id), credentialRecord);
+        return { tx, result: undefined };
+      }),
+    );
   }
 
   get(id: string): Promise<Device | null> {
@@ -45,13 +83,21 @@ export class DeviceStore {
     return this.many(await this.ids());
   }
 
-  /** Applies `change` to the device atomically; returns the device before and after. */
+  /** Applies `change` to the device atomically with its dirty mark; returns the device before and after. */
   update(id: string, change: (d: Device) => Device): Promise<{ before: Device; after: Device }> {
-    return this.serial.run(() =>
-      updateJson(this.redis, this.keys.device(id), Device, (current) => {
-        if (!current) throw new ControllerError('DEVICE_NOT_FOUND', `device ${id} does not exist`);
-        const after = Device.parse(change(current));
-        return { value: after, result: { before: current, after } };
+    return this.serial.run(id, () =>
+      optimistic(`device ${id}`, async () => {
+        const { raw, tomb } = await this.requireActiveRaw(id);
+        const before = Device.parse(JSON.parse(raw));
+        const after = Device.parse(change(before));
+        const next = JSON.stringify(after);
+        if (next === raw) return { tx: null, result: { before, after } };
+        const tx = this.tx()
+          .expect(this.keys.device(id), raw)
+          .expect(this.keys.deviceTombstone(id), tomb)
+          .set(this.keys.device(id), next)
+          .dirty(deviceScope(id));
+        return { tx, result: { before, after } };
       }),
     );
   }
@@ -68,9 +114,29 @@ export class DeviceStore {
     return this.update(id, (d) => ({ ...d, overrides: change(d.overrides) }));
   }
 
-  async remove(id: string): Promise<boolean> {
-    const removed = await this.redis.del(this.keys.device(id));
-    await this.redis.srem(this.keys.devices(), id);
-    return removed > 0;
+  /** The decommission record of a device (pending or recently done), or null. */
+  async tombstone(id: string): Promise<DecommissionRecord | null> {
+    const raw = await this.tombstoneRaw(id);
+    return raw === null ? null : DecommissionRecord.parse(JSON.parse(raw));
+  }
+
+  tombstoneRaw(id: string): Promise<string | null> {
+    return this.redis.get(this.keys.deviceTombstone(id));
+  }
+
+  tx(): RegistryTx {
+    return new RegistryTx(this.redis, this.keys);
+  }
+
+  private async requireActiveRaw(id: string): Promise<{ raw: string; tomb: string | null }> {
+    const [raw, tomb] = await this.redis.mget(this.keys.device(id), this.keys.deviceTombstone(id));
+    if (raw === null || raw === undefined) throw new ControllerError('DEVICE_NOT_FOUND', `device ${id} does not exist`);
+    if (tomb) {
+      const record = DecommissionRecord.parse(JSON.parse(tomb));
+      if (record.state === 'pending') {
+        throw new ControllerError('DEVICE_DECOMMISSIONING', `device ${id} is being decommissioned (since ${record.requestedAt}); it can no longer be changed`);
+      }
+    }
+    return { raw, tomb: tomb ?? null };
   }
 }

@@ -36,6 +36,10 @@ export class Keys {
   events(id: string): string {
     return `${this.prefix}events:${id}`;
   }
+  /** Ids of the device's stored events (QoS 1 duplicates are dropped by id). */
+  eventIds(id: string): string {
+    return `${this.events(id)}:ids`;
+  }
   /** One command sent to a device and, once it came, the device's answer (hash, expires some time after the command). */
   command(id: string, commandId: string): string {
     return `${this.prefix}command:${id}:${commandId}`;
@@ -66,5 +70,41 @@ export class Keys {
   }
   metrics(): string {
     return `${this.prefix}metrics`;
+  }
+  /** Device credential record (format and key shared with the broker: shared/device-credentials.ts). */
+  credential(id: string): string {
+    return `${this.prefix}cred:${id}`;
+  }
+  /** Registry generation: INCR in the same atomic step as every registry change (DD-021). */
+  generation(): string {
+    return `${this.prefix}gen`;
+  }
+  /**
+   * Durable intent (DD-021): sorted set of scopes whose desired documents may
+   * be out of date, scored by the generation that marked them. Scopes:
+   * `d:<device id>`, `s:<selector>`, `*` (every device).
+   */
+  dirty(): string {
+    return `${this.prefix}dirty`;
+  }
+  /** Devices whose stored desired document the broker has not acknowledged yet (set). */
+  unpublished(): string {
+    return `${this.prefix}unpublished`;
+  }
+  /** One controller publishes desired documents at a time (SET NX PX, renewed): per-device order on the wire. */
+  publishLease(): string {
+    return `${this.prefix}publish-lease`;
+  }
+  /** A removed deployment, kept for a day so a retried DELETE answers as the first one did. */
+  deploymentTombstone(id: string): string {
+    return `${this.prefix}tomb:deployment:${id}`;
+  }
+  /** A device being (or recently) decommissioned: JSON Decommission record (DD-022). */
+  deviceTombstone(id: string): string {
+    return `${this.prefix}tomb:device:${id}`;
+  }
+  /** Devices whose decommission has steps left (set). */
+  decommissioning(): string {
+    return `${this.prefix}decommissioning`;
   }
 }

@@ -15,7 +15,7 @@ export interface RolloutEffectsDeps {
   keys: Keys;
   /** A store on a connection no other code runs transactions on (see DeploymentStore.addDevices). */
   deployments: DeploymentStore;
-  publisher: Pick<DesiredPublisher, 'recompute'>;
+  publisher: Pick<DesiredPublisher, 'recompute' | 'settle'>;
   logger: Logger;
   /** Devices per add + recompute round; one wave of 10,000 is 20 rounds inside one tick. */
   batchSize?: number;
@@ -31,8 +31,8 @@ export interface ExecutedNotify {
 /**
  * The side effects of rollout actions, each idempotent so a step re-planned
  * after a crash repeats them harmlessly:
- *   notify   = add the devices to the rollout's deployment (a set add), then
- *              recompute them. The publisher assigns a version only to a
+ *   notify   = add the devices to the rollout's deployment (a set add, which
+ *              marks them dirty atomically), then drain. The publisher assigns a version only to a
  *              device whose document changed, so repeating a notify never
  *              gives a device a second version for the same step. The version
  *              recorded is the device's current desired version afterwards.
@@ -55,8 +55,9 @@ export class RolloutEffects {
     const failed: DeviceRolloutState[] = [];
     for (let i = 0; i < action.deviceIds.length; i += this.batchSize) {
       const batch = action.deviceIds.slice(i, i + this.batchSize);
+      // The add marks the devices dirty in the same atomic step (DD-021); the drain publishes them.
       await this.deps.deployments.addDevices(deploymentId, { app: spec.app, version: spec.toVersion, priority: spec.priority }, batch);
-      await this.deps.publisher.recompute(batch);
+      await this.deps.publisher.settle(batch);
       const records = await this.readDesired(batch);
       for (const id of batch) {
         const device = state.devices[id];

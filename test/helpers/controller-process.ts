@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { checkBrokerConfig } from '../../broker/config.js';
-import { createBroker } from '../../broker/create-broker.js';
+import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { silentLogger } from '../../shared/logger.js';
 import { CLI } from './agent-process.js';
 import { freePort } from './free-port.js';
 import { spawnProcess, type ManagedProcess } from './process.js';
-import { startRedis, type RedisServer } from './redis.js';
+import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 
 export interface ControllerProcessOptions {
   name: string;
@@ -16,6 +16,8 @@ export interface ControllerProcessOptions {
   /** Fixed API port (e.g. the same one again after a restart); a free one when omitted. */
   apiPort?: number;
   extraArgs?: readonly string[];
+  /** Extra environment, e.g. OUTPOST_FAILPOINTS for crash tests. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface ControllerProcess {
@@ -44,7 +46,7 @@ export async function startControllerProcess(opts: ControllerProcessOptions): Pr
       'info',
       ...(opts.extraArgs ?? []),
     ],
-    env: { OUTPOST_SERVICE_PASSWORD: opts.servicePassword, OUTPOST_ADMIN_TOKEN: opts.adminToken },
+    env: { OUTPOST_SERVICE_PASSWORD: opts.servicePassword, OUTPOST_ADMIN_TOKEN: opts.adminToken, ...opts.env },
     bufferLines: 600,
   });
   await proc.waitForLine(/"msg":"api listening"/, 30_000).catch((err: unknown) => {
@@ -59,16 +61,23 @@ export interface BrokerRig {
   readonly servicePassword: string;
   readonly serviceAuth: { username: string; password: string };
   readonly adminToken: string;
+  /** Stops the broker (its sessions, queues and retained documents stay in Redis). */
+  stopBroker(): Promise<void>;
+  /** Starts a broker again on the same port and Redis. */
+  startBroker(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Redis (AOF) and Outpost's broker in the test process, for controllers run as child processes. */
-export async function startBrokerRig(): Promise<BrokerRig> {
-  const redis = await startRedis({ appendonly: true });
+export async function startBrokerRig(opts: { redis?: StartRedisOptions } = {}): Promise<BrokerRig> {
+  const redis = await startRedis({ appendonly: true, ...opts.redis });
   const servicePassword = randomBytes(16).toString('hex');
-  const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
-  if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
-  const broker = await createBroker(checked.config, { logger: silentLogger() });
+  const configFor = (port: number) => {
+    const checked = checkBrokerConfig({ host: '127.0.0.1', port, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
+    if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
+    return checked.config;
+  };
+  let broker: OutpostBroker | null = await createBroker(configFor(0), { logger: silentLogger() });
   const { port } = await broker.listen();
   return {
     redis,
@@ -76,8 +85,17 @@ export async function startBrokerRig(): Promise<BrokerRig> {
     servicePassword,
     serviceAuth: { username: 'svc:outpost', password: servicePassword },
     adminToken: randomBytes(16).toString('hex'),
+    async stopBroker() {
+      await broker?.close();
+      broker = null;
+    },
+    async startBroker() {
+      if (broker) return;
+      broker = await createBroker(configFor(port), { logger: silentLogger() });
+      await broker.listen();
+    },
     async close() {
-      await broker.close();
+      await broker?.close();
       await redis.stop();
     },
   };

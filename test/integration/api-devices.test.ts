@@ -78,6 +78,8 @@ describe('HTTP API: devices', () => {
       phase: 'unknown',
       desiredVersion: null,
       appliedVersion: null,
+      pending: false,
+      decommissioning: false,
       inSync: true,
     });
 
@@ -228,17 +230,21 @@ describe('HTTP API: devices', () => {
     }
   });
 
-  it('decommissions a device: 204, then 404, and its secret stops working', async () => {
+  it('decommissions a device: 200 done, a retry answers the same, its records are gone and its secret stops working', async () => {
     const { id, secret } = await enroll();
     const res = await api.call('DELETE', `/v1/devices/${id}`);
-    expect(res.status).toBe(204);
-    expect(res.raw.body).toBe('');
+    expect(res.status).toBe(200);
+    const done = S.DecommissionEnvelope.parse(res.body).decommission;
+    expect(done).toMatchObject({ deviceId: id, state: 'done', remaining: [], wiped: 'not-requested', lastError: null });
     for (const url of [`/v1/devices/${id}`, `/v1/devices/${id}/desired`, `/v1/devices/${id}/reported`, `/v1/devices/${id}/events`]) {
       const gone = await api.call('GET', url);
       expect(gone.status, url).toBe(404);
       expect(errorOf(gone)).toEqual({ code: 'DEVICE_NOT_FOUND', message: `device ${id} does not exist` });
     }
-    expect((await api.call('DELETE', `/v1/devices/${id}`)).status).toBe(404);
+    const retried = await api.call('DELETE', `/v1/devices/${id}`);
+    expect(retried.status).toBe(200);
+    expect(S.DecommissionEnvelope.parse(retried.body).decommission).toEqual(done);
+    expect((await api.call('DELETE', `/v1/devices/${freshId('never')}`)).status).toBe(404);
     await expect(mqtt.connectAsync(api.rig.brokerUrl, { clientId: id, username: id, password: secret, reconnectPeriod: 0 })).rejects.toThrow();
   });
 

@@ -139,17 +139,21 @@ describe('HTTP API: releases, deployments, fleet', () => {
 
       const removed = await api.call('DELETE', `/v1/deployments/${canary.deployment.id}`);
       expect(removed.status).toBe(200);
-      expect(S.Published.parse(removed.body)).toEqual({ published: 1 });
+      expect(S.Published.parse(removed.body)).toMatchObject({ published: 1, alreadyRemoved: false, delivery: { state: 'published', published: 1, pending: 0 } });
       const desiredB = S.DesiredEnvelope.parse((await api.call('GET', `/v1/devices/${b}/desired`)).body).desired;
       expect(desiredB?.workloads[`${app}-main`]?.image).toBe('busybox:1');
 
       const gone = await api.call('GET', `/v1/deployments/${canary.deployment.id}`);
       expect(gone.status).toBe(404);
       expect(errorOf(gone)).toEqual({ code: 'DEPLOYMENT_NOT_FOUND', message: `deployment ${canary.deployment.id} does not exist` });
-      expect((await api.call('DELETE', `/v1/deployments/${canary.deployment.id}`)).status).toBe(404);
+      // A retried DELETE (the first answer lost) is not a 404: it says it was already removed.
+      const retried = await api.call('DELETE', `/v1/deployments/${canary.deployment.id}`);
+      expect(retried.status).toBe(200);
+      expect(S.Published.parse(retried.body)).toMatchObject({ published: 0, alreadyRemoved: true });
+      expect((await api.call('DELETE', `/v1/deployments/${freshId('never')}`)).status).toBe(404);
     });
 
-    it('refuses a deployment of an unknown release (404), a bad selector (400) and a duplicate id (409)', async () => {
+    it('refuses a deployment of an unknown release (404), a bad selector (400) and an id taken by other content (409); the same request again is 200', async () => {
       const app = freshId('app');
       const unknown = await api.call('POST', '/v1/deployments', { app, version: '1.0.0', target: { kind: 'selector', selector: 'a=b' } });
       expect(unknown.status).toBe(404);
@@ -163,9 +167,12 @@ describe('HTTP API: releases, deployments, fleet', () => {
 
       const id = freshId('dep');
       await deploy({ app, version: '1.0.0', target: { kind: 'devices', devices: ['nobody'] }, id });
-      const duplicate = await api.call('POST', '/v1/deployments', { app, version: '1.0.0', target: { kind: 'devices', devices: ['nobody'] }, id });
+      const repeated = await api.call('POST', '/v1/deployments', { app, version: '1.0.0', target: { kind: 'devices', devices: ['nobody'] }, id });
+      expect(repeated.status).toBe(200);
+      expect(S.CreatedDeployment.parse(repeated.body)).toMatchObject({ created: false, deployment: { id } });
+      const duplicate = await api.call('POST', '/v1/deployments', { app, version: '1.0.0', target: { kind: 'devices', devices: ['somebody'] }, id });
       expect(duplicate.status).toBe(409);
-      expect(errorOf(duplicate)).toEqual({ code: 'DEPLOYMENT_EXISTS', message: `deployment ${id} already exists` });
+      expect(errorOf(duplicate)).toEqual({ code: 'DEPLOYMENT_EXISTS', message: `deployment ${id} already exists with other content (${app}@1.0.0)` });
     });
   });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('controller publishes desired states', () => {
   let rig: ControlPlaneRig;
@@ -42,6 +43,14 @@ describe('two controllers recomputing the same devices at once', () => {
 
   it('publish each new content once: no device gets two versions for one change', async () => {
     const cp = rig.controller.controlPlane;
+    const seen = new Map<string, number[]>();
+    const watcher = await connectTestController(rig.brokerUrl, rig.serviceAuth);
+    watcher.client.on('message', (topic, payload) => {
+      const id = /devices\/([^/]+)\/desired$/.exec(topic)?.[1];
+      if (!id || payload.length === 0) return;
+      seen.set(id, [...(seen.get(id) ?? []), (JSON.parse(payload.toString()) as { version: number }).version]);
+    });
+    await watcher.client.subscribeAsync('outpost/v1/devices/+/desired', { qos: 1 });
     for (let i = 0; i < 20; i++) await cp.addDevice({ id: `twin-${i}`, labels: { fleet: 'twins' } });
     await cp.createRelease({ app: 'twin', version: '1', workloads: { w: { image: 'busybox:1' } } });
     // Registered directly, so that no recompute runs yet; then two publishers race over the same devices.
@@ -59,15 +68,19 @@ describe('two controllers recomputing the same devices at once', () => {
       }),
       { logger: (await import('../../shared/logger.js')).silentLogger() },
     );
-    await other.start();
     try {
-      const [a, b] = await Promise.all([rig.controller.publisher.recompute(), other.publisher.recompute()]);
-      const published = [...a.published, ...b.published];
-      expect(published).toHaveLength(20);
-      expect(new Set(published.map((p) => p.deviceId)).size).toBe(20);
+      // The second controller's start drains the registered deployment too; all three race.
+      const [a, b] = await Promise.all([rig.controller.publisher.recompute(), other.publisher.recompute(), other.start()]);
+      expect(a.pending).toEqual([]);
+      expect(b.pending).toEqual([]);
       for (let i = 0; i < 20; i++) expect((await cp.desiredOf(`twin-${i}`))?.version).toBe(1);
+      // A sentinel after everything: all earlier publishes have arrived once it does.
+      await cp.addDevice({ id: 'twin-sentinel', labels: { fleet: 'twins' } });
+      await waitFor(() => seen.has('twin-sentinel'), { description: 'sentinel document' });
+      for (let i = 0; i < 20; i++) expect(seen.get(`twin-${i}`)).toEqual([1]);
     } finally {
       await other.close();
+      await watcher.close();
     }
   });
 });

@@ -4,7 +4,6 @@ import type { Job } from 'bullmq';
 import { DeploymentStore } from '../../controller/registry/deployment-store.js';
 import { DeviceStore } from '../../controller/registry/device-store.js';
 import { Keys } from '../../controller/registry/keys.js';
-import { SerialQueue } from '../../controller/registry/serial.js';
 import { createRollout } from '../../controller/rollout/create-rollout.js';
 import { RolloutSpec } from '../../controller/rollout/model.js';
 import { RolloutEffects } from '../../controller/rollout/rollout-effects.js';
@@ -52,7 +51,7 @@ describe('rollout tick after a crash between effects and save', () => {
     const keys = new Keys('outpost:');
     // The rollout's own keys under another prefix: the running controller's engine never sees this rollout.
     const store = new RolloutStore(redis, new Keys(`${freshId('sim')}:`));
-    const devices = new DeviceStore(redis, keys, new SerialQueue(), Date.now);
+    const devices = new DeviceStore(redis, keys, Date.now);
     const spec = RolloutSpec.parse({ id: freshId('ro'), app, toVersion: '2', target: { kind: 'selector', selector: `role=${role}` }, waves: { kind: 'sizes', sizes: ['100%'] } });
     const state = createRollout(spec.id ?? 'x', spec, ids.map((id) => ({ id, labels: { role } })), new Date());
     await store.create(state);

@@ -14,15 +14,17 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
         operationId: 'createDeployment',
         summary: 'Deploy a release to devices or a selector',
         description:
-          'Per app, the highest-priority deployment that targets a device wins (ties: newest). The affected devices are recomputed and their changed desired documents published before the response.',
+          'Per app, the highest-priority deployment that targets a device wins (ties: newest). The deployment and what it affects are stored in one atomic step; ' +
+          'the affected devices are recomputed and published before the response (`delivery` says whether every document is on the broker yet). ' +
+          'With a client-supplied `id`, repeating the same request answers 200 with `created: false`.',
         body: S.CreateDeploymentBody,
         querystring: S.NoQuery,
-        response: { 201: S.CreatedDeployment, ...S.errorResponses(400, 404, 409) },
+        response: { 201: S.CreatedDeployment, 200: S.CreatedDeployment, ...S.errorResponses(400, 404, 409) },
       },
     },
     async (request, reply) => {
-      const { deployment, result } = await cp.createDeployment(request.body);
-      return reply.code(201).send({ deployment, published: result.published.length });
+      const { deployment, created, delivery } = await cp.createDeployment(request.body);
+      return reply.code(created ? 201 : 200).send({ deployment, published: delivery.published, created, delivery });
     },
   );
 
@@ -62,12 +64,16 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
         tags,
         operationId: 'deleteDeployment',
         summary: 'Remove a deployment',
-        description: 'The devices it targeted fall back to the next deployment of the app, or drop the app.',
+        description:
+          'The devices it targeted fall back to the next deployment of the app, or drop the app. A retried DELETE (within a day) answers 200 with `alreadyRemoved: true`.',
         params: S.DeploymentParams,
         querystring: S.NoQuery,
         response: { 200: S.Published, ...S.errorResponses(400, 404) },
       },
     },
-    async (request) => ({ published: (await cp.removeDeployment(request.params.id)).published.length }),
+    async (request) => {
+      const { alreadyRemoved, delivery } = await cp.removeDeployment(request.params.id);
+      return { published: delivery.published, alreadyRemoved, delivery };
+    },
   );
 };

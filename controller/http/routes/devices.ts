@@ -13,13 +13,37 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         tags,
         operationId: 'createDevice',
         summary: 'Enroll a device',
-        description: 'Creates the device and its MQTT credential. The secret is in this response only; the controller keeps a hash.',
+        description:
+          'Creates the device and its MQTT credential in one atomic step. The secret is in this response only; the controller keeps a hash. ' +
+          'With a client-generated `secret`, repeating the same request answers 200 with `created: false` instead of 409.',
         body: S.CreateDeviceBody,
         querystring: S.NoQuery,
-        response: { 201: S.CreatedDevice, ...S.errorResponses(400, 409) },
+        response: { 201: S.CreatedDevice, 200: S.CreatedDevice, ...S.errorResponses(400, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(await cp.addDevice(request.body)),
+    async (request, reply) => {
+      const { device, secret, created, delivery } = await cp.addDevice(request.body);
+      return reply.code(created ? 201 : 200).send({ device, secret, created, delivery });
+    },
+  );
+
+  app.post(
+    '/devices/:id/secret',
+    {
+      schema: {
+        tags,
+        operationId: 'rotateDeviceSecret',
+        summary: 'Issue a new device secret and end sessions that use the old one',
+        description:
+          'The old secret stops working at once: Outpost brokers end the live session that authenticated with it. ' +
+          'A client-generated `secret` makes a retry harmless. The new secret is in this response only.',
+        params: S.DeviceParams,
+        body: S.RotateSecretBody,
+        querystring: S.NoQuery,
+        response: { 200: S.RotatedSecret, ...S.errorResponses(400, 404, 409) },
+      },
+    },
+    async (request) => cp.rotateSecret(request.params.id, request.body),
   );
 
   app.get(
@@ -58,15 +82,19 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         tags,
         operationId: 'deleteDevice',
         summary: 'Decommission a device',
-        description: "Revokes the credential, purges the device's broker session and queued messages, clears its retained topics and forgets it.",
+        description:
+          'Tombstones the device (nothing more is published for it), optionally wipes its workloads (`wipe=true`: an empty desired state, ' +
+          "then a bounded wait for the device's confirmation), clears its retained topics, purges its broker session and queued messages, " +
+          'revokes its credential and forgets it. 200 when done; 202 when a step failed and is being retried (the answer says which and why). ' +
+          'Repeating the request is safe: it continues or reports the same decommission.',
         params: S.DeviceParams,
-        querystring: S.NoQuery,
-        response: { 204: S.NoContent, ...S.errorResponses(400, 404) },
+        querystring: S.DecommissionQuery,
+        response: { 200: S.DecommissionEnvelope, 202: S.DecommissionEnvelope, ...S.errorResponses(400, 404) },
       },
     },
     async (request, reply) => {
-      await cp.removeDevice(request.params.id);
-      return reply.code(204).send();
+      const decommission = await cp.removeDevice(request.params.id, { wipe: request.query.wipe, wipeTimeoutSeconds: request.query.wipeTimeoutSeconds });
+      return reply.code(decommission.state === 'done' ? 200 : 202).send({ decommission });
     },
   );
 
@@ -84,7 +112,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
       },
     },
-    async (request) => ({ device: await cp.updateLabels(request.params.id, request.body) }),
+    async (request) => cp.updateLabels(request.params.id, request.body),
   );
 
   app.patch(
@@ -101,7 +129,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
       },
     },
-    async (request) => ({ device: await cp.setOverrides(request.params.id, request.body) }),
+    async (request) => cp.setOverrides(request.params.id, request.body),
   );
 
   app.put(
@@ -117,7 +145,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
       },
     },
-    async (request) => ({ device: await cp.setPin(request.params.id, request.params.app, request.body.version) }),
+    async (request) => cp.setPin(request.params.id, request.params.app, request.body.version),
   );
 
   app.delete(
@@ -132,7 +160,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
       },
     },
-    async (request) => ({ device: await cp.setPin(request.params.id, request.params.app, null) }),
+    async (request) => cp.setPin(request.params.id, request.params.app, null),
   );
 
   app.get(

@@ -1,0 +1,236 @@
+import type { Redis } from 'ioredis';
+import { backoffDelayMs, type BackoffPolicy } from '../../shared/backoff.js';
+import { errorMessage } from '../../shared/errors.js';
+import { NO_FAILPOINTS, type Failpoints } from '../../shared/failpoints.js';
+import type { Logger } from '../../shared/logger.js';
+import type { HeldLease, RedisLease } from '../coordination/redis-lease.js';
+import type { Device } from '../model/device.js';
+import { releaseRef } from '../model/names.js';
+import type { DeploymentStore } from '../registry/deployment-store.js';
+import type { DeviceStore } from '../registry/device-store.js';
+import type { Keys } from '../registry/keys.js';
+import { ALL_SCOPE } from '../registry/registry-tx.js';
+import type { ReleaseStore } from '../registry/release-store.js';
+import { matches, parseSelector, SelectorError } from './selector.js';
+import { prepareDeployments } from './compose-desired.js';
+import type { DesiredWriter, WriteOutcome } from './desired-writer.js';
+
+/** Remove the scopes a drain covered, unless they were marked again since. KEYS: dirty. ARGV: member, score, … */
+const CLEAR_SCOPES = `
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n`;
+
+export interface DrainResult extends WriteOutcome {
+  /** Devices composed in this drain. */
+  considered: number;
+  /** Why the drain did not (fully) run, e.g. another controller held the publish lease too long. */
+  deferred: string | null;
+}
+
+export interface IntentDrainDeps {
+  redis: Redis;
+  keys: Keys;
+  devices: DeviceStore;
+  deployments: DeploymentStore;
+  releases: ReleaseStore;
+  writer: DesiredWriter;
+  lease: RedisLease;
+  logger: Logger;
+  /** How long a drain waits for another controller's drain to finish. */
+  leaseWaitMs?: number;
+  batchSize?: number;
+  failpoints?: Failpoints;
+  /** Back-off of the retry while anything is left pending (MQTT down, lease held, Redis errors). */
+  retry?: BackoffPolicy;
+}
+
+const DEFAULT_RETRY: BackoffPolicy = { baseMs: 500, capMs: 30_000, factor: 2 };
+
+/**
+ * Durable intent, delivered (DD-021). Every registry change marks the scopes
+ * it affects dirty in the same atomic step as the change; the drain turns
+ * dirty scopes and unacknowledged documents into published ones:
+ *
+ *   under the publish lease: snapshot the dirty scopes with their scores,
+ *   read the registry generation, resolve scopes to devices, compose, store
+ *   (refusing stale generations), publish, confirm; then clear each scope
+ *   whose score did not change meanwhile.
+ *
+ * A crash anywhere leaves the scopes dirty or the documents unpublished, so
+ * the next drain (at start, after every mutation, on every broker reconnect
+ * and anti-entropy pass, and on a back-off timer while anything is pending)
+ * finishes the job; repeating it is harmless, as equal content keeps its
+ * version. Calls in one process coalesce: a request made while a drain runs
+ * is served by one drain that starts after it.
+ */
+export class IntentDrain {
+  private running: Promise<DrainResult> | null = null;
+  private queued: Promise<DrainResult> | null = null;
+  private readonly failpoints: Failpoints;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryAttempt = 0;
+  private closed = false;
+
+  constructor(private readonly deps: IntentDrainDeps) {
+    this.failpoints = deps.failpoints ?? NO_FAILPOINTS;
+  }
+
+  /** A drain that starts after this call; resolves with its result. */
+  request(): Promise<DrainResult> {
+    if (!this.running) {
+      const run = this.runOnce().finally(() => {
+        if (this.running === run) this.running = null;
+      });
+      run.then(
+        (r) => this.afterRun(r.pending.length > 0 || r.deferred !== null),
+        (err: unknown) => {
+          this.deps.logger.warn({ err: errorMessage(err) }, 'drain failed; will retry');
+          this.afterRun(true);
+        },
+      );
+      this.running = run;
+      return run;
+    }
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.request();
+      });
+    return this.queued;
+  }
+
+  /** Stops the retry timer; a running drain finishes. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+  }
+
+  /** While anything is left pending, drain again after a back-off; any success resets it. */
+  private afterRun(leftPending: boolean): void {
+    clearTimeout(this.retryTimer);
+    if (!leftPending) {
+      this.retryAttempt = 0;
+      return;
+    }
+    if (this.closed) return;
+    const delay = backoffDelayMs(this.retryAttempt++, this.deps.retry ?? DEFAULT_RETRY);
+    this.retryTimer = setTimeout(() => {
+      if (!this.closed) this.request().catch(() => undefined);
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /** Devices with stored documents the broker has not acknowledged, and scopes not yet composed. */
+  async backlog(): Promise<{ unpublished: string[]; dirtyScopes: number }> {
+    const [unpublished, dirtyScopes] = await Promise.all([this.deps.redis.smembers(this.deps.keys.unpublished()), this.deps.redis.zcard(this.deps.keys.dirty())]);
+    return { unpublished: unpublished.sort(), dirtyScopes };
+  }
+
+  private async runOnce(): Promise<DrainResult> {
+    const { deps } = this;
+    const lease = await deps.lease.acquire(deps.keys.publishLease(), deps.leaseWaitMs ?? 15_000);
+    if (!lease) return emptyResult('another controller held the publish lease; its drain or the next one publishes this change');
+    try {
+      return await this.drainUnder(lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async drainUnder(lease: HeldLease): Promise<DrainResult> {
+    const { deps } = this;
+    const [rawScopes, unpublished] = await Promise.all([
+      deps.redis.zrange(deps.keys.dirty(), 0, -1, 'WITHSCORES'),
+      deps.redis.smembers(deps.keys.unpublished()),
+    ]);
+    const scopes: [member: string, score: string][] = [];
+    for (let i = 0; i + 1 < rawScopes.length; i += 2) scopes.push([rawScopes[i] as string, rawScopes[i + 1] as string]);
+    const result = emptyResult(null);
+    if (scopes.length === 0 && unpublished.length === 0) return result;
+
+    // Read before anything the composition is made of (DD-021).
+    const generation = Number((await deps.redis.get(deps.keys.generation())) ?? 0);
+    const devices = await this.withoutTombstoned(await this.resolve(scopes.map(([m]) => m), unpublished));
+    const deployments = await deps.deployments.all();
+    const refs = new Set(deployments.map((d) => releaseRef(d.app, d.version)));
+    for (const d of devices) for (const [app, version] of Object.entries(d.overrides.pins)) refs.add(releaseRef(app, version));
+    const releases = await deps.releases.byRefs(refs);
+    const ctx = { generation, deployments: prepareDeployments(deployments), releases, stillHeld: () => lease.held };
+    const batchSize = deps.batchSize ?? 500;
+    for (let i = 0; i < devices.length; i += batchSize) {
+      await deps.writer.write(devices.slice(i, i + batchSize), ctx, result);
+    }
+    result.considered = devices.length;
+    await this.forgetGone(unpublished, devices);
+    if (scopes.length > 0) await this.failpoints.hit('drain:before-clear');
+    if (scopes.length > 0) await deps.redis.eval(CLEAR_SCOPES, 1, deps.keys.dirty(), ...scopes.flat());
+    if (result.published.length > 0 || result.pending.length > 0) {
+      deps.logger.info(
+        { considered: result.considered, published: result.published.length, unchanged: result.unchanged, pending: result.pending.length, superseded: result.superseded },
+        'desired states published',
+      );
+    }
+    return result;
+  }
+
+  /** The devices of the scopes plus the unpublished ones; all devices when a scope needs selectors. */
+  private async resolve(scopes: readonly string[], unpublished: readonly string[]): Promise<Device[]> {
+    const ids = new Set(unpublished);
+    const selectors: string[] = [];
+    let all = false;
+    for (const s of scopes) {
+      if (s === ALL_SCOPE) all = true;
+      else if (s.startsWith('d:')) ids.add(s.slice(2));
+      else if (s.startsWith('s:')) selectors.push(s.slice(2));
+    }
+    if (!all && selectors.length === 0) return this.deps.devices.many([...ids].sort());
+    const everyone = await this.deps.devices.all();
+    if (all) return everyone;
+    const parsed = selectors.flatMap((text) => {
+      try {
+        return [parseSelector(text)];
+      } catch (err) {
+        // Stored selectors were validated on the way in; a bad one is logged, never fatal.
+        if (err instanceof SelectorError) this.deps.logger.warn({ selector: text, err: errorMessage(err) }, 'dirty scope with an invalid selector ignored');
+        return [];
+      }
+    });
+    return everyone.filter((d) => ids.has(d.id) || parsed.some((sel) => matches(sel, d.labels)));
+  }
+
+  /**
+   * A device whose decommission has begun gets nothing more (DD-022): the
+   * decommission clears its retained document under this same lease, so
+   * nothing published before it survives, and nothing after it is sent.
+   */
+  private async withoutTombstoned(devices: readonly Device[]): Promise<Device[]> {
+    if (devices.length === 0) return [];
+    const out: Device[] = [];
+    for (let i = 0; i < devices.length; i += 1000) {
+      const chunk = devices.slice(i, i + 1000);
+      const tombs = await this.deps.redis.mget(...chunk.map((d) => this.deps.keys.deviceTombstone(d.id)));
+      chunk.forEach((d, j) => {
+        if (tombs[j] === null || tombs[j] === undefined) out.push(d);
+      });
+    }
+    return out;
+  }
+
+  /** Unpublished entries of devices that are gone or being decommissioned are dropped. */
+  private async forgetGone(unpublished: readonly string[], devices: readonly Device[]): Promise<void> {
+    const present = new Set(devices.map((d) => d.id));
+    const gone = unpublished.filter((id) => !present.has(id));
+    if (gone.length > 0) await this.deps.redis.srem(this.deps.keys.unpublished(), ...gone);
+  }
+}
+
+function emptyResult(deferred: string | null): DrainResult {
+  return { considered: 0, published: [], unchanged: 0, pending: [], superseded: 0, problems: {}, deferred };
+}
