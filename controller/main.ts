@@ -21,6 +21,7 @@ interface ControllerFlags {
   antiEntropyInterval?: string;
   rolloutPoll?: string;
   publishLease?: string;
+  brokerWait?: string;
   logLevel?: string;
 }
 
@@ -42,6 +43,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     antiEntropyIntervalSeconds: flags.antiEntropyInterval ?? env.OUTPOST_ANTI_ENTROPY_INTERVAL,
     rolloutPollSeconds: flags.rolloutPoll ?? env.OUTPOST_ROLLOUT_POLL_SECONDS,
     publishLeaseSeconds: flags.publishLease ?? env.OUTPOST_PUBLISH_LEASE_SECONDS,
+    brokerWaitSeconds: flags.brokerWait ?? env.OUTPOST_BROKER_WAIT_SECONDS,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
@@ -66,6 +68,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--anti-entropy-interval <seconds>', 'seconds between anti-entropy passes, 0 = only at start and on reconnect')
     .option('--rollout-poll <seconds>', 'longest wait between two ticks of a running rollout (env OUTPOST_ROLLOUT_POLL_SECONDS, default 2)')
     .option('--publish-lease <seconds>', 'how long a controller killed while publishing blocks the others (env OUTPOST_PUBLISH_LEASE_SECONDS, default 10)')
+    .option('--broker-wait <seconds>', 'how long start waits for the broker before serving without it; changes stay pending until it is back (env OUTPOST_BROKER_WAIT_SECONDS, default 10)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: ControllerFlags) => {
       let config: ControllerConfig;

@@ -1,3 +1,4 @@
+import { generateRolloutId } from '../../controller/rollout/rollout-id.js';
 import { z } from 'zod';
 import type { ApiClient } from './api-client.js';
 
@@ -69,8 +70,10 @@ export type RolloutOperationName = 'pause' | 'resume' | 'abort' | 'rollback' | '
 const Envelope = z.looseObject({ rollout: RolloutDetailBody });
 const seg = encodeURIComponent;
 
+/** With an id chosen here (unless given) the create is idempotent, so it is retried after a lost answer. */
 export async function createRollout(client: ApiClient, spec: Record<string, unknown>): Promise<RolloutDetailBody> {
-  return (await client.request('POST', '/v1/rollouts', Envelope, { body: spec })).body.rollout;
+  const id = typeof spec.id === 'string' ? spec.id : generateRolloutId(String(spec.app), String(spec.toVersion));
+  return (await client.request('POST', '/v1/rollouts', Envelope, { body: { ...spec, id }, idempotent: true })).body.rollout;
 }
 
 export async function listRollouts(client: ApiClient): Promise<RolloutSummaryBody[]> {
@@ -82,5 +85,7 @@ export async function getRollout(client: ApiClient, id: string): Promise<Rollout
 }
 
 export async function operateRollout(client: ApiClient, id: string, operation: RolloutOperationName): Promise<RolloutDetailBody> {
-  return (await client.request('POST', `/v1/rollouts/${seg(id)}/${operation}`, Envelope)).body.rollout;
+  // Repeating pause, abort or rollback answers the rollout as it is; resume and advance are not repeated.
+  const idempotent = operation === 'pause' || operation === 'abort' || operation === 'rollback';
+  return (await client.request('POST', `/v1/rollouts/${seg(id)}/${operation}`, Envelope, { idempotent })).body.rollout;
 }

@@ -13,6 +13,7 @@ import type { ServicePublisher } from '../mqtt/service-publisher.js';
 import type { SessionControl } from '../mqtt/session-control.js';
 import type { DeviceStore } from '../registry/device-store.js';
 import type { Keys } from '../registry/keys.js';
+import { optimistic } from '../registry/registry-tx.js';
 
 /** How long a finished decommission is remembered, so a retried DELETE answers like the first. */
 export const DECOMMISSION_TOMBSTONE_MS = 24 * 3600 * 1000;
@@ -120,8 +121,6 @@ export class Decommissioner {
 
   private async tombstone(id: string, opts: DecommissionOptions): Promise<void> {
     const { deps } = this;
-    const raw = await deps.redis.get(deps.keys.device(id));
-    if (raw === null) throw new ControllerError('DEVICE_NOT_FOUND', `device ${id} does not exist`);
     const wipe = opts.wipe ?? false;
     const record: DecommissionRecord = {
       deviceId: id,
@@ -136,20 +135,21 @@ export class Decommissioner {
       lastError: null,
       finishedAt: null,
     };
-    const tx = deps.devices
-      .tx()
-      .expect(deps.keys.device(id), raw)
-      .expect(deps.keys.deviceTombstone(id), null)
-      .set(deps.keys.deviceTombstone(id), JSON.stringify(record))
-      .sadd(deps.keys.decommissioning(), id);
-    // Without a wipe the device has nothing more to hear: it cannot connect from now on.
-    if (!wipe) tx.del(deps.keys.credential(id));
-    const committed = await tx.commit();
-    if (!committed.ok) {
-      // Someone else tombstoned (or removed) it first: theirs is the decommission.
-      if ((await deps.devices.tombstone(id)) === null) throw new ControllerError('DEVICE_NOT_FOUND', `device ${id} does not exist`);
-      return;
-    }
+    const started = await optimistic(`device ${id}`, async () => {
+      const [raw, tomb] = await deps.redis.mget(deps.keys.device(id), deps.keys.deviceTombstone(id));
+      if (tomb) return { tx: null, result: false }; // someone else began it: theirs is the decommission
+      if (raw === null || raw === undefined) throw new ControllerError('DEVICE_NOT_FOUND', `device ${id} does not exist`);
+      const tx = deps.devices
+        .tx()
+        .expect(deps.keys.device(id), raw)
+        .expect(deps.keys.deviceTombstone(id), null)
+        .set(deps.keys.deviceTombstone(id), JSON.stringify(record))
+        .sadd(deps.keys.decommissioning(), id);
+      // Without a wipe the device has nothing more to hear: it cannot connect from now on.
+      if (!wipe) tx.del(deps.keys.credential(id));
+      return { tx, result: true };
+    });
+    if (!started) return;
     deps.logger.info({ deviceId: id, wipe }, 'device decommission started');
     if (!wipe) await this.endSessions(id);
     await this.failpoints.hit('decommission:after-tombstone');

@@ -1,12 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import type { Logger } from '../../shared/logger.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
 import { matches, parseSelector } from '../desired-state/selector.js';
 import { ControllerError } from '../errors.js';
 import type { RolloutDetail, RolloutSummary } from '../http/rollout-schemas.js';
 import type { DeviceStore } from '../registry/device-store.js';
 import type { ReleaseStore } from '../registry/release-store.js';
 import { createRollout } from './create-rollout.js';
+import { generateRolloutId as generateId } from './rollout-id.js';
 import { RolloutSpec, type RolloutPhase, type RolloutState, type TargetDevice } from './model.js';
 import { abort, advanceManually, pause, resume, rollback } from './operations.js';
 import type { RolloutLock } from './rollout-lock.js';
@@ -41,6 +42,15 @@ const ALLOWED: Record<RolloutOperation, { from: readonly RolloutPhase[]; what: s
   advance: { from: ['scheduled', 'running', 'paused'], what: 'only a scheduled, running or paused rollout can be advanced' },
 };
 
+/** Phases in which an operation has nothing left to do: repeating it answers the rollout as it is. */
+const ALREADY: Record<RolloutOperation, readonly RolloutPhase[]> = {
+  pause: ['paused'],
+  resume: [],
+  abort: ['aborted'],
+  rollback: ['rolling-back', 'rolled-back'],
+  advance: [],
+};
+
 /**
  * What operators do with rollouts (API and CLI go through here). Creation
  * checks the spec, the release and the target; operations run under the
@@ -49,10 +59,22 @@ const ALLOWED: Record<RolloutOperation, { from: readonly RolloutPhase[]; what: s
 export class RolloutService {
   constructor(private readonly deps: RolloutServiceDeps) {}
 
-  async create(input: unknown): Promise<RolloutDetail> {
+  /**
+   * Creates the rollout. With a client-supplied id, repeating the same
+   * request answers the existing rollout (`created: false`) instead of a
+   * conflict, so a retry after a lost answer is safe.
+   */
+  async create(input: unknown): Promise<{ rollout: RolloutDetail; created: boolean }> {
     const parsed = RolloutSpec.safeParse(input);
     if (!parsed.success) throw invalid(parsed.error.issues);
     const spec = parsed.data;
+    if (spec.id !== undefined) {
+      const existing = await this.deps.store.get(spec.id);
+      if (existing) {
+        if (canonicalJson(existing.spec) === canonicalJson(spec)) return { rollout: rolloutDetail(existing, new Date(this.deps.now())), created: false };
+        throw new ControllerError('ROLLOUT_EXISTS', `rollout ${spec.id} already exists with another spec`);
+      }
+    }
     await this.deps.releases.require(spec.app, spec.toVersion);
     const target = await this.targetDevices(spec);
     if (target.length === 0) {
@@ -64,7 +86,7 @@ export class RolloutService {
     await this.deps.store.create(state);
     this.deps.logger.info({ rolloutId: id, app: spec.app, toVersion: spec.toVersion, devices: target.length, waves: state.waves.length }, 'rollout created');
     await this.deps.kick(id);
-    return rolloutDetail(state, now);
+    return { rollout: rolloutDetail(state, now), created: true };
   }
 
   async list(): Promise<RolloutSummary[]> {
@@ -83,6 +105,11 @@ export class RolloutService {
     try {
       const state = await this.deps.store.require(id);
       const now = new Date(this.deps.now());
+      // Asking again for what already holds (a retry whose answer was lost) is not a conflict.
+      if (ALREADY[operation].includes(state.phase)) {
+        await lock.release();
+        return rolloutDetail(state, now);
+      }
       next = apply(state, operation, now);
       if (next === state) throw phaseConflict(state, operation);
       const saved = await this.deps.store.save(next, state.revision);
@@ -130,12 +157,6 @@ function phaseConflict(state: RolloutState, operation: RolloutOperation): Contro
 
 function describeTarget(spec: RolloutSpec): string {
   return spec.target.kind === 'selector' ? `selector ${spec.target.selector}` : `devices ${spec.target.devices.join(', ')}`;
-}
-
-/** `<app>-<version>-<4 hex>`, lower-cased, within the 56 characters of a rollout id. */
-function generateId(app: string, version: string): string {
-  const slug = `${app}-${version}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').slice(0, 46).replace(/-$/, '');
-  return `${slug}-${randomBytes(2).toString('hex')}`;
 }
 
 function invalid(issues: readonly z.core.$ZodIssue[]): ControllerError {

@@ -250,7 +250,9 @@ describe('outpost CLI against a real API', () => {
 
   it('deployment rm and device rm', async () => {
     expect(await ok(['deployment', 'rm', 'hot-a'])).toMatch(/^Deployment hot-a removed; published 1 desired state$/m);
-    expect((await fails(['deployment', 'rm', 'hot-a'])).line).toMatch(/\(DEPLOYMENT_NOT_FOUND\)$/);
+    // Repeating it (an answer lost) is not an error; an id that never existed is.
+    expect(await ok(['deployment', 'rm', 'hot-a'])).toMatch(/^Deployment hot-a was already removed; published 0 desired states$/m);
+    expect((await fails(['deployment', 'rm', 'never-was'])).line).toMatch(/\(DEPLOYMENT_NOT_FOUND\)$/);
 
     const refused = await fails(['device', 'rm', 'kiosk-b']);
     expect(refused).toMatchObject({ code: 1 });

@@ -148,7 +148,7 @@ describe('rollout engine', () => {
     expect(list.rollouts.find((r) => r.id === id)?.phase).toBe('succeeded');
   });
 
-  it('a failure trips the threshold and pauses; operations the phase does not allow are 409 with why', async () => {
+  it('a failure trips the threshold and pauses; operations the phase does not allow are 409 with why, repeated ones answer the rollout', async () => {
     const ids = await fleet(3, freshId('fail'));
     const id = freshId('fail');
     const res = await api.call('POST', '/v1/rollouts', { id, app, toVersion: '2', target: { kind: 'devices', devices: ids }, waves: { kind: 'sizes', sizes: [1, '100%'] } });
@@ -167,9 +167,15 @@ describe('rollout engine', () => {
     expect(paused.reason).toMatch(/wave 0 failed/);
     expect(paused.devices.filter((d) => d.wave === 1).every((d) => d.status === 'pending')).toBe(true);
 
+    // Pausing a paused rollout (a retried request) is what was asked: 200 with the rollout as it is.
     const pauseAgain = await api.call('POST', `/v1/rollouts/${id}/pause`);
-    expect(pauseAgain.status).toBe(409);
-    expect(errorOf(pauseAgain)).toMatchObject({ code: 'ROLLOUT_PHASE_CONFLICT', message: expect.stringMatching(/cannot pause .* it is paused/) });
+    expect(pauseAgain.status).toBe(200);
+    expect((pauseAgain.body as { rollout: { phase: string } }).rollout.phase).toBe('paused');
+    const advance = await api.call('POST', `/v1/rollouts/${id}/resume`);
+    expect(advance.status).toBe(200);
+    const resumeAgain = await api.call('POST', `/v1/rollouts/${id}/resume`);
+    expect(resumeAgain.status).toBe(409);
+    expect(errorOf(resumeAgain)).toMatchObject({ code: 'ROLLOUT_PHASE_CONFLICT', message: expect.stringMatching(/cannot resume .* it is /) });
 
     const rolledBack = await api.call('POST', `/v1/rollouts/${id}/rollback`);
     expect(rolledBack.status, rolledBack.raw.body).toBe(200);
@@ -178,11 +184,14 @@ describe('rollout engine', () => {
     // Back to release 1, as a new, higher version.
     expect(await desiredVersion(moved!.deviceId)).toBe(3);
     const again = await api.call('POST', `/v1/rollouts/${id}/rollback`);
-    expect(again.status).toBe(409);
-    expect(errorOf(again).message).toMatch(/rolled-back/);
+    expect(again.status).toBe(200);
+    expect((again.body as { rollout: { phase: string } }).rollout.phase).toBe('rolled-back');
+    const abort = await api.call('POST', `/v1/rollouts/${id}/abort`);
+    expect(abort.status).toBe(409);
+    expect(errorOf(abort).message).toMatch(/rolled-back/);
   });
 
-  it('refuses bad specs naming the fields (400), unknown releases and rollouts (404), duplicate ids (409)', async () => {
+  it('refuses bad specs naming the fields (400), unknown releases and rollouts (404), an id taken by another spec (409); the same request again is 200', async () => {
     const bad = await api.call('POST', '/v1/rollouts', { app, toVersion: '2', target: { kind: 'selector', selector: 'role=' }, waves: { kind: 'sizes', sizes: ['0%'] }, maxFailurePct: 120 });
     expect(bad.status).toBe(400);
     const message = errorOf(bad).message;
@@ -199,7 +208,10 @@ describe('rollout engine', () => {
     const ids = await fleet(1, freshId('dupid'));
     const body = { id: freshId('same'), app, toVersion: '2', target: { kind: 'devices', devices: ids }, waves: { kind: 'sizes', sizes: ['100%'] } };
     expect((await api.call('POST', '/v1/rollouts', body)).status).toBe(201);
-    const dup = await api.call('POST', '/v1/rollouts', body);
+    const repeated = await api.call('POST', '/v1/rollouts', body);
+    expect(repeated.status).toBe(200);
+    expect((repeated.body as { rollout: { id: string } }).rollout.id).toBe(body.id);
+    const dup = await api.call('POST', '/v1/rollouts', { ...body, waves: { kind: 'sizes', sizes: ['50%', '100%'] } });
     expect(dup.status).toBe(409);
     expect(errorOf(dup).code).toBe('ROLLOUT_EXISTS');
   });

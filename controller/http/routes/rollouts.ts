@@ -36,10 +36,13 @@ export const rolloutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
           'Waves are planned from the target as it is now (devices that join later are placed in a later wave). The rollout starts at startAt, or at once; its progress is on GET /v1/rollouts/{id} and, retained, on MQTT {prefix}/rollouts/{id}/status.',
         body: R.CreateRolloutBody,
         querystring: S.NoQuery,
-        response: { 201: R.RolloutEnvelope.describe('Created'), ...S.errorResponses(400, 404, 409) },
+        response: { 201: R.RolloutEnvelope.describe('Created'), 200: R.RolloutEnvelope.describe('The same request again (same id and spec)'), ...S.errorResponses(400, 404, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send({ rollout: await cp.rollouts.create(request.body) }),
+    async (request, reply) => {
+      const { rollout, created } = await cp.rollouts.create(request.body);
+      return reply.code(created ? 201 : 200).send({ rollout });
+    },
   );
 
   app.get(
