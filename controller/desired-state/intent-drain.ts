@@ -1,17 +1,17 @@
 import type { Redis } from 'ioredis';
-import { backoffDelayMs, type BackoffPolicy } from '../../shared/backoff.js';
+import type { BackoffPolicy } from '../../shared/backoff.js';
 import { errorMessage } from '../../shared/errors.js';
 import { NO_FAILPOINTS, type Failpoints } from '../../shared/failpoints.js';
 import type { Logger } from '../../shared/logger.js';
 import type { HeldLease, RedisLease } from '../coordination/redis-lease.js';
+import { RetryTimer } from '../coordination/retry-timer.js';
 import type { Device } from '../model/device.js';
 import { releaseRef } from '../model/names.js';
 import type { DeploymentStore } from '../registry/deployment-store.js';
 import type { DeviceStore } from '../registry/device-store.js';
 import type { Keys } from '../registry/keys.js';
-import { ALL_SCOPE } from '../registry/registry-tx.js';
 import type { ReleaseStore } from '../registry/release-store.js';
-import { matches, parseSelector, SelectorError } from './selector.js';
+import { coveredBy, parseScopes } from './dirty-scopes.js';
 import { prepareDeployments } from './compose-desired.js';
 import type { DesiredWriter, WriteOutcome } from './desired-writer.js';
 
@@ -73,12 +73,12 @@ export class IntentDrain {
   private running: Promise<DrainResult> | null = null;
   private queued: Promise<DrainResult> | null = null;
   private readonly failpoints: Failpoints;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryAttempt = 0;
-  private closed = false;
+  /** While anything is left pending, drain again after a back-off; any success resets it. */
+  private readonly retry: RetryTimer;
 
   constructor(private readonly deps: IntentDrainDeps) {
     this.failpoints = deps.failpoints ?? NO_FAILPOINTS;
+    this.retry = new RetryTimer(() => this.request(), deps.retry ?? DEFAULT_RETRY, deps.logger, 'drain');
   }
 
   /** A drain that starts after this call; resolves with its result. */
@@ -88,10 +88,10 @@ export class IntentDrain {
         if (this.running === run) this.running = null;
       });
       run.then(
-        (r) => this.afterRun(r.pending.length > 0 || r.deferred !== null),
+        (r) => this.retry.settled(r.pending.length > 0 || r.deferred !== null),
         (err: unknown) => {
           this.deps.logger.warn({ err: errorMessage(err) }, 'drain failed; will retry');
-          this.afterRun(true);
+          this.retry.settled(true);
         },
       );
       this.running = run;
@@ -108,23 +108,7 @@ export class IntentDrain {
 
   /** Stops the retry timer; a running drain finishes. */
   close(): void {
-    this.closed = true;
-    clearTimeout(this.retryTimer);
-  }
-
-  /** While anything is left pending, drain again after a back-off; any success resets it. */
-  private afterRun(leftPending: boolean): void {
-    clearTimeout(this.retryTimer);
-    if (!leftPending) {
-      this.retryAttempt = 0;
-      return;
-    }
-    if (this.closed) return;
-    const delay = backoffDelayMs(this.retryAttempt++, this.deps.retry ?? DEFAULT_RETRY);
-    this.retryTimer = setTimeout(() => {
-      if (!this.closed) this.request().catch(() => undefined);
-    }, delay);
-    this.retryTimer.unref();
+    this.retry.close();
   }
 
   /** Devices with stored documents the broker has not acknowledged, and scopes not yet composed. */
@@ -181,28 +165,13 @@ export class IntentDrain {
   }
 
   /** The devices of the scopes plus the unpublished ones; all devices when a scope needs selectors. */
-  private async resolve(scopes: readonly string[], unpublished: readonly string[]): Promise<Device[]> {
-    const ids = new Set(unpublished);
-    const selectors: string[] = [];
-    let all = false;
-    for (const s of scopes) {
-      if (s === ALL_SCOPE) all = true;
-      else if (s.startsWith('d:')) ids.add(s.slice(2));
-      else if (s.startsWith('s:')) selectors.push(s.slice(2));
-    }
-    if (!all && selectors.length === 0) return this.deps.devices.many([...ids].sort());
-    const everyone = await this.deps.devices.all();
-    if (all) return everyone;
-    const parsed = selectors.flatMap((text) => {
-      try {
-        return [parseSelector(text)];
-      } catch (err) {
-        // Stored selectors were validated on the way in; a bad one is logged, never fatal.
-        if (err instanceof SelectorError) this.deps.logger.warn({ selector: text, err: errorMessage(err) }, 'dirty scope with an invalid selector ignored');
-        return [];
-      }
-    });
-    return everyone.filter((d) => ids.has(d.id) || parsed.some((sel) => matches(sel, d.labels)));
+  private async resolve(members: readonly string[], unpublished: readonly string[]): Promise<Device[]> {
+    const scopes = parseScopes(members, unpublished, (selector, err) =>
+      // Stored selectors were validated on the way in; a bad one is logged, never fatal.
+      this.deps.logger.warn({ selector, err: errorMessage(err) }, 'dirty scope with an invalid selector ignored'),
+    );
+    if (!scopes.needsLabels) return this.deps.devices.many([...scopes.devices].sort());
+    return (await this.deps.devices.all()).filter((d) => coveredBy(scopes, d));
   }
 
   /**

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
-import { backoffDelayMs, type BackoffPolicy } from '../../shared/backoff.js';
+import type { BackoffPolicy } from '../../shared/backoff.js';
 import { errorMessage } from '../../shared/errors.js';
 import { NO_FAILPOINTS, type Failpoints } from '../../shared/failpoints.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Topics } from '../../shared/topics.js';
 import type { RedisLease } from '../coordination/redis-lease.js';
+import { RetryTimer } from '../coordination/retry-timer.js';
 import type { DesiredWriter } from '../desired-state/desired-writer.js';
 import { ControllerError } from '../errors.js';
 import type { StatusStore } from '../ingest/status-store.js';
@@ -61,12 +62,12 @@ export interface DecommissionerDeps {
 export class Decommissioner {
   private readonly failpoints: Failpoints;
   private readonly inFlight = new Map<string, Promise<DecommissionRecord>>();
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryAttempt = 0;
+  private readonly retry: RetryTimer;
   private closed = false;
 
   constructor(private readonly deps: DecommissionerDeps) {
     this.failpoints = deps.failpoints ?? NO_FAILPOINTS;
+    this.retry = new RetryTimer(() => this.resume(), deps.retry ?? DEFAULT_RETRY, deps.logger, 'decommission');
   }
 
   /**
@@ -88,35 +89,27 @@ export class Decommissioner {
     return records.filter((r): r is DecommissionRecord => r !== null && r.state === 'pending');
   }
 
-  /** Runs the steps of every pending decommission; schedules another try while any is left. */
+  /** Runs the steps of every pending decommission; schedules another try while any is left (or Redis failed). */
   async resume(): Promise<void> {
     let left = false;
-    for (const record of await this.pending()) {
-      const after = await this.run(record.deviceId).catch((err: unknown) => {
-        this.deps.logger.warn({ deviceId: record.deviceId, err: errorMessage(err) }, 'decommission step failed');
-        return null;
-      });
-      if (!after || after.state === 'pending') left = true;
+    try {
+      for (const record of await this.pending()) {
+        const after = await this.run(record.deviceId).catch((err: unknown) => {
+          this.deps.logger.warn({ deviceId: record.deviceId, err: errorMessage(err) }, 'decommission step failed');
+          return null;
+        });
+        if (!after || after.state === 'pending') left = true;
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err) }, 'cannot read pending decommissions; retrying later');
+      left = true;
     }
-    this.scheduleResume(left);
+    this.retry.settled(left);
   }
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.retryTimer);
-  }
-
-  private scheduleResume(left: boolean): void {
-    clearTimeout(this.retryTimer);
-    if (!left) {
-      this.retryAttempt = 0;
-      return;
-    }
-    if (this.closed) return;
-    this.retryTimer = setTimeout(() => {
-      if (!this.closed) this.resume().catch((err: unknown) => this.deps.logger.warn({ err: errorMessage(err) }, 'decommission resume failed'));
-    }, backoffDelayMs(this.retryAttempt++, this.deps.retry ?? DEFAULT_RETRY));
-    this.retryTimer.unref();
+    this.retry.close();
   }
 
   private async tombstone(id: string, opts: DecommissionOptions): Promise<void> {
@@ -178,7 +171,7 @@ export class Decommissioner {
         const failed = { ...record, attempts: record.attempts + 1, lastError: `${step}: ${errorMessage(err)}`.slice(0, 2048) };
         await this.deps.devices.tx().expect(this.deps.keys.deviceTombstone(id), raw).set(this.deps.keys.deviceTombstone(id), JSON.stringify(failed)).commit();
         this.deps.logger.warn({ deviceId: id, step, attempts: failed.attempts, err: errorMessage(err) }, 'decommission step failed; retrying later');
-        this.scheduleResume(true);
+        this.retry.settled(true);
         return failed;
       }
       await this.failpoints.hit(`decommission:after-${step}`);

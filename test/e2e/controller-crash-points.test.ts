@@ -116,6 +116,21 @@ describe('controller killed between the steps of a mutation', () => {
     await rig?.close();
   });
 
+  /** A controller process armed to kill -9 itself at `point`, and a client for its API. */
+  async function startDoomed(point: string) {
+    const doomed = await startControllerProcess({
+      name: `controller-${point}`,
+      redisUrl: rig.redis.url,
+      brokerUrl: rig.brokerUrl,
+      servicePassword: rig.servicePassword,
+      adminToken: rig.adminToken,
+      env: { OUTPOST_FAILPOINTS: `${point}=kill` },
+      // A controller killed while publishing blocks the others this long (the lease's TTL).
+      extraArgs: ['--publish-lease', '2'],
+    });
+    return { doomed, doomedApi: new ApiClient({ baseUrl: doomed.apiUrl, token: rig.adminToken, retryDelayMs: 50 }) };
+  }
+
   const cases = MUTATIONS.flatMap((m) => [m.point, ...SHARED_POINTS].map((point) => [m.name, point, m] as const));
 
   it.each(cases)('%s, killed at %s: converges after a restart; the retried request succeeds and changes nothing', async (_name, point, m) => {
@@ -128,17 +143,7 @@ describe('controller killed between the steps of a mutation', () => {
     cp = null;
 
     // The same controller, armed to die at `point`.
-    const doomed = await startControllerProcess({
-      name: `controller-${point}`,
-      redisUrl: rig.redis.url,
-      brokerUrl: rig.brokerUrl,
-      servicePassword: rig.servicePassword,
-      adminToken: rig.adminToken,
-      env: { OUTPOST_FAILPOINTS: `${point}=kill` },
-      // A controller killed while publishing blocks the others this long (the lease's TTL).
-      extraArgs: ['--publish-lease', '2'],
-    });
-    const doomedApi = new ApiClient({ baseUrl: doomed.apiUrl, token: rig.adminToken, retryDelayMs: 50 });
+    const { doomed, doomedApi } = await startDoomed(point);
     const answer = await m.request(c, doomedApi).then(
       () => 'answered',
       (err: unknown) => (err instanceof ApiClientError ? err.code : String(err)),
@@ -173,17 +178,7 @@ describe('controller killed between the steps of a mutation', () => {
       await cp.close();
       cp = null;
 
-      const doomed = await startControllerProcess({
-        name: `controller-${point}`,
-        redisUrl: rig.redis.url,
-        brokerUrl: rig.brokerUrl,
-        servicePassword: rig.servicePassword,
-        adminToken: rig.adminToken,
-        env: { OUTPOST_FAILPOINTS: `${point}=kill` },
-      // A controller killed while publishing blocks the others this long (the lease's TTL).
-      extraArgs: ['--publish-lease', '2'],
-      });
-      const doomedApi = new ApiClient({ baseUrl: doomed.apiUrl, token: rig.adminToken, retryDelayMs: 50 });
+      const { doomed, doomedApi } = await startDoomed(point);
       await expect(doomedApi.removeDevice(id)).rejects.toMatchObject({ code: 'API_UNREACHABLE' });
       expect((await doomed.proc.waitForExit(10_000)).signal).toBe('SIGKILL');
 

@@ -11,6 +11,7 @@ import { canonicalJson } from '../../shared/canonical-json.js';
 import { newSecret } from '../../shared/device-credentials.js';
 import { startBrokerRig, startControllerProcess, type BrokerRig, type ControllerProcess } from './controller-process.js';
 import { watchDesired, type DesiredWatch } from './desired-watch.js';
+import { seededRandom } from './seeded-random.js';
 import { waitFor } from './wait-for.js';
 
 /**
@@ -58,18 +59,6 @@ const APPS = { web: ['1', '2', '3'], agent: ['1', '2'] } as const;
 type App = keyof typeof APPS;
 const SELECTORS = ['grp=x', 'grp=y', 'site in (s1,s2)', 'site=s3', 'grp'];
 
-/** Mulberry32: small, seedable, good enough to pick operations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface DeploymentModel {
   app: App;
   version: string;
@@ -96,7 +85,7 @@ type Op = {
 
 export async function runIntentModel(opts: ModelOptions): Promise<ModelResult> {
   const started = Date.now();
-  const random = prng(opts.seed);
+  const random = seededRandom(opts.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const log = opts.log ?? (() => undefined);
   const deviceCount = opts.devices ?? 8;

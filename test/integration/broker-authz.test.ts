@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { pino } from 'pino';
+import { captureLogs, type LogLine } from '../helpers/log-capture.js';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseBrokerConfig } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
@@ -18,12 +17,6 @@ const MAX_PAYLOAD = 4096;
 const SETTLE_MS = 400;
 const topics = new Topics();
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
 interface Env {
   redis: RedisServer;
   broker: OutpostBroker;
@@ -36,13 +29,7 @@ interface Env {
 
 async function startEnv(opts: { purgeRefusedSubscriptions?: boolean } = {}): Promise<Env> {
   const redis = await startRedis();
-  const logs: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
-      cb();
-    },
-  });
+  const { logger, logs } = captureLogs();
   const config = parseBrokerConfig({
     host: '127.0.0.1',
     port: 0,
@@ -52,7 +39,7 @@ async function startEnv(opts: { purgeRefusedSubscriptions?: boolean } = {}): Pro
     logLevel: 'debug',
   });
   const broker = await createBroker(config, {
-    logger: pino({ level: 'debug' }, sink),
+    logger,
     ...(opts.purgeRefusedSubscriptions === undefined ? {} : { purgeRefusedSubscriptions: opts.purgeRefusedSubscriptions }),
   });
   const { port } = await broker.listen();

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { pino } from 'pino';
+import { captureLogs, type LogLine } from '../helpers/log-capture.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseBrokerConfig, type BrokerConfigInput } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { Topics } from '../../shared/topics.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { remainingLength } from '../helpers/mqtt-bytes.js';
 
 /**
  * DD-020: what one device can make the broker store in Redis is bounded.
@@ -28,12 +28,6 @@ const QOS2_FLOOD_GROWTH_BOUND_BYTES = 64 * 1024;
 const FLOOD_ROUNDS = 5;
 const FLOOD_MESSAGES_PER_ROUND = 1000;
 const FLOOD_PAYLOAD_BYTES = 1024;
-
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
 
 interface Env {
   broker: OutpostBroker;
@@ -55,13 +49,7 @@ async function startEnv(overrides: Partial<BrokerConfigInput> = {}): Promise<Env
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   admin.on('error', () => undefined);
   onTestFinished(() => admin.disconnect());
-  const logs: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
-      cb();
-    },
-  });
+  const { logger, logs } = captureLogs();
   const config = parseBrokerConfig({
     host: '127.0.0.1',
     port: 0,
@@ -70,7 +58,7 @@ async function startEnv(overrides: Partial<BrokerConfigInput> = {}): Promise<Env
     logLevel: 'debug',
     ...overrides,
   });
-  const broker = await createBroker(config, { logger: pino({ level: 'debug' }, sink) });
+  const broker = await createBroker(config, { logger });
   onTestFinished(() => broker.close());
   const url = `mqtt://127.0.0.1:${(await broker.listen()).port}`;
   const secrets = new Map<string, string>();
@@ -114,17 +102,6 @@ function collect(client: MqttClient): Map<string, string[]> {
   return got;
 }
 
-/** MQTT 3.1.1 §2.2.3 variable-length integer. */
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
 
 /**
  * A QoS 2 PUBLISH, encoded by hand: written straight to the socket, so

@@ -5,6 +5,14 @@ import { Keys } from '../../controller/registry/keys.js';
 import { DeploymentStore } from '../../controller/registry/deployment-store.js';
 import { DeviceStore } from '../../controller/registry/device-store.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { DesiredWriter, type WriteOutcome } from '../../controller/desired-state/desired-writer.js';
+import { prepareDeployments } from '../../controller/desired-state/compose-desired.js';
+import { ServiceClient } from '../../controller/mqtt/service-client.js';
+import { ReleaseStore } from '../../controller/registry/release-store.js';
+import { RegistryTx } from '../../controller/registry/registry-tx.js';
+import { silentLogger } from '../../shared/logger.js';
+import { Topics } from '../../shared/topics.js';
+import { startBrokerRig } from '../helpers/controller-process.js';
 
 /**
  * Two controller processes (two connections), each with its device and
@@ -76,6 +84,71 @@ describe('registry writes under concurrency', () => {
       await expect(stores[0]?.remove('never-was')).rejects.toMatchObject({ code: 'DEPLOYMENT_NOT_FOUND' });
     } finally {
       for (const c of conns) c.disconnect();
+    }
+  });
+
+  it('the version counter is only ever raised: an atomic max racing increments never lowers it', async () => {
+    const keys = new Keys(`cm${Date.now()}:`);
+    const conns = [new Redis(redis.url), new Redis(redis.url)];
+    try {
+      const [a, b] = conns as [Redis, Redis];
+      const counter = keys.version('dev-m');
+      await a.set(counter, '10');
+      const work: Promise<unknown>[] = [];
+      for (let i = 0; i < 200; i++) {
+        work.push(a.incr(counter));
+        if (i % 4 === 0) work.push(new RegistryTx(b, keys).max(counter, 11 + (i % 50)).commit());
+      }
+      await Promise.all(work);
+      // Every increment counted: had a lift lowered the counter, some would be lost (and versions reused).
+      expect(Number(await a.get(counter))).toBeGreaterThanOrEqual(210);
+    } finally {
+      for (const c of conns) c.disconnect();
+    }
+  });
+
+  it('a document composed from an older registry generation is never stored over a newer one', async () => {
+    const rig = await startBrokerRig();
+    const conn = new Redis(rig.redis.url);
+    const mqtt = new ServiceClient(
+      { brokerUrl: rig.brokerUrl, username: 'svc:outpost', password: rig.servicePassword, clientId: 'svc:writer-test', subscriptions: [] },
+      async () => undefined,
+      silentLogger(),
+    );
+    try {
+      await mqtt.start();
+      const keys = new Keys('outpost:');
+      const devices = new DeviceStore(conn, keys, Date.now);
+      const deployments = new DeploymentStore(conn, keys, Date.now);
+      const releases = new ReleaseStore(conn, keys, Date.now);
+      const writer = new DesiredWriter({ redis: conn, keys, topics: new Topics(), mqtt, logger: silentLogger(), now: Date.now });
+      await releases.create({ app: 'gen', version: '1', workloads: { main: { image: 'busybox:1' } } });
+      await releases.create({ app: 'gen', version: '2', workloads: { main: { image: 'busybox:2' } } });
+      const device = await devices.enrol('gen-dev', { role: 'x' }, credentialRecord('s'.repeat(32)));
+      await deployments.create({ id: 'gen-1', app: 'gen', version: '1', target: { kind: 'selector', selector: 'role=x' } });
+      const generation = async () => Number(await conn.get(keys.generation()));
+      const write = async (gen: number) => {
+        const out: WriteOutcome = { published: [], unchanged: 0, pending: [], superseded: 0, problems: {} };
+        const ctx = { generation: gen, deployments: prepareDeployments(await deployments.all()), releases: await releases.byRefs(['gen@1', 'gen@2']), stillHeld: () => true };
+        return { ctx, out, run: () => writer.write([device], ctx, out) };
+      };
+      // Controller A reads the registry at generation g1 (release 1) ...
+      const stale = await write(await generation());
+      // ... controller B sees the newer deployment (release 2) and stores it first.
+      await deployments.create({ id: 'gen-2', app: 'gen', version: '2', target: { kind: 'selector', selector: 'role=x' }, priority: 5 });
+      const fresh = await write(await generation());
+      await fresh.run();
+      expect(fresh.out.published).toEqual([{ deviceId: 'gen-dev', version: 1 }]);
+      // A's composition, older, arrives late: refused, no version spent.
+      await stale.run();
+      expect(stale.out).toMatchObject({ published: [], superseded: 1 });
+      expect(await conn.get(keys.version('gen-dev'))).toBe('1');
+      const stored = JSON.parse((await conn.hget(keys.desired('gen-dev'), 'doc')) ?? '{}') as { workloads: Record<string, { image: string }> };
+      expect(stored.workloads['gen-main']?.image).toBe('busybox:2');
+    } finally {
+      await mqtt.close();
+      conn.disconnect();
+      await rig.close();
     }
   });
 });

@@ -1,20 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { backoffCeilingMs, backoffDelayMs, BackoffPolicy } from '../../shared/backoff.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const policy: BackoffPolicy = { baseMs: 100, capMs: 10_000, factor: 2 };
 const fixed = (value: number) => (): number => value;
 
-/** Deterministic PRNG (mulberry32) so the property check is reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('backoffCeilingMs', () => {
   it('grows by the factor from the base', () => {
@@ -52,7 +42,7 @@ describe('backoffDelayMs (full jitter)', () => {
   });
 
   it('never exceeds the cap, and spreads over the whole window', () => {
-    const random = seeded(42);
+    const random = seededRandom(42);
     let max = 0;
     let min = Infinity;
     for (let i = 0; i < 5_000; i++) {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PacketSizeGuard, type PacketRefusal } from '../../broker/packet-size-guard.js';
 import { isOutpostError } from '../../shared/errors.js';
+import { remainingLength } from '../helpers/mqtt-bytes.js';
 
-/** MQTT 3.1.1 §2.2.3 variable byte integer. */
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
 
 function frame(firstByte: number, body: Buffer): Buffer {
   return Buffer.concat([Buffer.from([firstByte]), remainingLength(body.length), body]);
