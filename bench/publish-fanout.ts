@@ -29,11 +29,23 @@ function freePort(): Promise<number> {
   });
 }
 
-async function commandCalls(redis: Redis): Promise<number> {
+async function commandStats(redis: Redis): Promise<Map<string, number>> {
   const info = await redis.info('commandstats');
+  const out = new Map<string, number>();
+  for (const m of info.matchAll(/cmdstat_([a-z|_-]+):calls=(\d+)/g)) out.set(m[1] as string, Number(m[2]));
+  return out;
+}
+
+async function commandCalls(redis: Redis): Promise<number> {
   let total = 0;
-  for (const m of info.matchAll(/calls=(\d+)/g)) total += Number(m[1]);
+  for (const n of (await commandStats(redis)).values()) total += n;
   return total;
+}
+
+/** Redis commands per device during a step, by command (the biggest first). */
+function perDevice(before: Map<string, number>, after: Map<string, number>, devices: number): Record<string, number> {
+  const rows = [...after].map(([cmd, n]) => [cmd, (n - (before.get(cmd) ?? 0)) / devices] as const).filter(([, n]) => n >= 0.01);
+  return Object.fromEntries(rows.sort((a, b) => b[1] - a[1]).map(([cmd, n]) => [cmd, Number(n.toFixed(2))]));
 }
 
 async function main(): Promise<void> {
@@ -77,11 +89,22 @@ async function main(): Promise<void> {
 
     const measure = async (name: string, fn: () => Promise<{ published: number }>) => {
       const calls0 = await commandCalls(redis);
+      const stats0 = await commandStats(redis);
       const t0 = performance.now();
       const r = await fn();
       const ms = performance.now() - t0;
-      const calls = (await commandCalls(redis)) - calls0 - 1;
-      return { name, devices: N, published: r.published, ms: Math.round(ms), devicesPerSecond: Math.round((N / ms) * 1000), redisCommands: calls, redisCommandsPerDevice: Number((calls / N).toFixed(2)) };
+      const stats1 = await commandStats(redis);
+      const calls = (await commandCalls(redis)) - calls0 - 2;
+      return {
+        name,
+        devices: N,
+        published: r.published,
+        ms: Math.round(ms),
+        devicesPerSecond: Math.round((N / ms) * 1000),
+        redisCommands: calls,
+        redisCommandsPerDevice: Number((calls / N).toFixed(2)),
+        byCommand: perDevice(stats0, stats1, N),
+      };
     };
     const rows = [
       await measure('deploy app@1 to all (selector)', async () => {
