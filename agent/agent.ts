@@ -8,6 +8,7 @@ import { Topics } from '../shared/topics.js';
 import { AGENT_VERSION } from '../shared/version.js';
 import { AgentState } from './agent-state.js';
 import { UpdateLocks } from './apply/update-locks.js';
+import { WakeTimer } from './apply/wake-timer.js';
 import { CommandHandler } from './commands/command-handler.js';
 import type { AgentConfig } from './config.js';
 import { DeviceConnection, type ConnectFn } from './mqtt/connection.js';
@@ -70,7 +71,7 @@ export class Agent {
   private settleTimer: NodeJS.Timeout | undefined;
   private maxSettleTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private wakeTimer: NodeJS.Timeout | undefined;
+  private readonly wake: WakeTimer;
   private reportTimer: NodeJS.Timeout | undefined;
   private readonly startedAt: string;
   private closed = false;
@@ -82,6 +83,7 @@ export class Agent {
     this.startedAt = new Date(deps.clock.now()).toISOString();
     this.state = new AgentState(deps.store, this.log.child({ component: 'state' }), () => deps.clock.now());
     this.locks = new UpdateLocks(config.locksDir ?? `${config.stateDir}/locks`);
+    this.wake = new WakeTimer(deps.clock, this.locks, config.lockPollMs, () => this.reconciler.requestPass());
     this.connection = new DeviceConnection(
       {
         deviceId: config.deviceId,
@@ -134,8 +136,8 @@ export class Agent {
             onStep: (step, phase) => this.onStep(doc, step, phase),
             ...(deps.gate ? { gate: deps.gate } : {}),
           },
-          wakeAt: (atMs) => this.wakeAt(atMs),
-          wakeWhenUnlocked: (workloads) => this.wakeWhenUnlocked(workloads),
+          wakeAt: (atMs) => this.wake.at(atMs),
+          wakeWhenUnlocked: (workloads) => this.wake.whenUnlocked(workloads),
         }),
       onStart: (doc) => this.onPassStart(doc),
       onSuccess: (doc, result) => this.onPassSuccess(doc, result),
@@ -226,9 +228,10 @@ export class Agent {
     if (this.closed) return;
     this.closed = true;
     this.telemetry.close();
-    for (const t of [this.settleTimer, this.maxSettleTimer, this.resyncTimer, this.reportTimer, this.wakeTimer, this.persistTimer]) {
+    for (const t of [this.settleTimer, this.maxSettleTimer, this.resyncTimer, this.reportTimer, this.persistTimer]) {
       this.deps.clock.clearTimeout(t);
     }
+    this.wake.stop();
     await this.reconciler.close();
     await this.connection.close();
   }
@@ -375,23 +378,6 @@ export class Agent {
     if (target && !this.reconciler.busy) this.reconciler.requestPass();
     this.scheduleReport(0);
     return target;
-  }
-
-  private wakeAt(atMs: number): void {
-    this.deps.clock.clearTimeout(this.wakeTimer);
-    const delay = Math.max(0, Math.min(atMs - this.deps.clock.now(), 2 ** 31 - 1));
-    this.wakeTimer = this.deps.clock.setTimeout(() => this.reconciler.requestPass(), delay);
-  }
-
-  /** Polls only the lock files (cheap), and runs a pass once they are gone. */
-  private wakeWhenUnlocked(workloads: readonly string[]): void {
-    this.deps.clock.clearTimeout(this.wakeTimer);
-    const check = (): void => {
-      if (this.closed) return;
-      if (this.locks.heldBy(workloads).length === 0) this.reconciler.requestPass();
-      else this.wakeTimer = this.deps.clock.setTimeout(check, this.deps.config.lockPollMs);
-    };
-    this.wakeTimer = this.deps.clock.setTimeout(check, this.deps.config.lockPollMs);
   }
 
   // ---- reconcile callbacks -------------------------------------------------
