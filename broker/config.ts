@@ -33,6 +33,9 @@ export const RedisUrl = z.url({
   error: (iss) => (iss.input === undefined ? 'required' : 'must be a redis:// or rediss:// URL'),
 });
 
+/** MQTT over TLS, IANA-registered ("secure-mqtt"). */
+export const DEFAULT_TLS_PORT = 8883;
+
 /** Device topics are `<prefix>/devices/<id>/<channel>`: 3 levels below the prefix. */
 const DEVICE_TOPIC_EXTRA_LEVELS = 3;
 /** Longest device topic below the prefix: '/devices/' + 63-char id + '/telemetry'. */
@@ -41,8 +44,22 @@ const DEVICE_TOPIC_EXTRA_BYTES = '/devices/'.length + 63 + '/telemetry'.length;
 export const BrokerConfig = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0'),
-    /** 0 asks the kernel for a free port (tests). */
-    port: int(0, 65535).default(1883),
+    /** Plain TCP; 0 asks the kernel for a free port (tests); 'off' (or null): no plain listener, TLS only. */
+    port: z.preprocess((v) => (v === 'off' ? null : v), int(0, 65535).nullable()).default(1883),
+    /**
+     * MQTT over TLS, conventionally 8883 (the default once a certificate is
+     * given); 0 asks the kernel for a free port. Absent: no TLS listener.
+     */
+    tlsPort: int(0, 65535).optional(),
+    /** PEM server certificate (and intermediates) and its key, read at start. */
+    tlsCertFile: z.string().min(1).optional(),
+    tlsKeyFile: z.string().min(1).optional(),
+    /**
+     * PEM CA(s) of device certificates. Given: TLS clients are asked for a
+     * certificate, and one that chains to it and names the device id (CN or
+     * a DNS/URI SAN) authenticates that device without a password (DD-023).
+     */
+    tlsClientCaFile: z.string().min(1).optional(),
     redisUrl: RedisUrl,
     keyPrefix: KeyPrefix.default(DEFAULT_KEY_PREFIX),
     topicPrefix: TopicPrefix.default(DEFAULT_TOPIC_PREFIX),
@@ -80,6 +97,20 @@ export const BrokerConfig = z
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .superRefine((c, ctx) => {
+    const tlsGiven = c.tlsCertFile !== undefined || c.tlsKeyFile !== undefined;
+    if (c.tlsCertFile === undefined && (c.tlsKeyFile !== undefined || c.tlsPort !== undefined || c.tlsClientCaFile !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCertFile'], message: 'required for a TLS listener (with tlsKeyFile)' });
+    }
+    if (c.tlsKeyFile === undefined && (c.tlsCertFile !== undefined || c.tlsPort !== undefined || c.tlsClientCaFile !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsKeyFile'], message: 'required for a TLS listener (with tlsCertFile)' });
+    }
+    if (c.port === null && !tlsGiven) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'is off and no TLS listener is configured: the broker would accept no connection' });
+    }
+    const tlsPort = c.tlsPort ?? (tlsGiven ? DEFAULT_TLS_PORT : undefined);
+    if (c.port !== null && c.port !== 0 && c.port === tlsPort) {
+      ctx.addIssue({ code: 'custom', path: ['tlsPort'], message: `must differ from the plain TCP port ${c.port}` });
+    }
     const prefixLevels = c.topicPrefix.split('/').length;
     if (c.maxTopicLevels < prefixLevels + DEVICE_TOPIC_EXTRA_LEVELS) {
       ctx.addIssue({
@@ -97,6 +128,7 @@ export const BrokerConfig = z
       });
     }
   })
+  .transform((c) => ({ ...c, tlsPort: c.tlsPort ?? (c.tlsCertFile !== undefined ? DEFAULT_TLS_PORT : undefined) }))
   .readonly();
 
 export type BrokerConfig = z.infer<typeof BrokerConfig>;

@@ -1,7 +1,9 @@
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Duplex, pipeline } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { tlsPeerOf, type TlsPeers } from './auth/tls-peer.js';
 import { PacketSizeGuard } from './packet-size-guard.js';
 
 export interface ConnectionServerOptions {
@@ -9,10 +11,26 @@ export interface ConnectionServerOptions {
   handle: (conn: Duplex) => void;
   maxRemainingLength: number;
   logger: Logger;
+  /** Filled with the peer state of every TLS connection, keyed by the stream handed to aedes. */
+  tlsPeers: TlsPeers;
+}
+
+/** PEM material of a TLS listener. */
+export interface TlsListenerOptions {
+  /** Server certificate, optionally followed by its intermediates. */
+  cert: Buffer;
+  key: Buffer;
+  /** CA of device certificates: clients are asked for one, and authenticate decides (DD-023). Absent: none asked. */
+  clientCa?: Buffer;
+  /** A connection that has not finished its handshake by then is dropped. */
+  handshakeTimeoutMs: number;
 }
 
 export interface ConnectionServer {
+  /** A plain TCP listener. */
   listen(host: string, port: number): Promise<AddressInfo>;
+  /** A TLS listener beside (or instead of) the plain one; same guard, same handling after the handshake. */
+  listenTls(host: string, port: number, tls: TlsListenerOptions): Promise<AddressInfo>;
   /**
    * Stops accepting connections. The promise settles once every open
    * connection has ended too (see destroyConnections). Idempotent.
@@ -25,26 +43,36 @@ export interface ConnectionServer {
 }
 
 /**
- * TCP listener that hands aedes a guarded duplex per socket: reads come
- * through a PacketSizeGuard, writes go straight to the socket.
+ * TCP and TLS listeners that hand aedes a guarded duplex per connection:
+ * reads come through a PacketSizeGuard (after decryption, for TLS), writes go
+ * straight to the socket.
  */
 export function createConnectionServer(options: ConnectionServerOptions): ConnectionServer {
-  const { handle, maxRemainingLength, logger } = options;
+  const { handle, maxRemainingLength, logger, tlsPeers } = options;
+  /** Raw TCP sockets, TLS ones too from before their handshake, so that shutdown can end them all. */
   const sockets = new Set<Socket>();
   const remotes = new WeakMap<object, string>();
+  const servers: Server[] = [];
   let closed = false;
   let stopped: Promise<void> | undefined;
 
-  const server = createServer((socket) => {
+  const track = (socket: Socket): void => {
+    if (closed) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+  };
+
+  const accept = (socket: Socket | TLSSocket, tls: boolean): void => {
     if (closed) {
       socket.destroy();
       return;
     }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    socket.on('error', (err) => logger.debug({ remote, err: errorMessage(err) }, 'socket error'));
+    socket.on('error', (err) => logger.debug({ remote, tls, err: errorMessage(err) }, 'socket error'));
 
     const guard = new PacketSizeGuard({
       maxRemainingLength,
@@ -54,37 +82,85 @@ export function createConnectionServer(options: ConnectionServerOptions): Connec
     pipeline(socket, guard, () => undefined);
     const conn = Duplex.from({ readable: guard, writable: socket });
     remotes.set(conn, remote);
+    if (tls) tlsPeers.set(conn, tlsPeerOf(socket as TLSSocket));
     try {
       handle(conn);
     } catch (err) {
       logger.error({ remote, err: errorMessage(err) }, 'connection setup failed');
       conn.destroy();
     }
-  });
+  };
+
+  const tlsServer = (tls: TlsListenerOptions): Server => {
+    const server = createTlsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        handshakeTimeout: tls.handshakeTimeoutMs,
+        // Asked, not required: password-only devices connect without one,
+        // and authenticate refuses a CONNECT that came with a bad one (DD-023).
+        ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : { requestCert: false }),
+      },
+      (socket) => accept(socket, true),
+    );
+    server.on('connection', track);
+    server.on('tlsClientError', (err, socket) => {
+      const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+      logger.info({ remote, code: (err as { code?: unknown }).code, err: errorMessage(err) }, 'TLS handshake failed');
+    });
+    return server;
+  };
+
+  const start = (server: Server, host: string, port: number): Promise<AddressInfo> =>
+    new Promise((resolve, reject) => {
+      if (closed) {
+        reject(new Error('connection server is stopped'));
+        return;
+      }
+      servers.push(server);
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => logger.error({ err: errorMessage(err) }, 'listener error'));
+        const address = server.address();
+        if (address === null || typeof address === 'string') {
+          reject(new Error('listener has no port'));
+          return;
+        }
+        resolve(address);
+      });
+    });
 
   return {
     listen(host, port) {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          server.on('error', (err) => logger.error({ err: errorMessage(err) }, 'listener error'));
-          const address = server.address();
-          if (address === null || typeof address === 'string') {
-            reject(new Error('TCP listener has no port'));
-            return;
-          }
-          resolve(address);
-        });
+      const server = createServer((socket) => {
+        track(socket);
+        accept(socket, false);
       });
+      return start(server, host, port);
+    },
+    listenTls(host, port, tls) {
+      let server: Server;
+      try {
+        server = tlsServer(tls);
+      } catch (err) {
+        // A key that does not match its certificate, unparsable PEM, …
+        return Promise.reject(new Error(`cannot serve TLS with the configured certificate and key: ${errorMessage(err)}`, { cause: err }));
+      }
+      return start(server, host, port);
     },
     stopAccepting() {
       if (stopped) return stopped;
       closed = true;
-      stopped = new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      });
+      stopped = Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              if (!server.listening) return resolve();
+              server.close(() => resolve());
+            }),
+        ),
+      ).then(() => undefined);
       return stopped;
     },
     destroyConnections() {

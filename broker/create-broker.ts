@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Aedes, type AedesOptions, type Client, type Subscription } from 'aedes';
 import { Redis } from 'ioredis';
 import mqemitterRedis from 'mqemitter-redis';
-import { errorMessage } from '../shared/errors.js';
+import { errorMessage, OutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { Topics } from '../shared/topics.js';
 import { AccessPolicy } from './auth/access-policy.js';
@@ -10,12 +11,13 @@ import { createAuthenticate, createPreConnect, PendingWills } from './auth/authe
 import { ConnackLedger, createAuthorizeForward } from './auth/authorize-forward.js';
 import { createAuthorizePublish } from './auth/authorize-publish.js';
 import { createAuthorizeSubscribe } from './auth/authorize-subscribe.js';
+import { TlsPeers } from './auth/tls-peer.js';
 import { DeviceCredentials } from '../shared/device-credentials.js';
 import { IdentityRegistry } from './auth/identity.js';
 import { clip } from './auth/log-fields.js';
 import { logBrokerEvents } from './broker-events.js';
 import type { BrokerConfig } from './config.js';
-import { createConnectionServer } from './connection-server.js';
+import { createConnectionServer, type TlsListenerOptions } from './connection-server.js';
 import { ForgivingRedis } from './forgiving-redis.js';
 import { HEADER_ALLOWANCE_BYTES } from './packet-size-guard.js';
 import { createRedisPersistence } from './persistence.js';
@@ -52,12 +54,21 @@ export interface BrokerDeps {
   purgeRefusedSubscriptions?: boolean;
 }
 
+/** Where a started broker listens. */
+export interface BrokerAddress {
+  host: string;
+  /** The plain TCP port; with plain TCP off, the TLS port. */
+  port: number;
+  /** The TLS port, when TLS is on. */
+  tlsPort?: number;
+}
+
 export interface OutpostBroker {
   readonly aedes: Aedes;
   readonly credentials: DeviceCredentials;
   readonly topics: Topics;
-  /** Starts accepting MQTT connections on config.host:config.port. */
-  listen(): Promise<{ host: string; port: number }>;
+  /** Starts accepting MQTT connections on config.host: config.port (plain TCP) and/or config.tlsPort (TLS). */
+  listen(): Promise<BrokerAddress>;
   /** Stop accepting, close aedes (clients, emitter), then persistence and Redis connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -74,6 +85,9 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   const identities = new IdentityRegistry();
   const wills = new PendingWills();
   const connacks = new ConnackLedger();
+  const tlsPeers = new TlsPeers();
+  // Before anything is opened: an unreadable certificate is a configuration error, not a half-started broker.
+  const tls = readTlsMaterial(config);
 
   // Fails fast while Redis is away (no offline queue): a CONNECT then gets
   // "server unavailable" at once instead of hanging until Redis returns.
@@ -128,6 +142,8 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
       wills,
       serviceUsername: config.serviceUsername,
       servicePassword: config.servicePassword,
+      // aedes's `client.conn` is the stream the connection server handed it.
+      tlsPeerOf: (client) => tlsPeers.get(Reflect.get(client, 'conn')),
       logger,
     }),
     authorizePublish: withDurableRetained(createAuthorizePublish({ policy, identities, logger }), persistence, () => aedesRef),
@@ -189,6 +205,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     handle: (conn) => broker.handle(conn),
     maxRemainingLength: config.maxPayloadBytes + config.maxTopicBytes + HEADER_ALLOWANCE_BYTES,
     logger,
+    tlsPeers,
   });
   logBrokerEvents(broker, { identities, logger, remoteOf: server.remoteOf });
   broker.on('connackSent', (packet, client) => {
@@ -218,9 +235,16 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     credentials,
     topics,
     async listen() {
-      const address = await server.listen(config.host, config.port);
-      logger.info({ host: address.address, port: address.port, topicPrefix: topics.prefix }, 'broker listening');
-      return { host: address.address, port: address.port };
+      const plain = config.port === null ? undefined : await server.listen(config.host, config.port);
+      const secure = tls === undefined || config.tlsPort === undefined ? undefined : await server.listenTls(config.host, config.tlsPort, tls);
+      const host = (plain ?? secure)?.address ?? config.host;
+      logger.info(
+        { host, port: plain?.port ?? null, tlsPort: secure?.port ?? null, clientCertificates: tls?.clientCa !== undefined, topicPrefix: topics.prefix },
+        'broker listening',
+      );
+      const port = plain?.port ?? secure?.port;
+      if (port === undefined) throw new Error('no listener configured');
+      return { host, port, ...(secure ? { tlsPort: secure.port } : {}) };
     },
     close() {
       closing ??= (async () => {
@@ -242,6 +266,24 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
       })();
       return closing;
     },
+  };
+}
+
+/** The TLS listener's PEM material, read once at start; undefined without TLS. */
+function readTlsMaterial(config: BrokerConfig): TlsListenerOptions | undefined {
+  if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined) return undefined;
+  const read = (key: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new OutpostError('CONFIG_INVALID', `invalid broker configuration: ${key}: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+    }
+  };
+  return {
+    cert: read('tlsCertFile', config.tlsCertFile),
+    key: read('tlsKeyFile', config.tlsKeyFile),
+    ...(config.tlsClientCaFile !== undefined ? { clientCa: read('tlsClientCaFile', config.tlsClientCaFile) } : {}),
+    handshakeTimeoutMs: config.connectTimeoutMs,
   };
 }
 

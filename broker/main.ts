@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
 import { Redis } from 'ioredis';
 import { DeviceId } from '../shared/device-id.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { DeviceCredentials, MIN_SECRET_LENGTH } from '../shared/device-credentials.js';
+import { readSecretFile, SECRET_FILE_WARNING, secretFileWarning, secretOnCommandLine, type SecretFileWarning } from '../shared/secret-input.js';
 import { checkBrokerConfig, DEFAULT_KEY_PREFIX, KeyPrefix, RedisUrl, type BrokerConfig, type ConfigIssue } from './config.js';
 import { createBroker } from './create-broker.js';
 
@@ -18,6 +19,10 @@ type Env = Readonly<Record<string, string | undefined>>;
 interface RunOptions {
   host?: string;
   port?: string;
+  tlsPort?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
   redis?: string;
   keyPrefix?: string;
   topicPrefix?: string;
@@ -36,12 +41,17 @@ interface DeviceOptions {
   redis?: string;
   keyPrefix?: string;
   secret?: string;
+  secretFile?: string;
 }
 
 /** Where each config key can come from, for error messages. */
 const SOURCES: Record<string, string> = {
   host: '--host / OUTPOST_BROKER_HOST',
   port: '--port / OUTPOST_BROKER_PORT',
+  tlsPort: '--tls-port / OUTPOST_BROKER_TLS_PORT',
+  tlsCertFile: '--tls-cert / OUTPOST_BROKER_TLS_CERT_FILE',
+  tlsKeyFile: '--tls-key / OUTPOST_BROKER_TLS_KEY_FILE',
+  tlsClientCaFile: '--tls-client-ca / OUTPOST_BROKER_TLS_CLIENT_CA_FILE',
   redisUrl: '--redis / REDIS_URL',
   keyPrefix: '--key-prefix / OUTPOST_KEY_PREFIX',
   topicPrefix: '--topic-prefix / OUTPOST_TOPIC_PREFIX',
@@ -51,7 +61,7 @@ const SOURCES: Record<string, string> = {
   maxSessionDelivery: '--max-session-delivery / OUTPOST_BROKER_MAX_SESSION_DELIVERY',
   sessionSweepIntervalMs: '--session-sweep-interval-ms / OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS',
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
-  servicePassword: '--service-password / --service-password-file / OUTPOST_SERVICE_PASSWORD',
+  servicePassword: '--service-password-file / OUTPOST_SERVICE_PASSWORD',
   logLevel: '--log-level / OUTPOST_LOG_LEVEL',
 };
 
@@ -69,7 +79,11 @@ export function registerBrokerCommands(program: Command): void {
     .command('run', { isDefault: true })
     .description('run the broker (the default when no sub-command is given)')
     .option('--host <host>', 'address to listen on (env OUTPOST_BROKER_HOST, default 0.0.0.0)')
-    .option('--port <port>', 'TCP port (env OUTPOST_BROKER_PORT, default 1883)')
+    .option('--port <port>', "plain TCP port, or 'off' for TLS only (env OUTPOST_BROKER_PORT, default 1883)")
+    .option('--tls-port <port>', 'MQTT over TLS port (env OUTPOST_BROKER_TLS_PORT, default 8883 once --tls-cert is given)')
+    .option('--tls-cert <file>', 'PEM server certificate, intermediates after it (env OUTPOST_BROKER_TLS_CERT_FILE)')
+    .option('--tls-key <file>', 'PEM key of --tls-cert (env OUTPOST_BROKER_TLS_KEY_FILE)')
+    .option('--tls-client-ca <file>', 'PEM CA of device certificates: a certificate naming the device id replaces its password (env OUTPOST_BROKER_TLS_CLIENT_CA_FILE)')
     .option('--redis <url>', 'Redis URL, e.g. redis://127.0.0.1:6379 (env REDIS_URL)')
     .option('--key-prefix <prefix>', "prefix of Outpost's Redis keys (env OUTPOST_KEY_PREFIX, default outpost:)")
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (env OUTPOST_TOPIC_PREFIX, default outpost/v1)')
@@ -79,8 +93,8 @@ export function registerBrokerCommands(program: Command): void {
     .option('--max-session-delivery <n>', 'queued messages replayed per CONNECT (env OUTPOST_BROKER_MAX_SESSION_DELIVERY, default 100)')
     .option('--session-sweep-interval-ms <ms>', 'how often sessions of device ids without a credential are removed (env OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS, default 600000)')
     .option('--service-username <name>', 'service identity username (env OUTPOST_SERVICE_USERNAME, default svc:outpost)')
-    .option('--service-password <password>', 'service identity password (env OUTPOST_SERVICE_PASSWORD); none: service disabled')
-    .option('--service-password-file <path>', 'file holding the service password (env OUTPOST_SERVICE_PASSWORD_FILE)')
+    .addOption(new Option('--service-password <password>', 'refused: use --service-password-file or env OUTPOST_SERVICE_PASSWORD').hideHelp())
+    .option('--service-password-file <path>', 'file holding the service identity password (env OUTPOST_SERVICE_PASSWORD_FILE, or the password in OUTPOST_SERVICE_PASSWORD); none: service disabled')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env OUTPOST_LOG_LEVEL, default info)')
     .action(async (options: RunOptions) => {
       await runBroker(options, process.env);
@@ -88,14 +102,15 @@ export function registerBrokerCommands(program: Command): void {
 
   broker
     .command('add-device <id>')
-    .description('store a device credential and print its secret (generated unless --secret is given) once')
+    .description('store a device credential and print its secret (generated unless --secret-file is given) once')
     .option('--redis <url>', 'Redis URL (env REDIS_URL)')
     .option('--key-prefix <prefix>', "prefix of Outpost's Redis keys (env OUTPOST_KEY_PREFIX, default outpost:)")
-    .option('--secret <secret>', 'use this secret (at least 16 characters) instead of generating one')
+    .option('--secret-file <file>', `use the secret in this file (at least ${MIN_SECRET_LENGTH} characters: generate it, e.g. openssl rand -base64 32) instead of generating one`)
+    .addOption(new Option('--secret <secret>', 'refused: use --secret-file').hideHelp())
     .action(async (id: string, options: DeviceOptions) => {
-      await withCredentials(id, options, process.env, async (credentials, deviceId) => {
-        if (options.secret !== undefined) {
-          await credentials.set(deviceId, options.secret);
+      await withCredentials(id, options, process.env, async (credentials, deviceId, secret) => {
+        if (secret !== undefined) {
+          await credentials.set(deviceId, secret);
           process.stderr.write(`credential stored for ${deviceId}\n`);
         } else {
           process.stdout.write(`${await credentials.issue(deviceId)}\n`);
@@ -116,16 +131,19 @@ export function registerBrokerCommands(program: Command): void {
     });
 }
 
-function configFromOptions(options: RunOptions, env: Env): BrokerConfig | ConfigIssue[] {
+function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWarning[]): BrokerConfig | ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  let servicePassword = pick(options.servicePassword, env, 'OUTPOST_SERVICE_PASSWORD');
+  // DD-025: secrets come from files or the environment only.
+  if (options.servicePassword !== undefined) {
+    issues.push({ key: 'servicePassword', message: secretOnCommandLine('--service-password', '--service-password-file FILE or env OUTPOST_SERVICE_PASSWORD') });
+  }
+  let servicePassword = pick(undefined, env, 'OUTPOST_SERVICE_PASSWORD');
   const passwordFile = pick(options.servicePasswordFile, env, 'OUTPOST_SERVICE_PASSWORD_FILE');
   if (passwordFile !== undefined) {
-    if (options.servicePassword !== undefined) {
-      issues.push({ key: 'servicePassword', message: 'give --service-password or --service-password-file, not both' });
-    }
     try {
       servicePassword = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+      const warning = secretFileWarning(passwordFile);
+      if (warning) warnings.push(warning);
     } catch (err) {
       issues.push({ key: 'servicePassword', message: `cannot read ${passwordFile}: ${errorMessage(err)}` });
     }
@@ -134,6 +152,10 @@ function configFromOptions(options: RunOptions, env: Env): BrokerConfig | Config
     Object.entries({
       host: pick(options.host, env, 'OUTPOST_BROKER_HOST'),
       port: pick(options.port, env, 'OUTPOST_BROKER_PORT'),
+      tlsPort: pick(options.tlsPort, env, 'OUTPOST_BROKER_TLS_PORT'),
+      tlsCertFile: pick(options.tlsCert, env, 'OUTPOST_BROKER_TLS_CERT_FILE'),
+      tlsKeyFile: pick(options.tlsKey, env, 'OUTPOST_BROKER_TLS_KEY_FILE'),
+      tlsClientCaFile: pick(options.tlsClientCa, env, 'OUTPOST_BROKER_TLS_CLIENT_CA_FILE'),
       redisUrl: pick(options.redis, env, 'REDIS_URL'),
       keyPrefix: pick(options.keyPrefix, env, 'OUTPOST_KEY_PREFIX'),
       topicPrefix: pick(options.topicPrefix, env, 'OUTPOST_TOPIC_PREFIX'),
@@ -148,8 +170,23 @@ function configFromOptions(options: RunOptions, env: Env): BrokerConfig | Config
     }).filter(([, value]) => value !== undefined),
   );
   const result = checkBrokerConfig(input);
+  if (result.ok) issues.push(...unreadableFiles(result.config));
   const all = [...issues, ...(result.ok ? [] : result.issues)];
   return result.ok && all.length === 0 ? result.config : all;
+}
+
+/** TLS files that cannot be read now: better a configuration error at start than a failed listen. */
+function unreadableFiles(config: BrokerConfig): ConfigIssue[] {
+  const files = { tlsCertFile: config.tlsCertFile, tlsKeyFile: config.tlsKeyFile, tlsClientCaFile: config.tlsClientCaFile };
+  return Object.entries(files).flatMap(([key, file]) => {
+    if (file === undefined) return [];
+    try {
+      accessSync(file, constants.R_OK);
+      return [];
+    } catch (err) {
+      return [{ key, message: `cannot read ${file}: ${errorMessage(err)}` }];
+    }
+  });
 }
 
 function reportConfigIssues(issues: ConfigIssue[]): void {
@@ -159,12 +196,14 @@ function reportConfigIssues(issues: ConfigIssue[]): void {
 }
 
 async function runBroker(options: RunOptions, env: Env): Promise<void> {
-  const config = configFromOptions(options, env);
+  const warnings: SecretFileWarning[] = [];
+  const config = configFromOptions(options, env, warnings);
   if (Array.isArray(config)) {
     reportConfigIssues(config);
     return;
   }
   const logger = createLogger({ level: config.logLevel, name: 'outpost-broker' });
+  for (const w of warnings) logger.warn(w, SECRET_FILE_WARNING);
   const broker = await createBroker(config, { logger });
   try {
     await broker.listen();
@@ -194,7 +233,7 @@ async function withCredentials(
   id: string,
   options: DeviceOptions,
   env: Env,
-  run: (credentials: DeviceCredentials, deviceId: DeviceId) => Promise<void>,
+  run: (credentials: DeviceCredentials, deviceId: DeviceId, secret: string | undefined) => Promise<void>,
 ): Promise<void> {
   const issues: ConfigIssue[] = [];
   const deviceId = DeviceId.safeParse(id);
@@ -203,9 +242,7 @@ async function withCredentials(
   if (!redisUrl.success) issues.push({ key: 'redisUrl', message: redisUrl.error.issues[0]?.message ?? 'invalid' });
   const keyPrefix = KeyPrefix.safeParse(pick(options.keyPrefix, env, 'OUTPOST_KEY_PREFIX') ?? DEFAULT_KEY_PREFIX);
   if (!keyPrefix.success) issues.push({ key: 'keyPrefix', message: keyPrefix.error.issues[0]?.message ?? 'invalid' });
-  if (options.secret !== undefined && options.secret.length < MIN_SECRET_LENGTH) {
-    issues.push({ key: 'secret', message: `must be at least ${MIN_SECRET_LENGTH} characters` });
-  }
+  const secret = chosenSecret(options, issues);
   if (!deviceId.success || !redisUrl.success || !keyPrefix.success || issues.length > 0) {
     reportConfigIssues(issues);
     return;
@@ -218,7 +255,7 @@ async function withCredentials(
   redis.on('error', () => undefined); // the failing command reports it
   try {
     await redis.connect();
-    await run(new DeviceCredentials(redis, keyPrefix.data), deviceId.data);
+    await run(new DeviceCredentials(redis, keyPrefix.data), deviceId.data, secret);
   } catch (err) {
     // Only host and port: the URL may carry a password.
     const { hostname, port } = new URL(redisUrl.data);
@@ -227,4 +264,31 @@ async function withCredentials(
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * A secret a person chose for `add-device`: from --secret-file only (DD-025),
+ * and at least MIN_SECRET_LENGTH characters, because the broker's fast hash
+ * is only sound for high-entropy secrets (DD-007).
+ */
+function chosenSecret(options: DeviceOptions, issues: ConfigIssue[]): string | undefined {
+  if (options.secret !== undefined) {
+    issues.push({ key: 'secret', message: secretOnCommandLine('--secret', '--secret-file FILE') });
+    return undefined;
+  }
+  if (options.secretFile === undefined) return undefined;
+  const warnings: SecretFileWarning[] = [];
+  let secret: string;
+  try {
+    secret = readSecretFile(options.secretFile, warnings);
+  } catch (err) {
+    issues.push({ key: 'secret', message: `cannot read ${options.secretFile}: ${errorMessage(err)}` });
+    return undefined;
+  }
+  for (const w of warnings) process.stderr.write(`outpost broker: warning: ${w.file} (mode ${w.mode}): ${SECRET_FILE_WARNING}\n`);
+  if (secret.length < MIN_SECRET_LENGTH) {
+    issues.push({ key: 'secret', message: `the secret in ${options.secretFile} has ${secret.length} characters; at least ${MIN_SECRET_LENGTH} are required (generate one: openssl rand -base64 32)` });
+    return undefined;
+  }
+  return secret;
 }

@@ -4,13 +4,15 @@ import type { Logger } from 'pino';
 import { backoffDelayMs, type BackoffPolicy } from '../../shared/backoff.js';
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
+import type { TlsMaterial } from './tls-files.js';
 
 export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
 
 export interface ConnectionOptions {
   deviceId: string;
   brokerUrl: string;
-  secret: string;
+  /** Absent: the client certificate (deps.currentTls) authenticates the device. */
+  secret?: string | undefined;
   keepaliveSeconds: number;
   connectTimeoutMs: number;
   reconnect: BackoffPolicy;
@@ -41,6 +43,8 @@ export interface ConnectionDeps {
    * next reconnect without restarting the agent. Absent: options.secret.
    */
   currentSecret?: () => string;
+  /** CA, client certificate and key for mqtts://, asked before every attempt (renewed files are picked up). */
+  currentTls?: () => TlsMaterial;
 }
 
 interface ConnectionEvents {
@@ -160,10 +164,12 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
       if (this.closed) return;
       this.lastChangeAt = this.deps.clock.now();
       const log = this.deps.logger.child({ epoch: this.epoch });
+      const password = this.deps.currentSecret?.() ?? this.options.secret;
       const client = this.deps.connect(this.options.brokerUrl, {
         clientId: this.options.deviceId,
         username: this.options.deviceId,
-        password: this.deps.currentSecret?.() ?? this.options.secret,
+        ...(password ? { password } : {}),
+        ...this.deps.currentTls?.(),
         clean: false,
         protocolVersion: 4,
         keepalive: this.options.keepaliveSeconds,

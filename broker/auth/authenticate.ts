@@ -8,6 +8,7 @@ import { payloadBytes, type PublishLike } from './authorize-publish.js';
 import type { DeviceCredentials } from '../../shared/device-credentials.js';
 import type { ClientLike, Identity, IdentityRegistry } from './identity.js';
 import { clip, identityFields } from './log-fields.js';
+import type { TlsPeer } from './tls-peer.js';
 
 /** CONNACK return codes of MQTT 3.1.1 (table 3.1) that authentication uses. */
 export const CONNACK = {
@@ -61,13 +62,15 @@ export function createPreConnect(wills: PendingWills): PreConnect {
 }
 
 export interface AuthenticateDeps {
-  credentials: Pick<DeviceCredentials, 'check'>;
+  credentials: Pick<DeviceCredentials, 'check' | 'record'>;
   policy: AccessPolicy;
   identities: IdentityRegistry;
   wills: PendingWills;
   serviceUsername: string;
   /** Absent: the service identity is disabled. */
   servicePassword: string | undefined;
+  /** What the TLS handshake established about the client; undefined for plain TCP (and when absent). */
+  tlsPeerOf?: (client: ClientLike) => TlsPeer | undefined;
   logger: Logger;
 }
 
@@ -78,7 +81,10 @@ export type Authenticate = (
   done: (error: ConnackError | null, success: boolean | null) => void,
 ) => void;
 
-type Outcome = { ok: true; identity: Identity } | { ok: false; error: ConnackError };
+/** How an accepted CONNECT proved its identity (logged). */
+type Proof = 'password' | 'certificate' | 'certificate+password';
+
+type Outcome = { ok: true; identity: Identity; proof?: Proof } | { ok: false; error: ConnackError };
 
 function refuse(code: ErrorCode, returnCode: ConnackCode, message: string, cause?: unknown): Outcome {
   return { ok: false, error: new ConnackError(code, returnCode, message, cause === undefined ? {} : { cause }) };
@@ -87,9 +93,14 @@ function refuse(code: ErrorCode, returnCode: ConnackCode, message: string, cause
 /**
  * aedes `authenticate`. Devices: username = device id, password = its secret,
  * client id = username (so no client can take over another device's
- * session), will = its own presence topic. The service: the configured
- * username and password, and a client id that is not a device id (it could
- * otherwise take over a device's session).
+ * session), will = its own presence topic. Over TLS a verified client
+ * certificate naming the device id (CN or a DNS/URI SAN) may replace the
+ * password (DD-023); the device must still be enrolled (have a credential),
+ * so revoking it locks the certificate out too. A certificate that is not
+ * verified, or names another identity, refuses the CONNECT whatever else it
+ * carries; a certificate and a password must both be right. The service: the
+ * configured username and password, and a client id that is not a device id
+ * (it could otherwise take over a device's session).
  */
 export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
   const { credentials, policy, identities, wills, logger } = deps;
@@ -102,7 +113,16 @@ export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
     return decision.ok ? { ok: true, identity } : refuse(decision.code, CONNACK.notAuthorized, `will refused: ${decision.reason}`);
   }
 
+  /** A certificate the client presented must be verified; undefined when there is none to object to. */
+  function checkCertificate(peer: TlsPeer | undefined): Outcome | undefined {
+    if (!peer?.certificate || peer.verified) return undefined;
+    return refuse('AUTH_CERT_INVALID', CONNACK.notAuthorized, `client certificate not verified: ${peer.verifyError ?? 'unknown reason'}`);
+  }
+
   function decideService(client: ClientLike, username: string, password: Buffer | undefined, will?: PublishLike): Outcome {
+    // The service authenticates with its password; a certificate it sends anyway must still be a good one.
+    const certRefusal = checkCertificate(deps.tlsPeerOf?.(client));
+    if (certRefusal) return certRefusal;
     if (servicePasswordDigest === undefined) {
       return refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, 'service identity is disabled');
     }
@@ -130,15 +150,27 @@ export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
     }
     const willCheck = checkWill({ kind: 'device', deviceId: username }, will);
     if (!willCheck.ok) return willCheck;
-    if (!password) return refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, 'password required');
+    const peer = deps.tlsPeerOf?.(client);
+    const certRefusal = checkCertificate(peer);
+    if (certRefusal) return certRefusal;
+    const certified = peer?.certificate === true;
+    if (peer?.certificate && !peer.names.includes(username)) {
+      const names = peer.names.length ? peer.names.map(clip).join(', ') : 'no name';
+      return refuse('AUTH_CERT_MISMATCH', CONNACK.notAuthorized, `client certificate is for ${names}, not ${username}`);
+    }
+    if (!password && !certified) return refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, 'password or client certificate required');
     let record: string | null;
     try {
-      record = await credentials.check(username, password);
+      // With a certificate alone, the record only has to exist: the device is enrolled and not revoked.
+      record = password ? await credentials.check(username, password) : await credentials.record(username);
     } catch (err) {
       return refuse('AUTH_BAD_CREDENTIALS', CONNACK.serverUnavailable, 'credential store unavailable', err);
     }
-    if (record === null) return refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, 'bad device credentials');
-    return willCheck.ok ? { ok: true, identity: { kind: 'device', deviceId: username, credentialRecord: record } } : willCheck;
+    if (record === null) {
+      return refuse('AUTH_BAD_CREDENTIALS', CONNACK.notAuthorized, password ? 'bad device credentials' : 'device is not enrolled (no credential)');
+    }
+    const proof: Proof = certified ? (password ? 'certificate+password' : 'certificate') : 'password';
+    return { ok: true, identity: { kind: 'device', deviceId: username, credentialRecord: record }, proof };
   }
 
   async function decide(client: ClientLike, username: string | undefined, password: Buffer | undefined): Promise<Outcome> {
@@ -156,7 +188,7 @@ export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
       (outcome) => {
         if (outcome.ok) {
           identities.set(client, outcome.identity);
-          logger.debug({ ...identityFields(outcome.identity), clientId: clip(client.id) }, 'client authenticated');
+          logger.debug({ ...identityFields(outcome.identity), clientId: clip(client.id), proof: outcome.proof ?? 'password' }, 'client authenticated');
           done(null, true);
           return;
         }

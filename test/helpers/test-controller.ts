@@ -31,13 +31,14 @@ export interface TestController {
  */
 export async function connectTestController(
   url: string,
-  auth: { username?: string; password?: string; clientId?: string } = {},
+  auth: { username?: string; password?: string; clientId?: string; /** CA of the broker's certificate, for mqtts:// */ ca?: Buffer } = {},
 ): Promise<TestController> {
   const topics = new Topics();
   const client = await mqtt.connectAsync(url, {
     clientId: auth.clientId ?? `svc:test-${Math.random().toString(36).slice(2, 10)}`,
     ...(auth.username ? { username: auth.username } : {}),
     ...(auth.password ? { password: auth.password } : {}),
+    ...(auth.ca ? { ca: auth.ca } : {}),
     clean: true,
     reconnectPeriod: 500,
     protocolVersion: 4,

@@ -255,6 +255,7 @@ describe('authenticate', () => {
         if (opts.failRedis) throw new Error('ECONNREFUSED');
         return secrets[deviceId] !== undefined && secrets[deviceId] === secret.toString() ? `record-of-${deviceId}` : null;
       },
+      record: async (deviceId: string): Promise<string | null> => (secrets[deviceId] !== undefined ? `record-of-${deviceId}` : null),
     };
     const authenticate = createAuthenticate({
       credentials,
