@@ -1,3 +1,5 @@
+import type { WorkloadSpec } from '../../shared/schemas/workload.js';
+import type { WorkloadGrant } from '../policy/admit-workload.js';
 import type { ContainerRuntime, PullProgress, RegistryAuth } from '../runtime/runtime.js';
 import { toContainerCreate, type ContainerExtras } from '../runtime/container-spec.js';
 import type { Step, StepKind } from './steps.js';
@@ -11,6 +13,8 @@ export interface StepContext {
   authFor: (image: string) => RegistryAuth | undefined;
   /** Per-workload additions the agent makes to every container (update-lock mount). */
   extrasFor: (workload: string) => ContainerExtras;
+  /** The device policy's grant for a container about to be created; throws CONTAINER_CREATE_REFUSED (DD-024). */
+  grantFor: (workload: string, spec: WorkloadSpec) => WorkloadGrant;
 }
 
 type Executor<K extends StepKind> = (step: Extract<Step, { kind: K }>, ctx: StepContext) => Promise<void>;
@@ -31,7 +35,9 @@ const EXECUTORS: { [K in StepKind]: Executor<K> } = {
     await ctx.runtime.removeImage(step.image);
   },
   create: async (step, ctx) => {
-    await ctx.runtime.createContainer(toContainerCreate(ctx.deviceId, step.workload, step.spec, step.specHash, ctx.extrasFor(step.workload)));
+    // Last line of defence: checked at this moment, and the container gets exactly what was checked.
+    const grant = ctx.grantFor(step.workload, step.spec);
+    await ctx.runtime.createContainer(toContainerCreate(ctx.deviceId, step.workload, step.spec, step.specHash, grant, ctx.extrasFor(step.workload)));
   },
   start: (step, ctx) => ctx.runtime.startContainer(step.container),
 };

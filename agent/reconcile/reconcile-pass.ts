@@ -3,6 +3,7 @@ import { OutpostError, errorMessage, isOutpostError } from '../../shared/errors.
 import type { DesiredState } from '../../shared/schemas/desired-state.js';
 import type { ContainerRuntime, PullProgress, RegistryAuth } from '../runtime/runtime.js';
 import type { ContainerExtras } from '../runtime/container-spec.js';
+import type { CreateGuard } from './create-guard.js';
 import type { EventSink } from './event-sink.js';
 import { executeStep } from './execute-step.js';
 import { GATE_DEFAULTS, healthGate, type GateFailure, type GateTarget } from './health-gate.js';
@@ -21,6 +22,8 @@ export interface PassDeps {
   prober: Prober;
   authFor: (image: string) => RegistryAuth | undefined;
   extrasFor: (workload: string) => ContainerExtras;
+  /** The device policy, checked before each pass and each create (DD-024). */
+  guard: CreateGuard;
   /** Called before each step runs (the update runner gives back its update locks here); must not throw. */
   beforeStep?: (step: Step) => Promise<void>;
   /** Images already pulled by an earlier pass of the same run, so `pullPolicy: always` pulls once. */
@@ -70,6 +73,11 @@ export async function runReconcilePass(
   signal: AbortSignal,
 ): Promise<PassOutcome> {
   const desired = desiredWorkloads(doc);
+  // Before anything is pulled, stopped or created: a document the device refuses now leaves everything as it is.
+  await deps.guard.checkDocument(doc, async () => {
+    const observed = await deps.runtime.listContainers(deps.deviceId);
+    return new Set(desired.filter((w) => !observed.some((c) => c.workload === w.name && c.specHash === w.specHash)).map((w) => w.name));
+  });
   if (mode === 'update') await checkHandOver(desired, deps);
   const converge = async (opts: Pick<PlanInput, 'keepStale' | 'downloadOnly' | 'startStopped'>): Promise<number> => {
     const pulledThisPass = deps.pulled ?? new Set<string>();
@@ -87,7 +95,7 @@ export async function runReconcilePass(
       for (const step of steps) {
         throwIfAborted(signal);
         await deps.beforeStep?.(step);
-        await runStep(step, doc.version, deps, signal);
+        await runStep(step, doc, deps, signal);
         if (step.kind === 'pull') pulledThisPass.add(step.image);
         executed++;
         deps.afterStep?.(step);
@@ -150,7 +158,8 @@ async function checkHandOver(desired: readonly DesiredWorkload[], deps: PassDeps
   }
 }
 
-async function runStep(step: Step, version: number, deps: PassDeps, signal: AbortSignal): Promise<void> {
+async function runStep(step: Step, doc: DesiredState, deps: PassDeps, signal: AbortSignal): Promise<void> {
+  const version = doc.version;
   const workload = stepWorkloads(step)[0] ?? null;
   const log = deps.logger.child({ step: step.kind, workload });
   deps.onStep?.(step, 'started');
@@ -164,6 +173,7 @@ async function runStep(step: Step, version: number, deps: PassDeps, signal: Abor
       onPullProgress: throttledPullProgress(deps, version, step, deps.pullProgressIntervalMs ?? 2000),
       authFor: deps.authFor,
       extrasFor: deps.extrasFor,
+      grantFor: (w, spec) => deps.guard.grant(doc, w, spec),
     });
   } catch (err) {
     const e = isOutpostError(err) ? err : new OutpostError('RUNTIME_UNAVAILABLE', errorMessage(err), { cause: err });

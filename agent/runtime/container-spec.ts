@@ -1,9 +1,11 @@
 import type { WorkloadSpec } from '../../shared/schemas/workload.js';
+import type { WorkloadGrant } from '../policy/admit-workload.js';
 import {
   DEVICE_LABEL,
   IMAGE_LABEL,
   MANAGED_LABEL,
   SPEC_HASH_LABEL,
+  VOLUME_NAMESPACE_LABEL,
   WORKLOAD_LABEL,
   type ContainerCreateRequest,
 } from './runtime.js';
@@ -26,12 +28,18 @@ export interface ContainerExtras {
 /** Where a workload sees its update-lock directory. */
 export const LOCK_MOUNT_TARGET = '/run/outpost';
 
-/** Pure mapping from a workload spec to Docker's create body. */
+/**
+ * Pure mapping from a workload spec to Docker's create body. Mounts and
+ * capabilities come from the device policy's grant (DD-024): bind sources as
+ * resolved when they were checked, named volumes under their namespaced
+ * names, CapDrop ALL plus the granted set, and no-new-privileges always.
+ */
 export function toContainerCreate(
   deviceId: string,
   workload: string,
   spec: WorkloadSpec,
   specHash: string,
+  grant: WorkloadGrant,
   extras: ContainerExtras = {},
 ): ContainerCreateRequest {
   const exposed: Record<string, object> = {};
@@ -41,14 +49,21 @@ export function toContainerCreate(
     exposed[key] = {};
     (bindings[key] ??= []).push({ HostPort: String(p.host), ...(p.hostIp ? { HostIp: p.hostIp } : {}) });
   }
-  const mounts = (spec.volumes ?? []).map((v) => {
-    switch (v.type) {
+  const mounts: Record<string, unknown>[] = grant.mounts.map((m) => {
+    switch (m.type) {
       case 'volume':
-        return { Type: 'volume', Source: v.name, Target: v.target, ReadOnly: v.readOnly };
+        return {
+          Type: 'volume',
+          Source: m.name,
+          Target: m.target,
+          ReadOnly: m.readOnly,
+          // Applied when Docker creates the volume: whose it is, for operators (`docker volume ls --filter label=…`).
+          ...(m.namespace !== null ? { VolumeOptions: { Labels: { [MANAGED_LABEL]: 'true', [VOLUME_NAMESPACE_LABEL]: m.namespace } } } : {}),
+        };
       case 'bind':
-        return { Type: 'bind', Source: v.source, Target: v.target, ReadOnly: v.readOnly };
+        return { Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly };
       case 'tmpfs':
-        return { Type: 'tmpfs', Target: v.target, ...(v.sizeBytes ? { TmpfsOptions: { SizeBytes: v.sizeBytes } } : {}) };
+        return { Type: 'tmpfs', Target: m.target, ...(m.sizeBytes ? { TmpfsOptions: { SizeBytes: m.sizeBytes } } : {}) };
     }
   });
   if (extras.lockDir) mounts.push({ Type: 'bind', Source: extras.lockDir, Target: LOCK_MOUNT_TARGET, ReadOnly: false });
@@ -78,6 +93,10 @@ export function toContainerCreate(
       ...(spec.resources?.cpus ? { NanoCpus: Math.round(spec.resources.cpus * 1e9) } : {}),
       ...(spec.resources?.pidsLimit ? { PidsLimit: spec.resources.pidsLimit } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+      Privileged: false,
+      SecurityOpt: ['no-new-privileges:true'],
+      CapDrop: ['ALL'],
+      CapAdd: grant.capAdd,
     },
   };
   if (spec.command) options.Cmd = spec.command;

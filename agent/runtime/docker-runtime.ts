@@ -260,6 +260,16 @@ export class DockerRuntime implements ContainerRuntime {
       throw new OutpostError('RUNTIME_UNAVAILABLE', `cannot remove image ${ref}: ${dockerMessage(err)}`, { cause: err });
     }
   }
+
+  async volumeExists(name: string): Promise<boolean> {
+    try {
+      await this.docker.getVolume(name).inspect();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw new OutpostError('RUNTIME_UNAVAILABLE', `cannot inspect volume ${name}: ${dockerMessage(err)}`, { cause: err });
+    }
+  }
 }
 
 /**

@@ -10,6 +10,8 @@ export const DEVICE_LABEL = 'io.outpost.device';
 export const WORKLOAD_LABEL = 'io.outpost.workload';
 export const SPEC_HASH_LABEL = 'io.outpost.spec-hash';
 export const IMAGE_LABEL = 'io.outpost.image';
+/** On named volumes the agent creates: the app namespace they belong to (DD-024). */
+export const VOLUME_NAMESPACE_LABEL = 'io.outpost.volume-namespace';
 
 export type ContainerRunState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -104,4 +106,6 @@ export interface ContainerRuntime {
   restartContainer(idOrName: string, timeoutSeconds: number): Promise<void>;
   /** Removes an image by reference; false when a container still uses it or it is gone already. */
   removeImage(ref: string): Promise<boolean>;
+  /** Whether a named volume exists on the engine. */
+  volumeExists(name: string): Promise<boolean>;
 }

@@ -45,6 +45,15 @@ export const VolumeMount = z.discriminatedUnion('type', [
 
 export const RestartPolicy = z.enum(['no', 'always', 'unless-stopped', 'on-failure']);
 
+/**
+ * A Linux capability as Docker names it (`NET_ADMIN`, no `CAP_` prefix, never
+ * `ALL`). Granted only when the device's own policy allows it (DD-024).
+ */
+export const Capability = z
+  .string()
+  .regex(/^(?!CAP_|ALL$)[A-Z][A-Z0-9_]{1,31}$/, 'capabilities are named like NET_ADMIN: upper case, no CAP_ prefix, not ALL')
+  .describe('Linux capability without the CAP_ prefix, e.g. NET_ADMIN');
+
 export const Resources = z.strictObject({
   memoryBytes: z.number().int().min(4 * 1024 * 1024).optional().describe('Hard memory limit in bytes'),
   cpus: z.number().positive().max(1024).optional().describe('CPU quota in cores, e.g. 0.5'),
@@ -134,6 +143,14 @@ export const WorkloadSpec = z
       .default(0)
       .describe('An update succeeds once the new container has been running and healthy this long; otherwise it is rolled back'),
     strategy: UpdateStrategy.default('download-then-kill'),
+    capabilities: z
+      .array(Capability)
+      .max(64)
+      .optional()
+      .describe(
+        'Capabilities beyond the default set; the device refuses (DESIRED_POLICY) any its operator did not allow. ' +
+          'Optional without a default, so specs without it keep their hash',
+      ),
   })
   .describe('A container the device runs');
 export type WorkloadSpec = z.infer<typeof WorkloadSpec>;

@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { classifyDesired, type InboxContext } from '../../agent/mqtt/desired-inbox.js';
-import { checkPolicy } from '../../agent/reconcile/policy.js';
+import { checkPolicy, type AgentPolicy } from '../../agent/reconcile/policy.js';
+import { devicePolicy } from '../../agent/policy/device-policy.js';
+import { fakeHostFs } from '../helpers/fake-host-fs.js';
 import { DesiredState, type DesiredStateInput } from '../../shared/schemas/desired-state.js';
+
+/** The device policy on a host where none of the paths exist (full cases: device-policy.test.ts). */
+const policyOf = (allowedHostPaths: string[]): AgentPolicy => ({
+  rules: devicePolicy({ allowedHostPaths, stateDir: '/var/lib/outpost', secretFiles: [], allowedCapabilities: [], allowedVolumes: [] }),
+  fs: fakeHostFs({}),
+});
 
 const ctx = (over: Partial<InboxContext> = {}): InboxContext => ({
   deviceId: 'kiosk-a',
   highestVersion: 3,
   maxBytes: 4096,
-  policy: { allowedHostPaths: [] },
+  policy: policyOf([]),
+  signatures: { mode: 'off' },
   ...over,
 });
 
@@ -36,14 +45,14 @@ describe('classifyDesired (latest wins)', () => {
 
   it('ignores an older version', () => {
     const v = classifyDesired(buf(doc({ version: 2 })), ctx());
-    expect(v).toEqual({ kind: 'ignore', version: 2, reason: 'older than 3' });
+    expect(v).toEqual({ kind: 'ignore', version: 2, reason: 'older than 3', code: 'DESIRED_OUTDATED' });
   });
 
   const creds = { 'registry.example.com:5000': { username: 'u', password: 'p' } };
   const bind = { web: { image: 'busybox:1', volumes: [{ type: 'bind' as const, source: '/etc', target: '/x' }] } };
   const sameVersion: [string, Buffer, ReturnType<typeof classifyDesired>][] = [
-    ['valid, with credentials → refresh them', buf(doc({ version: 3, registryAuth: creds })), { kind: 'refresh', version: 3, registryAuth: creds }],
-    ['valid, without credentials → refresh (to none)', buf(doc({ version: 3 })), { kind: 'refresh', version: 3, registryAuth: undefined }],
+    ['valid, with credentials → refresh them', buf(doc({ version: 3, registryAuth: creds })), { kind: 'refresh', version: 3, registryAuth: creds, expiresAt: null, trust: null }],
+    ['valid, without credentials → refresh (to none)', buf(doc({ version: 3 })), { kind: 'refresh', version: 3, registryAuth: undefined, expiresAt: null, trust: null }],
     ['outside the policy → duplicate', buf(doc({ version: 3, registryAuth: creds, workloads: bind })), { kind: 'ignore', version: 3, reason: 'duplicate' }],
     ['schema violation → ignored', buf({ ...doc({ version: 3 }), workloads: 'nope' }), { kind: 'ignore', version: 3, reason: 'invalid and not newer than 3' }],
     [
@@ -102,15 +111,15 @@ describe('checkPolicy', () => {
     const d = DesiredState.parse(
       doc({ workloads: { web: { image: 'busybox:1', volumes: [{ type: 'volume', name: 'data', target: '/d' }, { type: 'tmpfs', target: '/t' }] } } }),
     );
-    expect(checkPolicy(d, { allowedHostPaths: [] })).toBeNull();
+    expect(checkPolicy(d, policyOf([]))).toBeNull();
   });
   it('allows bind mounts under an allowed prefix only', () => {
-    expect(checkPolicy(withBind('/srv/app/data'), { allowedHostPaths: ['/srv/app'] })).toBeNull();
-    expect(checkPolicy(withBind('/srv/application'), { allowedHostPaths: ['/srv/app'] })).toMatch(/outside/);
-    expect(checkPolicy(withBind('/srv'), { allowedHostPaths: ['/srv/app'] })).toMatch(/outside/);
+    expect(checkPolicy(withBind('/srv/app/data'), policyOf(['/srv/app']))).toBeNull();
+    expect(checkPolicy(withBind('/srv/application'), policyOf(['/srv/app']))).toMatch(/outside/);
+    expect(checkPolicy(withBind('/srv'), policyOf(['/srv/app']))).toMatch(/outside/);
   });
   it('never allows the Docker socket, even under an allowed prefix', () => {
-    expect(checkPolicy(withBind('/var/run/docker.sock'), { allowedHostPaths: ['/var/run'] })).toMatch(/container engine/);
-    expect(checkPolicy(withBind('/run'), { allowedHostPaths: ['/'] })).toMatch(/container engine/);
+    expect(checkPolicy(withBind('/var/run/docker.sock'), policyOf(['/var/run']))).toMatch(/container engine/);
+    expect(checkPolicy(withBind('/run'), policyOf(['/']))).toMatch(/container engine/);
   });
 });
