@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { ControllerConfigInput } from '../../controller/config.js';
 import { startControlPlane, type ControlPlaneRig } from './control-plane.js';
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface ApiResponse {
   status: number;

@@ -9,6 +9,7 @@ export const commandRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.post(
     '/devices/:id/commands',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'sendCommand',
@@ -23,7 +24,7 @@ export const commandRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
         response: {
           200: S.CommandView.describe('The device answered in time'),
           202: S.CommandView.describe('Queued: the device is offline or has not answered yet'),
-          ...S.errorResponses(400, 404, 503),
+          ...S.errorResponses(403, 400, 404, 503),
         },
       },
     },
@@ -36,6 +37,7 @@ export const commandRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.get(
     '/devices/:id/commands/:commandId',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getCommand',
@@ -51,6 +53,7 @@ export const commandRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.get(
     '/devices/:id/telemetry',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getDeviceTelemetry',

@@ -9,6 +9,7 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
   app.post(
     '/deployments',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'createDeployment',
@@ -19,7 +20,7 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
           'With a client-supplied `id`, repeating the same request answers 200 with `created: false`.',
         body: S.CreateDeploymentBody,
         querystring: S.NoQuery,
-        response: { 201: S.CreatedDeployment, 200: S.CreatedDeployment, ...S.errorResponses(400, 404, 409) },
+        response: { 201: S.CreatedDeployment, 200: S.CreatedDeployment, ...S.errorResponses(403, 400, 404, 409) },
       },
     },
     async (request, reply) => {
@@ -31,6 +32,7 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
   app.get(
     '/deployments',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'listDeployments',
@@ -45,6 +47,7 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
   app.get(
     '/deployments/:id',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getDeployment',
@@ -60,6 +63,7 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
   app.delete(
     '/deployments/:id',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'deleteDeployment',
@@ -68,7 +72,7 @@ export const deploymentRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
           'The devices it targeted fall back to the next deployment of the app, or drop the app. A retried DELETE (within a day) answers 200 with `alreadyRemoved: true`.',
         params: S.DeploymentParams,
         querystring: S.NoQuery,
-        response: { 200: S.Published, ...S.errorResponses(400, 404) },
+        response: { 200: S.Published, ...S.errorResponses(403, 400, 404) },
       },
     },
     async (request) => {

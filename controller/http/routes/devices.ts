@@ -9,6 +9,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.post(
     '/devices',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         operationId: 'createDevice',
@@ -18,7 +19,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
           'With a client-generated `secret`, repeating the same request answers 200 with `created: false` instead of 409.',
         body: S.CreateDeviceBody,
         querystring: S.NoQuery,
-        response: { 201: S.CreatedDevice, 200: S.CreatedDevice, ...S.errorResponses(400, 409) },
+        response: { 201: S.CreatedDevice, 200: S.CreatedDevice, ...S.errorResponses(403, 400, 409) },
       },
     },
     async (request, reply) => {
@@ -30,6 +31,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.post(
     '/devices/:id/secret',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         operationId: 'rotateDeviceSecret',
@@ -40,7 +42,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         params: S.DeviceParams,
         body: S.RotateSecretBody,
         querystring: S.NoQuery,
-        response: { 200: S.RotatedSecret, ...S.errorResponses(400, 404, 409) },
+        response: { 200: S.RotatedSecret, ...S.errorResponses(403, 400, 404, 409) },
       },
     },
     async (request) => cp.rotateSecret(request.params.id, request.body),
@@ -49,6 +51,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.get(
     '/devices',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'listDevices',
@@ -63,6 +66,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.get(
     '/devices/:id',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getDevice',
@@ -78,6 +82,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.delete(
     '/devices/:id',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         operationId: 'deleteDevice',
@@ -89,7 +94,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
           'Repeating the request is safe: it continues or reports the same decommission.',
         params: S.DeviceParams,
         querystring: S.DecommissionQuery,
-        response: { 200: S.DecommissionEnvelope, 202: S.DecommissionEnvelope, ...S.errorResponses(400, 404) },
+        response: { 200: S.DecommissionEnvelope, 202: S.DecommissionEnvelope, ...S.errorResponses(403, 400, 404) },
       },
     },
     async (request, reply) => {
@@ -101,6 +106,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.patch(
     '/devices/:id/labels',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'patchDeviceLabels',
@@ -109,7 +115,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         params: S.DeviceParams,
         body: S.LabelPatchBody,
         querystring: S.NoQuery,
-        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(403, 400, 404) },
       },
     },
     async (request) => cp.updateLabels(request.params.id, request.body),
@@ -118,6 +124,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.patch(
     '/devices/:id/overrides',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'patchDeviceOverrides',
@@ -126,7 +133,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         params: S.DeviceParams,
         body: S.OverridePatchBody,
         querystring: S.NoQuery,
-        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(403, 400, 404) },
       },
     },
     async (request) => cp.setOverrides(request.params.id, request.body),
@@ -135,6 +142,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.put(
     '/devices/:id/pins/:app',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'pinDeviceApp',
@@ -142,7 +150,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
         params: S.PinParams,
         body: S.PinBody,
         querystring: S.NoQuery,
-        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(403, 400, 404) },
       },
     },
     async (request) => cp.setPin(request.params.id, request.params.app, request.body.version),
@@ -151,13 +159,14 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.delete(
     '/devices/:id/pins/:app',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'unpinDeviceApp',
         summary: 'Remove a pin: the app follows deployments again',
         params: S.PinParams,
         querystring: S.NoQuery,
-        response: { 200: S.DeviceEnvelope, ...S.errorResponses(400, 404) },
+        response: { 200: S.DeviceEnvelope, ...S.errorResponses(403, 400, 404) },
       },
     },
     async (request) => cp.setPin(request.params.id, request.params.app, null),
@@ -166,6 +175,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.get(
     '/devices/:id/desired',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getDeviceDesired',
@@ -181,6 +191,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.get(
     '/devices/:id/reported',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getDeviceReported',
@@ -199,6 +210,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cont
   app.get(
     '/devices/:id/events',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'listDeviceEvents',

@@ -7,6 +7,7 @@ export const fleetRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { contr
   app.get(
     '/fleet',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['fleet'],
         operationId: 'getFleet',

@@ -9,6 +9,7 @@ export const releaseRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.post(
     '/releases',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'createRelease',
@@ -17,7 +18,7 @@ export const releaseRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
           'Releases are immutable: 201 when created, 200 when an identical release already exists, 409 RELEASE_CONFLICT when the version exists with other content.',
         body: S.CreateReleaseBody,
         querystring: S.NoQuery,
-        response: { 201: S.ReleaseEnvelope.describe('Created'), 200: S.ReleaseEnvelope.describe('An identical release already existed'), ...S.errorResponses(400, 409) },
+        response: { 201: S.ReleaseEnvelope.describe('Created'), 200: S.ReleaseEnvelope.describe('An identical release already existed'), ...S.errorResponses(403, 400, 409) },
       },
     },
     async (request, reply) => {
@@ -29,6 +30,7 @@ export const releaseRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.get(
     '/releases',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'listReleases',
@@ -43,6 +45,7 @@ export const releaseRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.get(
     '/releases/:app/:version',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getRelease',

@@ -28,6 +28,7 @@ export const rolloutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.post(
     '/rollouts',
     {
+      config: { access: 'operator' },
       schema: {
         tags,
         operationId: 'createRollout',
@@ -36,7 +37,7 @@ export const rolloutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
           'Waves are planned from the target as it is now (devices that join later are placed in a later wave). The rollout starts at startAt, or at once; its progress is on GET /v1/rollouts/{id} and, retained, on MQTT {prefix}/rollouts/{id}/status.',
         body: R.CreateRolloutBody,
         querystring: S.NoQuery,
-        response: { 201: R.RolloutEnvelope.describe('Created'), 200: R.RolloutEnvelope.describe('The same request again (same id and spec)'), ...S.errorResponses(400, 404, 409) },
+        response: { 201: R.RolloutEnvelope.describe('Created'), 200: R.RolloutEnvelope.describe('The same request again (same id and spec)'), ...S.errorResponses(403, 400, 404, 409) },
       },
     },
     async (request, reply) => {
@@ -48,6 +49,7 @@ export const rolloutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.get(
     '/rollouts',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'listRollouts',
@@ -62,6 +64,7 @@ export const rolloutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
   app.get(
     '/rollouts/:id',
     {
+      config: { access: 'viewer' },
       schema: {
         tags,
         operationId: 'getRollout',
@@ -79,6 +82,7 @@ export const rolloutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
     app.post(
       `/rollouts/:id/${operation}`,
       {
+        config: { access: 'operator' },
         schema: {
           tags,
           operationId: `${operation}Rollout`,
@@ -86,7 +90,7 @@ export const rolloutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
           description: `${text.description} 409 ROLLOUT_PHASE_CONFLICT when the rollout's phase does not allow it; the message says why.`,
           params: R.RolloutParams,
           querystring: S.NoQuery,
-          response: { 200: R.RolloutEnvelope, ...S.errorResponses(400, 404, 409, 503) },
+          response: { 200: R.RolloutEnvelope, ...S.errorResponses(403, 400, 404, 409, 503) },
         },
       },
       async (request) => ({ rollout: await cp.rollouts.operate(request.params.id, operation) }),
