@@ -24,6 +24,8 @@ export class AgentState {
   errors: ReportedError[] = [];
   rejected: ReportedState['rejected'] = null;
   deferred: ReportedState['deferred'] = null;
+  /** The held document expired and no fresh one came (DD-026). */
+  stale: NonNullable<ReportedState['stale']> | null = null;
   readonly activity = new Map<string, Activity>();
   removed: { names: string[]; version: number | null } = { names: [], version: null };
   private metaWrites: Promise<void> = Promise.resolve();

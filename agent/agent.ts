@@ -9,12 +9,20 @@ import { AGENT_VERSION } from '../shared/version.js';
 import { AgentState } from './agent-state.js';
 import { UpdateLocks } from './apply/update-locks.js';
 import { WakeTimer } from './apply/wake-timer.js';
+import { ExpiryWatch, type Staleness } from './apply/expiry-watch.js';
+import { TrustStore } from './state/trust-store.js';
 import { CommandHandler } from './commands/command-handler.js';
 import type { AgentConfig } from './config.js';
 import { DeviceConnection, type ConnectFn } from './mqtt/connection.js';
+import type { TlsMaterial } from './mqtt/tls-files.js';
 import { classifyDesired } from './mqtt/desired-inbox.js';
 import { Reporter } from './mqtt/reporter.js';
 import { netProber, type Prober } from './reconcile/probes.js';
+import type { AgentPolicy } from './policy/admit-document.js';
+import { devicePolicyFromConfig } from './policy/device-policy.js';
+import { nodeHostFs, type HostFs } from './policy/host-fs.js';
+import { createGuard } from './reconcile/create-guard.js';
+import { checkPolicy } from './reconcile/policy.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import type { Step } from './reconcile/steps.js';
 import type { Activity } from './reconcile/workload-status.js';
@@ -24,6 +32,9 @@ import type { StateStore } from './state/state-store.js';
 import { hostCpus, readSystemSources } from './telemetry/system-sources.js';
 import { TelemetryLoop } from './telemetry/telemetry-loop.js';
 import { runFor, type RunResult } from './update-runner.js';
+
+/** Refusals whose document's version cannot be believed: it may be anything an attacker wrote. */
+const UNTRUSTED_VERSION: ReadonlySet<string> = new Set(['DESIRED_SIGNATURE', 'DESIRED_UNSIGNED', 'DESIRED_EXPIRED', 'DESIRED_WRONG_DEVICE']);
 
 /** Pass failures that credentials may cure (some registries answer "not found" to anonymous pulls). */
 const PULL_FAILURES: ReadonlySet<string> = new Set(['REGISTRY_AUTH', 'IMAGE_NOT_FOUND', 'IMAGE_PULL_FAILED']);
@@ -38,12 +49,16 @@ export interface AgentDeps {
   logger: Logger;
   bootId: string;
   prober?: Prober;
+  /** The filesystem the device policy resolves bind sources on (DD-024); absent: the real one. */
+  hostFs?: HostFs;
   /** Fault injection for crash tests (see agent/main.ts); absent in normal runs. */
   afterStep?: (step: Step) => void;
   /** Health-gate timings (tests shorten them). */
   gate?: { minimumReadyMs?: number; imageHealthBudgetMs?: number; pollMs?: number };
   /** Re-reads the secret before each connection attempt (a rotated secret file); absent: config.secret. */
   currentSecret?: () => string;
+  /** Re-reads the TLS files (CA, client certificate, key) before each connection attempt; absent: no TLS options. */
+  currentTls?: () => TlsMaterial;
 }
 
 /**
@@ -72,6 +87,11 @@ export class Agent {
   private maxSettleTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly wake: WakeTimer;
+  /** DD-024: the device's own policy, set by local flags only; checked at receipt, at start and before every create. */
+  private readonly policy: AgentPolicy;
+  /** Keys the device trusts for signed documents; null in an unsigned fleet (DD-026). */
+  private readonly trust: TrustStore | null;
+  private readonly expiry: ExpiryWatch;
   private reportTimer: NodeJS.Timeout | undefined;
   private readonly startedAt: string;
   private closed = false;
@@ -84,6 +104,9 @@ export class Agent {
     this.state = new AgentState(deps.store, this.log.child({ component: 'state' }), () => deps.clock.now());
     this.locks = new UpdateLocks(config.locksDir ?? `${config.stateDir}/locks`);
     this.wake = new WakeTimer(deps.clock, this.locks, config.lockPollMs, () => this.reconciler.requestPass());
+    this.policy = { rules: devicePolicyFromConfig(config), fs: deps.hostFs ?? nodeHostFs };
+    this.trust = config.trust === undefined ? null : new TrustStore(config.stateDir, config.trust, this.log.child({ component: 'trust' }));
+    this.expiry = new ExpiryWatch(deps.clock, (stale) => this.onStaleness(stale));
     this.connection = new DeviceConnection(
       {
         deviceId: config.deviceId,
@@ -106,6 +129,7 @@ export class Agent {
         presencePayload: (status, epoch) => this.presence(status, epoch),
         onMessage: (topic, payload) => this.onMessage(topic, payload),
         ...(deps.currentSecret ? { currentSecret: deps.currentSecret } : {}),
+        ...(deps.currentTls ? { currentTls: deps.currentTls } : {}),
       },
     );
     this.reporter = new Reporter(
@@ -132,6 +156,7 @@ export class Agent {
           registryAuth: () => this.registryAuth,
           pass: {
             prober: deps.prober ?? netProber,
+            guard: createGuard(this.policy, deps.runtime),
             ...(deps.afterStep ? { afterStep: deps.afterStep } : {}),
             onStep: (step, phase) => this.onStep(doc, step, phase),
             ...(deps.gate ? { gate: deps.gate } : {}),
@@ -182,8 +207,11 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.state.load();
+    await this.trust?.load();
     await this.releaseLeftoverLocks();
     const cached = this.state.highest;
+    // An expired cached document still runs (offline autonomy); it is reported stale.
+    if (cached && this.trust) this.expiry.track(cached.version, cached.expiresAt);
     this.reporter.emit({
       type: 'agent.started',
       level: 'info',
@@ -191,11 +219,12 @@ export class Agent {
       version: cached?.version ?? null,
       data: { bootId: this.deps.bootId, appliedVersion: this.state.meta.appliedVersion },
     });
-    if (cached) {
+    const startTarget = cached ? this.admitCached(cached) : null;
+    if (startTarget) {
       // Offline autonomy: converge on the cached document before (and whether
       // or not) the broker is reachable.
-      this.log.info({ version: cached.version, appliedVersion: this.state.meta.appliedVersion }, 'reconciling cached desired state');
-      this.reconciler.setTarget(cached);
+      this.log.info({ version: startTarget.version, appliedVersion: this.state.meta.appliedVersion }, 'reconciling cached desired state');
+      this.reconciler.setTarget(startTarget);
     } else {
       this.scheduleReport();
     }
@@ -209,6 +238,33 @@ export class Agent {
       };
       this.resyncTimer = this.deps.clock.setTimeout(tick, resyncMs);
     }
+  }
+
+  /**
+   * DD-024: the cached document passed the policy when it arrived, but the
+   * policy may be narrower now (new flags) or the filesystem changed (a
+   * symlink swapped in). One that fails now is not applied: it is reported
+   * like a rejection, and the applied version is kept if it still passes;
+   * containers are left as they are.
+   */
+  private admitCached(cached: DesiredState): DesiredState | null {
+    const violation = checkPolicy(cached, this.policy);
+    if (violation === null) return cached;
+    const reason = `cached version ${cached.version} is refused by the device policy now: ${violation}`;
+    this.log.error({ version: cached.version, code: 'DESIRED_POLICY', reason: violation }, 'cached desired state refused by the device policy');
+    this.state.rejected = { version: cached.version, code: 'DESIRED_POLICY', reason: reason.slice(0, 2048), at: this.state.iso() };
+    this.state.pushError({ code: 'DESIRED_POLICY', message: reason, version: cached.version, workload: null });
+    this.reporter.emit({
+      type: 'desired.rejected',
+      level: 'error',
+      message: `desired state rejected: ${reason}`,
+      version: cached.version,
+      code: 'DESIRED_POLICY',
+      data: { source: 'cache' },
+    });
+    const applied = this.state.applied;
+    if (applied && applied.version !== cached.version && checkPolicy(applied, this.policy) === null) return applied;
+    return null;
   }
 
   /**
@@ -232,6 +288,7 @@ export class Agent {
       this.deps.clock.clearTimeout(t);
     }
     this.wake.stop();
+    this.expiry.stop();
     await this.reconciler.close();
     await this.connection.close();
   }
@@ -260,16 +317,18 @@ export class Agent {
       deviceId: this.deps.config.deviceId,
       highestVersion: this.state.highest?.version ?? null,
       maxBytes: this.deps.config.maxDesiredBytes,
-      policy: { allowedHostPaths: this.deps.config.allowedHostPaths },
+      policy: this.policy,
+      signatures: this.trust ? { mode: 'required', trusted: this.trust.keys, nowMs: this.deps.clock.now() } : { mode: 'off' },
     });
     switch (verdict.kind) {
       case 'ignore':
-        this.log.debug({ version: verdict.version, reason: verdict.reason }, 'desired state ignored');
+        this.log.debug({ version: verdict.version, reason: verdict.reason, code: verdict.code }, 'desired state ignored');
         this.reporter.emit({
           type: 'desired.ignored',
           level: 'info',
           message: `desired version ${verdict.version ?? '?'} ignored: ${verdict.reason}`,
           version: verdict.version,
+          ...(verdict.code ? { code: verdict.code } : {}),
         });
         return;
       case 'reject': {
@@ -290,9 +349,14 @@ export class Agent {
       }
       case 'refresh':
         this.refreshCredentials(verdict.version, verdict.registryAuth);
+        if (verdict.trust) await this.trust?.replace(verdict.trust);
+        if (verdict.expiresAt) await this.refreshExpiry(verdict.version, verdict.expiresAt);
         return;
       case 'accept': {
         const doc = verdict.doc;
+        // Verified (signed fleets): a key rotation announced by a trusted key is taken over.
+        if (doc.trust) await this.trust?.replace(doc.trust.keys);
+        this.expiry.track(doc.version, doc.expiresAt);
         this.state.highest = doc;
         this.registryAuth = doc.registryAuth;
         this.log.info({ version: doc.version }, 'desired state received');
@@ -317,6 +381,35 @@ export class Agent {
     this.log.info({ version, registries: Object.keys(registryAuth ?? {}) }, 'registry credentials refreshed');
     const failure = this.state.failure?.code;
     if (this.reconciler.busy || (failure !== undefined && PULL_FAILURES.has(failure))) this.reconciler.retryNow();
+  }
+
+  /**
+   * DD-026: a re-signed copy of the held version moves its expiry; kept in
+   * the disk cache, so a restart does not report a stale document that was
+   * refreshed.
+   */
+  private async refreshExpiry(version: number, expiresAt: string): Promise<void> {
+    const held = this.state.highest;
+    if (!held || held.version !== version || held.expiresAt === expiresAt) return;
+    this.state.highest = { ...held, expiresAt };
+    this.expiry.track(version, expiresAt);
+    await this.state.saveDesired(this.state.highest).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot cache the refreshed expiry'));
+  }
+
+  /** Loud on purpose: a device on an expired document may be cut off from its controller, or held back by an attacker. */
+  private onStaleness(stale: Staleness | null): void {
+    this.state.stale = stale;
+    if (stale) {
+      this.log.warn({ version: stale.version, expiredAt: stale.expiredAt }, 'desired state expired: still running it, reporting stale until a fresh one arrives');
+      this.reporter.emit({
+        type: 'desired.stale',
+        level: 'warn',
+        message: `desired version ${stale.version} expired at ${stale.expiredAt}; still running it until a fresh document arrives`,
+        version: stale.version,
+        code: 'DESIRED_EXPIRED',
+      });
+    }
+    this.scheduleReport(0);
   }
 
   /**
@@ -419,7 +512,10 @@ export class Agent {
       this.state.removed = { names: [...this.removedThisPass], version: doc.version };
       this.state.errors = this.state.errors.filter((e) => e.code === 'STATE_WRITE_FAILED' && this.unpersisted !== null);
       const r = this.state.rejected;
-      this.state.rejected = r && (r.version ?? 0) > doc.version ? r : null;
+      // A refused newer version stays reported until something newer applies; but the version of
+      // a document that failed its signature check is whatever a forger wrote (DD-026): it must not
+      // keep the device looking failed forever.
+      this.state.rejected = r && (r.version ?? 0) > doc.version && !UNTRUSTED_VERSION.has(r.code) ? r : null;
       this.log.info({ version: doc.version }, 'desired state applied');
       this.reporter.emit({ type: 'reconcile.succeeded', level: 'info', message: `version ${doc.version} applied`, version: doc.version });
     } else if (result.kind === 'rolled-back') {

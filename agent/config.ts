@@ -4,17 +4,41 @@ import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
 import { LIMITS } from '../shared/limits.js';
 import { OutpostError } from '../shared/errors.js';
 import { formatIssues } from '../shared/decode.js';
+import { Capability } from '../shared/schemas/workload.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 
 export const AgentConfig = z.strictObject({
   deviceId: DeviceId,
   brokerUrl: z
     .string()
     .regex(/^(mqtts?|tcp|tls):\/\/[^\s/]+(:\d+)?\/?$/, 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883'),
-  secret: z.string().min(1, 'a device secret is required (--secret, --secret-file or OUTPOST_DEVICE_SECRET)'),
+  /** Optional with a client certificate (certFile), which then authenticates the device (DD-023). */
+  secret: z.string().min(1, 'the device secret is empty (--secret-file or OUTPOST_DEVICE_SECRET)').optional(),
+  /** PEM CA that signed the broker's certificate (mqtts://); absent: the system's CAs. */
+  caFile: z.string().min(1).optional(),
+  /** PEM client certificate naming this device id (CN or SAN), and its key: mutual TLS. */
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  /** Allow mqtt:// to a broker that is not on this machine: secrets and documents then cross the network in clear. */
+  insecurePlaintext: z.boolean().default(false),
   stateDir: z.string().min(1),
   topicPrefix: TopicPrefix.default(DEFAULT_TOPIC_PREFIX),
   dockerSocket: z.string().optional(),
   allowedHostPaths: z.array(z.string().regex(/^\//, 'host paths must be absolute')).default([]),
+  /** DD-024: capabilities workloads may ask for beyond the default set (--allow-capability). */
+  allowedCapabilities: z.array(Capability).default([]),
+  /** DD-024: named volumes used under their own name by any workload; all others are namespaced per app (--allow-volume). */
+  allowedVolumes: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$/, 'volume names: letters, digits, _ . -')).default([]),
+  /** The device secret's file, if any: never mountable by a workload (DD-024). */
+  secretFile: z.string().regex(/^\//, 'the secret file path must be absolute').optional(),
+  /**
+   * DD-026: the controller's signing keys (content of the --trust file: PEM
+   * or JSON); every desired document must be signed by one of them. Absent
+   * only with acceptUnsigned.
+   */
+  trust: z.string().min(1).optional(),
+  /** Accept unsigned desired documents (an unsigned fleet); signatures are then not checked at all. */
+  acceptUnsigned: z.boolean().default(false),
   /** Host directory holding each workload's update-lock directory (default <stateDir>/locks). It must be a host path the Docker engine can bind. */
   locksDir: z.string().regex(/^\//, 'the locks directory must be an absolute path').optional(),
   /** How often a deferred update re-checks its update locks. */
@@ -38,10 +62,48 @@ export const AgentConfig = z.strictObject({
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
+/** Refine: a device either trusts signing keys or says explicitly that it runs an unsigned fleet. */
+function checkSignatureSetting(config: AgentConfig): string | null {
+  if (config.trust === undefined && !config.acceptUnsigned) {
+    return 'the agent needs the controller signing key to verify desired documents: --trust FILE (written by `outpost device add --trust-out FILE`), or --accept-unsigned for an unsigned fleet';
+  }
+  return null;
+}
+
+/**
+ * Refine (DD-023): a device proves who it is with a secret or a client
+ * certificate, and never sends either in clear across a network unless the
+ * operator says the link is protected otherwise.
+ */
+function checkTransport(config: AgentConfig): string | null {
+  const url = new URL(config.brokerUrl);
+  const plaintext = url.protocol === 'mqtt:' || url.protocol === 'tcp:';
+  const problems: string[] = [];
+  if (config.secret === undefined && config.certFile === undefined) {
+    problems.push('a device secret (--secret-file or OUTPOST_DEVICE_SECRET) or a client certificate (--cert and --key) is required');
+  }
+  if ((config.certFile === undefined) !== (config.keyFile === undefined)) problems.push('--cert and --key go together');
+  if (plaintext && (config.caFile ?? config.certFile ?? config.keyFile) !== undefined) {
+    problems.push(`--ca, --cert and --key need a TLS broker URL (mqtts://), not ${url.protocol}//`);
+  }
+  if (plaintext && !config.insecurePlaintext && !isLoopbackHost(url.hostname)) {
+    problems.push(
+      `refusing ${url.protocol}// to ${url.hostname}, which is not this machine: the device secret and every desired document ` +
+        '(with its registry credentials) would cross the network unencrypted. Use mqtts:// (and --ca if the broker\'s certificate is ' +
+        'not from a public CA), or pass --insecure-plaintext if the link is encrypted otherwise (VPN, a private network you trust)',
+    );
+  }
+  return problems.length ? problems.join('; ') : null;
+}
+
 export function parseAgentConfig(input: unknown): Readonly<AgentConfig> {
   const parsed = AgentConfig.safeParse(input);
   if (!parsed.success) {
     throw new OutpostError('CONFIG_INVALID', `invalid agent configuration: ${formatIssues(parsed.error.issues, 20)}`);
   }
+  const signatureProblem = checkSignatureSetting(parsed.data);
+  if (signatureProblem) throw new OutpostError('CONFIG_INVALID', `invalid agent configuration: ${signatureProblem}`);
+  const transportProblem = checkTransport(parsed.data);
+  if (transportProblem) throw new OutpostError('CONFIG_INVALID', `invalid agent configuration: ${transportProblem}`);
   return Object.freeze(parsed.data);
 }

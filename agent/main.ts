@@ -1,26 +1,37 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import mqtt from 'mqtt';
 import { systemClock } from '../shared/clock.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { errorMessage } from '../shared/errors.js';
+import { redactUrl } from '../shared/redact-url.js';
+import { readSecretFile, SECRET_FILE_WARNING, secretOnCommandLine, type SecretFileWarning } from '../shared/secret-input.js';
 import { Agent } from './agent.js';
 import { parseAgentConfig, type AgentConfig } from './config.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { StateStore } from './state/state-store.js';
+import { tlsMaterialFromFiles, type TlsMaterial } from './mqtt/tls-files.js';
 import type { Step } from './reconcile/steps.js';
 
 interface AgentFlags {
+  trust?: string;
+  acceptUnsigned?: boolean;
   device?: string;
   broker?: string;
   stateDir?: string;
   secret?: string;
   secretFile?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecurePlaintext?: boolean;
   topicPrefix?: string;
   dockerSocket?: string;
   allowHostPath: string[];
+  allowCapability: string[];
+  allowVolume: string[];
   logLevel?: string;
   keepalive?: string;
   settleMs?: string;
@@ -36,16 +47,26 @@ interface AgentFlags {
 }
 
 const int = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+const absolute = (path: string | undefined): string | undefined => (path ? resolve(path) : undefined);
 
 /** Flags first, then environment; the only place the agent reads process.env. */
-export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv): Readonly<AgentConfig> {
-  let secret = flags.secret ?? env.OUTPOST_DEVICE_SECRET;
+export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, warnings: SecretFileWarning[] = []): Readonly<AgentConfig> {
+  // DD-025: secrets come from files or the environment only.
+  if (flags.secret !== undefined) throw new Error(secretOnCommandLine('--secret', '--secret-file FILE or env OUTPOST_DEVICE_SECRET'));
+  let secret = env.OUTPOST_DEVICE_SECRET;
   const secretFile = flags.secretFile ?? env.OUTPOST_DEVICE_SECRET_FILE;
-  if (!secret && secretFile) secret = readFileSync(secretFile, 'utf8').trim();
+  if (!secret && secretFile) secret = readSecretFile(secretFile, warnings);
+  const trustFile = flags.trust ?? env.OUTPOST_TRUST_FILE;
   const raw: Record<string, unknown> = {
+    trust: trustFile === undefined ? undefined : readFileSync(trustFile, 'utf8'),
+    acceptUnsigned: flags.acceptUnsigned === true || env.OUTPOST_ACCEPT_UNSIGNED === '1' ? true : undefined,
     deviceId: flags.device ?? env.OUTPOST_DEVICE,
     brokerUrl: flags.broker ?? env.OUTPOST_BROKER_URL,
     secret,
+    caFile: absolute(flags.ca ?? env.OUTPOST_CA_FILE),
+    certFile: absolute(flags.cert ?? env.OUTPOST_CERT_FILE),
+    keyFile: absolute(flags.key ?? env.OUTPOST_KEY_FILE),
+    insecurePlaintext: flags.insecurePlaintext === true || env.OUTPOST_INSECURE_PLAINTEXT === '1' ? true : undefined,
     stateDir: (flags.stateDir ?? env.OUTPOST_STATE_DIR) === undefined ? undefined : resolve((flags.stateDir ?? env.OUTPOST_STATE_DIR) as string),
     locksDir: (flags.locksDir ?? env.OUTPOST_LOCKS_DIR) === undefined ? undefined : resolve((flags.locksDir ?? env.OUTPOST_LOCKS_DIR) as string),
     lockPollMs: int(flags.lockPollMs),
@@ -53,6 +74,11 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv):
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
     dockerSocket: flags.dockerSocket ?? env.OUTPOST_DOCKER_SOCKET,
     allowedHostPaths: flags.allowHostPath.length ? flags.allowHostPath : env.OUTPOST_ALLOW_HOST_PATHS?.split(':').filter(Boolean),
+    allowedCapabilities: (flags.allowCapability.length ? flags.allowCapability : (env.OUTPOST_ALLOW_CAPABILITIES?.split(',') ?? []))
+      .map((c) => c.trim().toUpperCase().replace(/^CAP_/, ''))
+      .filter(Boolean),
+    allowedVolumes: flags.allowVolume.length ? flags.allowVolume : env.OUTPOST_ALLOW_VOLUMES?.split(',').map((v) => v.trim()).filter(Boolean),
+    secretFile: secretFile ? resolve(secretFile) : undefined,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
     keepaliveSeconds: int(flags.keepalive),
     settleMs: int(flags.settleMs),
@@ -125,11 +151,19 @@ export function registerAgentCommand(program: Command): void {
     .option('--device <id>', 'device id (env OUTPOST_DEVICE)')
     .option('--broker <url>', 'broker URL, e.g. mqtt://host:1883 (env OUTPOST_BROKER_URL)')
     .option('--state-dir <dir>', 'directory for the agent state (env OUTPOST_STATE_DIR)')
-    .option('--secret <secret>', 'device secret (prefer --secret-file or env OUTPOST_DEVICE_SECRET)')
+    .addOption(new Option('--secret <secret>', 'refused: use --secret-file or env OUTPOST_DEVICE_SECRET').hideHelp())
     .option('--secret-file <file>', 'file holding the device secret (env OUTPOST_DEVICE_SECRET_FILE)')
+    .option('--ca <file>', "PEM CA of the broker's certificate, for mqtts:// (env OUTPOST_CA_FILE; default: the system's CAs)")
+    .option('--cert <file>', 'PEM client certificate naming this device id; replaces the secret (env OUTPOST_CERT_FILE)')
+    .option('--key <file>', 'PEM key of --cert (env OUTPOST_KEY_FILE)')
+    .option('--insecure-plaintext', 'allow mqtt:// to a broker on another machine: the secret and documents cross the network in clear (env OUTPOST_INSECURE_PLAINTEXT=1)')
+    .option('--trust <file>', "the controller's signing key(s), PEM or JSON, from `outpost device add --trust-out` (env OUTPOST_TRUST_FILE)")
+    .option('--accept-unsigned', 'accept unsigned desired documents: an unsigned fleet, no signature checks (env OUTPOST_ACCEPT_UNSIGNED=1)')
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (default outpost/v1)')
     .option('--docker-socket <path>', 'Docker socket (default /var/run/docker.sock)')
-    .option('--allow-host-path <path>', 'allow bind mounts under this host path (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--allow-host-path <path>', 'allow bind mounts under this host path (repeatable; env OUTPOST_ALLOW_HOST_PATHS, colon-separated)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--allow-capability <cap>', 'let workloads ask for this capability, e.g. NET_ADMIN (repeatable; env OUTPOST_ALLOW_CAPABILITIES, comma-separated)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--allow-volume <name>', 'let any workload mount this named volume under its own name, not namespaced per app (repeatable; env OUTPOST_ALLOW_VOLUMES, comma-separated)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--keepalive <seconds>', 'MQTT keepalive in seconds')
     .option('--settle-ms <ms>', 'wait after SUBACK before applying the newest desired version')
@@ -144,13 +178,23 @@ export function registerAgentCommand(program: Command): void {
     .option('--telemetry-interval <seconds>', 'telemetry period, 0 = off (env OUTPOST_TELEMETRY_INTERVAL, default 300)')
     .action(async (flags: AgentFlags) => {
       let config: Readonly<AgentConfig>;
+      const secretWarnings: SecretFileWarning[] = [];
       try {
-        config = agentConfigFromFlags(flags, process.env);
+        config = agentConfigFromFlags(flags, process.env, secretWarnings);
       } catch (err) {
         process.stderr.write(`outpost agent: ${errorMessage(err)}\n`);
         process.exit(2);
       }
       const logger = createLogger({ level: config.logLevel, name: 'agent' });
+      for (const w of secretWarnings) logger.warn(w, SECRET_FILE_WARNING);
+      let currentTls: (() => TlsMaterial) | undefined;
+      try {
+        const tlsFiles = { caFile: config.caFile, certFile: config.certFile, keyFile: config.keyFile };
+        currentTls = Object.values(tlsFiles).some((f) => f !== undefined) ? tlsMaterialFromFiles(tlsFiles, logger) : undefined;
+      } catch (err) {
+        process.stderr.write(`outpost agent: ${errorMessage(err)}\n`);
+        process.exit(2);
+      }
       const agent = new Agent({
         config,
         runtime: new DockerRuntime(config.dockerSocket ? { socketPath: config.dockerSocket } : {}),
@@ -161,7 +205,8 @@ export function registerAgentCommand(program: Command): void {
         logger,
         bootId: readBootId(),
         ...(crashHook(process.env) ? { afterStep: crashHook(process.env) } : {}),
-        ...(secretFileOf(flags, process.env) ? { currentSecret: secretFromFile(secretFileOf(flags, process.env) as string, config.secret, logger) } : {}),
+        ...(secretFileOf(flags, process.env) ? { currentSecret: secretFromFile(secretFileOf(flags, process.env) as string, config.secret ?? '', logger) } : {}),
+        ...(currentTls ? { currentTls } : {}),
       });
       const shutdown = (signal: string): void => {
         logger.info({ signal }, 'agent stopping');
@@ -175,6 +220,6 @@ export function registerAgentCommand(program: Command): void {
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.on('unhandledRejection', (err) => logger.error({ err: errorMessage(err) }, 'unhandled rejection'));
       await agent.start();
-      logger.info({ broker: config.brokerUrl, stateDir: config.stateDir }, 'agent started');
+      logger.info({ broker: redactUrl(config.brokerUrl), stateDir: config.stateDir }, 'agent started');
     });
 }

@@ -79,5 +79,6 @@ export async function buildReport(input: ReportInput): Promise<ReportedState> {
       ? { ...state.meta.rollback, logs: state.meta.rollback.logs.slice(-8192), health: state.meta.rollback.health?.slice(0, 4096) ?? null }
       : null,
     rejected: state.rejected,
+    stale: state.stale,
   };
 }

@@ -20,8 +20,11 @@ const PARTS: Record<string, () => Promise<Register[]>> = {
     (await import('./commands/release.js')).registerReleaseCommands,
     (await import('./commands/deployment.js')).registerDeploymentCommands,
     (await import('./commands/status.js')).registerStatusCommand,
+    (await import('./commands/signing-key.js')).registerSigningKeyCommands,
     (await import('./commands/command.js')).registerCommandCommands,
     (await import('./commands/rollout.js')).registerRolloutCommands,
+    (await import('./commands/token.js')).registerTokenCommands,
+    (await import('./commands/audit.js')).registerAuditCommand,
   ],
 };
 

@@ -9,6 +9,8 @@ import { parseControllerConfig } from '../controller/config.js';
 import { runControlPlane, type RunningControlPlane } from '../controller/run-control-plane.js';
 import { errorMessage } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { redactUrl } from '../shared/redact-url.js';
+import { SECRET_FILE_WARNING, secretFileWarning } from '../shared/secret-input.js';
 
 interface UpOptions {
   dataDir?: string;
@@ -28,12 +30,15 @@ interface Parts {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** A secret from the environment, else the one `up` generated once into the data dir (0600). */
-async function secret(dataDir: string, name: string, fromEnv: string | undefined): Promise<string> {
+/** A secret from the environment, else the one `up` generated once into the data dir (0600; a warning when someone opened it up). */
+async function secret(dataDir: string, name: string, fromEnv: string | undefined, logger: Logger): Promise<string> {
   if (fromEnv) return fromEnv;
   const file = join(dataDir, name);
   try {
-    return (await readFile(file, 'utf8')).trim();
+    const value = (await readFile(file, 'utf8')).trim();
+    const warning = secretFileWarning(file);
+    if (warning) logger.warn(warning, SECRET_FILE_WARNING);
+    return value;
   } catch {
     const generated = randomBytes(24).toString('base64url');
     await writeFile(file, `${generated}\n`, { mode: 0o600 });
@@ -108,8 +113,8 @@ async function runUp(
     });
     redisUrl = parts.redis.url;
   }
-  const servicePassword = await secret(dataDir, 'service-password', env.OUTPOST_SERVICE_PASSWORD);
-  const adminToken = await secret(dataDir, 'admin-token', env.OUTPOST_ADMIN_TOKEN);
+  const servicePassword = await secret(dataDir, 'service-password', env.OUTPOST_SERVICE_PASSWORD, logger);
+  const adminToken = await secret(dataDir, 'admin-token', env.OUTPOST_ADMIN_TOKEN, logger);
   const checked = checkBrokerConfig({
     redisUrl,
     servicePassword,
@@ -131,6 +136,8 @@ async function runUp(
     topicPrefix: checked.config.topicPrefix,
     keyPrefix: checked.config.keyPrefix,
     adminTokens: [adminToken],
+    // DD-026: generated (0600) on first start, like the admin token.
+    signingKeyFile: env.OUTPOST_SIGNING_KEY_FILE ?? join(dataDir, 'signing-key.pem'),
     ...(options.apiHost ?? env.OUTPOST_API_HOST ? { apiHost: options.apiHost ?? env.OUTPOST_API_HOST } : {}),
     ...(options.apiPort ?? env.OUTPOST_API_PORT ? { apiPort: options.apiPort ?? env.OUTPOST_API_PORT } : {}),
     logLevel: checked.config.logLevel,
@@ -140,7 +147,7 @@ async function runUp(
     {
       broker: `mqtt://${address.host}:${address.port}`,
       api: parts.controlPlane.apiUrl,
-      redis: redisUrl,
+      redis: redactUrl(redisUrl),
       dataDir,
       adminTokenFile: env.OUTPOST_ADMIN_TOKEN ? undefined : join(dataDir, 'admin-token'),
     },

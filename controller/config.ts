@@ -11,6 +11,8 @@ export const ControllerConfig = z
     keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/).default('outpost:'),
     topicPrefix: TopicPrefix.default(DEFAULT_TOPIC_PREFIX),
     brokerUrl: z.string().regex(/^(mqtts?|tcp|tls):\/\//, 'must be an mqtt:// or mqtts:// URL'),
+    /** PEM CA of the broker's certificate, for an mqtts:// brokerUrl; absent: the system's CAs. */
+    brokerCaFile: z.string().min(1).optional(),
     serviceUsername: z.string().min(1).default('svc:outpost'),
     servicePassword: z.string().min(16, 'must be at least 16 characters'),
     /** MQTT client id of this controller process; never a valid device id (DD-008). */
@@ -22,17 +24,34 @@ export const ControllerConfig = z
       .default(() => `svc:controller-${randomBytes(4).toString('hex')}`),
     apiHost: z.string().default('127.0.0.1'),
     apiPort: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** PEM certificate (intermediates after it) and key: the API serves HTTPS instead of HTTP (DD-023). */
+    apiTlsCertFile: z.string().min(1).optional(),
+    apiTlsKeyFile: z.string().min(1).optional(),
     /** Bearer tokens with full access; at least one. Never logged. */
     adminTokens: z.array(z.string().min(16, 'admin tokens must be at least 16 characters')).min(1),
     antiEntropyIntervalSeconds: z.coerce.number().int().min(0).default(300),
     publishBatchSize: z.coerce.number().int().min(1).max(10_000).default(500),
+    /** Sign desired documents (DD-026). Off only while agents older than signed documents are in the fleet. */
+    signDesired: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+      .default(true),
+    /** PKCS#8 PEM Ed25519 key to sign with; created (0600) when absent. Without it the key lives in Redis only. */
+    signingKeyFile: z.string().min(1).optional(),
+    /** How long a signed desired document is valid; it is re-signed when half of that is left. */
+    desiredValiditySeconds: z.coerce.number().int().min(10).max(365 * 86_400).default(7 * 86_400),
     /** How long start() waits for the broker before serving without it (changes stay pending until it is back). */
     brokerWaitSeconds: z.coerce.number().min(0).max(600).default(10),
     /** How long the publish lease outlives a controller killed while publishing (DD-021). */
     publishLeaseSeconds: z.coerce.number().min(1).max(300).default(10),
     /** Longest wait between two ticks of a running rollout (device progress is polled); paused and finished ones: 5×. */
     rolloutPollSeconds: z.coerce.number().min(0.2).max(300).default(2),
+    /** Most entries the API audit log keeps; the oldest go first (DD-025). */
+    auditMaxEntries: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .refine((c) => (c.apiTlsCertFile === undefined) === (c.apiTlsKeyFile === undefined), {
+    path: ['apiTlsKeyFile'],
+    message: 'apiTlsCertFile and apiTlsKeyFile go together',
   })
   .readonly();
 export type ControllerConfig = z.infer<typeof ControllerConfig>;

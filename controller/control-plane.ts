@@ -1,6 +1,8 @@
 import type { DesiredState } from '../shared/schemas/desired-state.js';
 import type { DeviceEvent } from '../shared/schemas/event.js';
 import type { Telemetry } from '../shared/schemas/telemetry.js';
+import type { AuditLog } from './access/audit-log.js';
+import type { TokenStore } from './access/token-store.js';
 import type { CommandView, SendCommandInput } from './commands/command-record.js';
 import type { RecomputeResult } from './desired-state/desired-publisher.js';
 import { ControllerError } from './errors.js';
@@ -14,6 +16,8 @@ import type { Delivery } from './operations/delivery.js';
 import type { DeploymentOperations } from './operations/deployment-operations.js';
 import type { DeviceChange, DeviceOperations, LabelPatch, OverridePatch } from './operations/device-operations.js';
 import type { DeploymentViews } from './read-models/deployment-views.js';
+import type { SigningOperations } from './operations/signing-operations.js';
+import type { SigningKeysView } from './signing/signing-keys.js';
 import type { DeviceViews } from './read-models/device-views.js';
 import type { RolloutService } from './rollout/rollout-service.js';
 import type { DeploymentDetail, DeviceDetail, DeviceSummary, FleetSummary } from './views.js';
@@ -28,8 +32,13 @@ export interface ControlPlaneParts {
   deviceViews: DeviceViews;
   deploymentViews: DeploymentViews;
   fleetSummary: () => Promise<FleetSummary>;
+  signing: SigningOperations;
   /** Rollouts (controller/rollout); absent in a control plane built without them. */
   rollouts?: RolloutService;
+  /** API tokens with roles (DD-025). */
+  tokens: TokenStore;
+  /** The audit log of mutating API calls (DD-025). */
+  audit: AuditLog;
 }
 
 /**
@@ -47,6 +56,16 @@ export class ControlPlane {
   get rollouts(): RolloutService {
     if (!this.parts.rollouts) throw new ControllerError('INTERNAL', 'this control plane was built without rollouts');
     return this.parts.rollouts;
+  }
+
+  /** API tokens: create, list, revoke, and authenticate a bearer value (controller/access/token-store.ts). */
+  get tokens(): TokenStore {
+    return this.parts.tokens;
+  }
+
+  /** Who changed what through the API, bounded (controller/access/audit-log.ts). */
+  get audit(): AuditLog {
+    return this.parts.audit;
   }
 
   // ---- devices ------------------------------------------------------------
@@ -149,5 +168,19 @@ export class ControlPlane {
 
   fleetSummary(): Promise<FleetSummary> {
     return this.parts.fleetSummary();
+  }
+
+  // ---- signing keys (DD-026) ------------------------------------------------
+
+  signingKeys(): Promise<SigningKeysView> {
+    return this.parts.signing.view();
+  }
+
+  rotateSigningKey(): Promise<{ keys: SigningKeysView; delivery: Delivery }> {
+    return this.parts.signing.rotate();
+  }
+
+  finishSigningKeyRotation(): Promise<{ keys: SigningKeysView; delivery: Delivery }> {
+    return this.parts.signing.finish();
   }
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { Redis } from 'ioredis';
 import { credentialRecord } from '../shared/device-credentials.js';
@@ -5,7 +6,10 @@ import { NO_FAILPOINTS, type Failpoints } from '../shared/failpoints.js';
 import type { Logger } from '../shared/logger.js';
 import { Topics } from '../shared/topics.js';
 import { errorMessage } from '../shared/errors.js';
+import { redactUrl } from '../shared/redact-url.js';
 import type { ControllerConfig } from './config.js';
+import { AuditLog } from './access/audit-log.js';
+import { TokenStore } from './access/token-store.js';
 import { CommandService } from './commands/command-service.js';
 import { ControlPlane } from './control-plane.js';
 import { AntiEntropy } from './desired-state/anti-entropy.js';
@@ -13,6 +17,9 @@ import { RedisLease } from './coordination/redis-lease.js';
 import { DesiredPublisher } from './desired-state/desired-publisher.js';
 import { DesiredWriter } from './desired-state/desired-writer.js';
 import { IntentDrain } from './desired-state/intent-drain.js';
+import { DocumentSigner } from './signing/document-signer.js';
+import { ExpiryRefresher } from './signing/expiry-refresher.js';
+import { SigningKeys } from './signing/signing-keys.js';
 import { Ingest } from './ingest/ingest.js';
 import { StatusStore } from './ingest/status-store.js';
 import { purgeDeviceSession } from './mqtt/purge-session.js';
@@ -22,6 +29,7 @@ import { CommandOperations } from './operations/command-operations.js';
 import { Decommissioner } from './operations/decommission.js';
 import { DeploymentOperations } from './operations/deployment-operations.js';
 import { DeviceOperations } from './operations/device-operations.js';
+import { SigningOperations } from './operations/signing-operations.js';
 import { DeploymentViews } from './read-models/deployment-views.js';
 import { DeviceViews } from './read-models/device-views.js';
 import { fleetSummary } from './read-models/fleet-summary.js';
@@ -40,6 +48,10 @@ export interface Controller {
   /** Publishes what registry changes and crashes left dirty or unpublished (DD-021). */
   readonly drain: IntentDrain;
   readonly decommissioner: Decommissioner;
+  /** The desired-document signing keys (DD-026). */
+  readonly signingKeys: SigningKeys;
+  /** Re-signs documents before they expire. */
+  readonly expiryRefresher: ExpiryRefresher;
   readonly antiEntropy: AntiEntropy;
   readonly status: StatusStore;
   readonly redis: Redis;
@@ -78,6 +90,8 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   // Created before the MQTT client it publishes through; it only uses it on send().
   let commands: CommandService | undefined;
   const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e) });
+  // Every MQTT connection of the controller trusts the same broker CA (DD-023).
+  const brokerTls = config.brokerCaFile === undefined ? {} : { ca: readFileSync(config.brokerCaFile) };
   const mqttClient = new ServiceClient(
     {
       brokerUrl: config.brokerUrl,
@@ -85,11 +99,24 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       password: config.servicePassword,
       clientId: config.clientId,
       subscriptions: ingest.subscriptions(),
+      ...brokerTls,
     },
     (topic, payload) => ingest.handle(topic, payload),
     logger.child({ component: 'mqtt' }),
   );
-  const writer = new DesiredWriter({ redis, keys, topics, mqtt: mqttClient, logger: logger.child({ component: 'publisher' }), now, failpoints });
+  // DD-026: every published document is signed, unless the fleet still has agents older than signatures.
+  const signingKeys = new SigningKeys(redis, keys, { logger: logger.child({ component: 'signing' }), now, ...(config.signingKeyFile ? { keyFile: config.signingKeyFile } : {}) });
+  const signer = config.signDesired ? new DocumentSigner(signingKeys, config.desiredValiditySeconds * 1000, now) : undefined;
+  const writer = new DesiredWriter({
+    redis,
+    keys,
+    topics,
+    mqtt: mqttClient,
+    logger: logger.child({ component: 'publisher' }),
+    now,
+    failpoints,
+    ...(signer ? { signer } : {}),
+  });
   const drain = new IntentDrain({
     redis,
     keys,
@@ -107,11 +134,22 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     mqtt.connectAsync(config.brokerUrl, {
       ...options,
       clientId: `${config.clientId}:ae`,
+      ...brokerTls,
       username: config.serviceUsername,
       password: config.servicePassword,
       protocolVersion: 4,
       connectTimeout: 10_000,
     });
+  const validityMs = config.desiredValiditySeconds * 1000;
+  const expiryRefresher = new ExpiryRefresher({
+    redis,
+    keys,
+    drain,
+    logger: logger.child({ component: 'signing' }),
+    now,
+    validityMs,
+    checkEveryMs: Math.min(3_600_000, Math.max(1000, validityMs / 10)),
+  });
   const antiEntropy = new AntiEntropy({
     redis,
     keys,
@@ -151,7 +189,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       ((deviceId) =>
         purgeDeviceSession(deviceId, {
           brokerUrl: config.brokerUrl,
-          connect: (url, opts) => mqtt.connectAsync(url, opts),
+          connect: (url, opts) => mqtt.connectAsync(url, { ...opts, ...brokerTls }),
           setSecret: (id, secret) => redis.set(keys.credential(id), credentialRecord(secret)).then(() => undefined),
         })),
     logger: logger.child({ component: 'decommission' }),
@@ -177,7 +215,10 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     deviceViews: new DeviceViews({ redis, keys, devices, releases, deployments, status }),
     deploymentViews: new DeploymentViews({ redis, keys, devices, releases, deployments, status, targetedIds: (d) => deploymentOps.targetedIds(d) }),
     fleetSummary: () => fleetSummary({ redis, keys, devices, status }),
+    signing: new SigningOperations({ redis, keys, devices, signingKeys, publisher, logger: logger.child({ component: 'signing' }) }),
     rollouts: rollouts.service,
+    tokens: new TokenStore({ redis, keys, now, logger: logger.child({ component: 'tokens' }) }),
+    audit: new AuditLog({ redis, keys, maxEntries: config.auditMaxEntries }),
   });
 
   let timer: NodeJS.Timeout | undefined;
@@ -195,6 +236,8 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     publisher,
     drain,
     decommissioner,
+    signingKeys,
+    expiryRefresher,
     antiEntropy,
     status,
     redis,
@@ -206,6 +249,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       // is back (DD-021), so the API serves meanwhile.
       await redis.ping();
       await checkRedisPolicy(redis, logger);
+      await signingKeys.init();
       let first = true;
       mqttClient.on('ready', () => {
         // After a broker restart its retained store may have lost documents;
@@ -216,10 +260,11 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       const connected = mqttClient.start();
       const waited = await Promise.race([connected.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), config.brokerWaitSeconds * 1000).unref())]);
       if (waited) await running;
-      else logger.warn({ broker: config.brokerUrl, waitedSeconds: config.brokerWaitSeconds }, 'broker not reachable yet; serving anyway, changes are published once it is');
+      else logger.warn({ broker: redactUrl(config.brokerUrl), waitedSeconds: config.brokerWaitSeconds }, 'broker not reachable yet; serving anyway, changes are published once it is');
       // Decommissions a crashed controller left half-done carry on by themselves.
       void decommissioner.resume().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'resuming decommissions failed'));
       await rollouts.start();
+      if (signer) expiryRefresher.start();
       const everyMs = config.antiEntropyIntervalSeconds * 1000;
       if (everyMs > 0) {
         const tick = (): void => {
@@ -236,6 +281,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       closed = true;
       if (timer) clearTimeout(timer);
       drain.close();
+      expiryRefresher.close();
       decommissioner.close();
       await running.catch(() => undefined);
       await rollouts.close();

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../shared/logger.js';
 import type { ControllerConfig } from './config.js';
@@ -17,11 +18,20 @@ export interface RunningControlPlane {
  * exits instead of hanging on open connections.
  */
 export async function runControlPlane(config: ControllerConfig, logger: Logger, deps: Omit<ControllerDeps, 'logger'> = {}): Promise<RunningControlPlane> {
+  // Read before anything starts: an unreadable certificate fails the start, not the first request.
+  const https =
+    config.apiTlsCertFile !== undefined && config.apiTlsKeyFile !== undefined
+      ? { cert: readFileSync(config.apiTlsCertFile), key: readFileSync(config.apiTlsKeyFile) }
+      : undefined;
   const controller = createController(config, { ...deps, logger: logger.child({ component: 'controller' }) });
   let api: FastifyInstance | undefined;
   try {
     await controller.start();
-    api = await buildApi(controller.controlPlane, { adminTokens: config.adminTokens, logger: logger.child({ component: 'api' }) });
+    api = await buildApi(controller.controlPlane, {
+      adminTokens: config.adminTokens,
+      logger: logger.child({ component: 'api' }),
+      ...(https ? { https } : {}),
+    });
     await api.listen({ host: config.apiHost, port: config.apiPort });
   } catch (err) {
     await api?.close().catch(() => undefined);
@@ -31,7 +41,7 @@ export async function runControlPlane(config: ControllerConfig, logger: Logger, 
   const server = api;
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.apiPort;
-  const apiUrl = `http://${config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost}:${port}`;
+  const apiUrl = `${https ? 'https' : 'http'}://${config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost}:${port}`;
   logger.info({ api: apiUrl }, 'api listening');
   return {
     controller,

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; reason: string; raw: unknown };
+export type Decoded<T> = { ok: true; value: T; raw: unknown } | { ok: false; code: ErrorCode; reason: string; raw: unknown };
 
 export interface DecodeCodes {
   tooLarge: ErrorCode;
@@ -12,7 +12,8 @@ export interface DecodeCodes {
 /**
  * Bytes → validated message, never throwing: size limit, JSON, then zod.
  * `raw` is whatever JSON parsed (or undefined), so callers can still read a
- * version number out of a rejected document for their report.
+ * version number out of a rejected document for their report, and verify a
+ * signature over exactly what was sent (before zod filled in defaults).
  */
 export function decodeJson<S extends z.ZodType>(
   payload: Buffer | string,
@@ -34,7 +35,7 @@ export function decodeJson<S extends z.ZodType>(
   if (!parsed.success) {
     return { ok: false, code: codes.schema, reason: formatIssues(parsed.error.issues), raw };
   }
-  return { ok: true, value: parsed.data };
+  return { ok: true, value: parsed.data, raw };
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[], max = 5): string {

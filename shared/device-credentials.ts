@@ -22,9 +22,11 @@ import { isDeviceId, type DeviceId } from './device-id.js';
 export const SECRET_BYTES = 32;
 /**
  * Shortest secret accepted. The fast hash is only sound for high-entropy
- * secrets; 16 random base64url characters are ~96 bits.
+ * secrets; a person choosing one (`broker add-device --secret-file`, a
+ * client-generated `secret` in the API) must give at least 32 characters,
+ * 192 bits of base64url randomness (DD-025). Issued secrets have 43.
  */
-export const MIN_SECRET_LENGTH = 16;
+export const MIN_SECRET_LENGTH = 32;
 export const MAX_SECRET_LENGTH = 1024;
 
 const SALT_BYTES = 16;

@@ -12,6 +12,10 @@ export const ERROR_CATALOGUE = {
   DESIRED_TOO_LARGE: { retryable: false, summary: 'desired payload exceeds the size limit' },
   DESIRED_POLICY: { retryable: false, summary: 'desired state asks for something the agent policy forbids' },
   DESIRED_PROTOCOL: { retryable: false, summary: 'desired payload uses an unsupported protocol version' },
+  DESIRED_UNSIGNED: { retryable: false, summary: 'desired payload is not signed, and the agent accepts signed documents only' },
+  DESIRED_SIGNATURE: { retryable: false, summary: 'desired payload signature is invalid or by a key the agent does not trust' },
+  DESIRED_EXPIRED: { retryable: false, summary: 'desired payload expired (expiresAt passed) before it arrived' },
+  DESIRED_OUTDATED: { retryable: false, summary: 'desired payload is not newer than the version the agent holds (a replay or a queued duplicate): ignored' },
   // runtime (agent)
   IMAGE_PULL_FAILED: { retryable: true, summary: 'image could not be pulled' },
   IMAGE_NOT_FOUND: { retryable: true, summary: 'image does not exist in the registry' },
@@ -26,6 +30,7 @@ export const ERROR_CATALOGUE = {
   STATE_WRITE_FAILED: { retryable: true, summary: 'agent state could not be written to disk' },
   UPDATE_UNHEALTHY: { retryable: false, summary: 'the new version failed its health gate and was rolled back' },
   HANDOVER_PORT_CONFLICT: { retryable: false, summary: 'hand-over would start two containers on the same host port' },
+  CONTAINER_CREATE_REFUSED: { retryable: false, summary: 'the device policy refused a container create (checked again before each pass and create)' },
   // commands (agent)
   COMMAND_INVALID: { retryable: false, summary: 'command payload is not a valid Command for this device' },
   COMMAND_EXPIRED: { retryable: false, summary: 'command arrived after its expiresAt and was not executed' },
@@ -35,6 +40,8 @@ export const ERROR_CATALOGUE = {
   // broker
   AUTH_BAD_CREDENTIALS: { retryable: false, summary: 'username or password rejected' },
   AUTH_CLIENT_ID_MISMATCH: { retryable: false, summary: 'MQTT client id must equal the device id' },
+  AUTH_CERT_INVALID: { retryable: false, summary: 'client certificate not verified: expired, not yet valid, or not issued by the configured CA' },
+  AUTH_CERT_MISMATCH: { retryable: false, summary: 'client certificate names another identity than the username' },
   AUTH_FORBIDDEN_TOPIC: { retryable: false, summary: 'topic not permitted for this identity' },
   PAYLOAD_TOO_LARGE: { retryable: false, summary: 'payload exceeds the broker limit' },
   QOS_NOT_ALLOWED: { retryable: false, summary: 'QoS 2 is not part of the protocol; the broker refuses it' },

@@ -1,14 +1,19 @@
 import { decodeJson } from '../../shared/decode.js';
 import type { ErrorCode } from '../../shared/errors.js';
-import { DesiredState } from '../../shared/schemas/desired-state.js';
+import { verifyDocument } from '../../shared/desired-signature.js';
+import { DesiredState, type TrustedKey } from '../../shared/schemas/desired-state.js';
 import { PROTOCOL_VERSION } from '../../shared/schemas/common.js';
 import { checkPolicy, type AgentPolicy } from '../reconcile/policy.js';
 
 export type InboxVerdict =
   | { kind: 'accept'; doc: DesiredState }
-  /** The version already held, valid for this device: only its in-memory parts (credentials) are taken (DD-019). */
-  | { kind: 'refresh'; version: number; registryAuth: DesiredState['registryAuth'] }
-  | { kind: 'ignore'; version: number | null; reason: string }
+  /**
+   * The version already held, valid for this device: only its in-memory
+   * parts (credentials, DD-019) and its signature metadata (a later expiry,
+   * announced keys, DD-026) are taken; nothing is applied again.
+   */
+  | { kind: 'refresh'; version: number; registryAuth: DesiredState['registryAuth']; expiresAt: string | null; trust: TrustedKey[] | null }
+  | { kind: 'ignore'; version: number | null; reason: string; code?: ErrorCode }
   | { kind: 'reject'; code: ErrorCode; reason: string; version: number | null };
 
 export interface InboxContext {
@@ -17,6 +22,12 @@ export interface InboxContext {
   highestVersion: number | null;
   maxBytes: number;
   policy: AgentPolicy;
+  /**
+   * DD-026: `required` checks every document's signature against the keys
+   * the device trusts and its expiry; `off` accepts unsigned documents
+   * (unsigned fleets, only when the device is configured so).
+   */
+  signatures: { mode: 'required'; trusted: readonly TrustedKey[]; nowMs: number } | { mode: 'off' };
 }
 
 /**
@@ -63,15 +74,29 @@ export function classifyDesired(payload: Buffer, ctx: InboxContext): InboxVerdic
     };
   }
   if (ctx.highestVersion !== null && doc.version < ctx.highestVersion) {
-    return { kind: 'ignore', version: doc.version, reason: `older than ${ctx.highestVersion}` };
+    // A replay, or a queued duplicate (pitfalls.md): never applied.
+    return { kind: 'ignore', version: doc.version, reason: `older than ${ctx.highestVersion}`, code: 'DESIRED_OUTDATED' };
   }
+  // Checked before anything the document says is used: a forged document
+  // (e.g. with a huge version to freeze the device) changes nothing.
+  const signature = ctx.signatures.mode === 'required' ? verifyDocument(decoded.raw, ctx.signatures.trusted, ctx.signatures.nowMs) : null;
   const policyViolation = checkPolicy(doc, ctx.policy);
   if (ctx.highestVersion !== null && doc.version === ctx.highestVersion) {
     // The retained copy of what we hold, re-delivered on every connect: the
-    // credentials that never reach the disk come back with it (DD-019).
+    // credentials that never reach the disk come back with it (DD-019), and
+    // a re-signed copy brings a later expiry and announced keys (DD-026).
+    if (signature && !signature.ok) return { kind: 'ignore', version: doc.version, reason: `duplicate, and ${signature.reason}`, code: signature.code };
     if (policyViolation) return { kind: 'ignore', version: doc.version, reason: 'duplicate' };
-    return { kind: 'refresh', version: doc.version, registryAuth: doc.registryAuth };
+    const verified = signature?.ok === true;
+    return {
+      kind: 'refresh',
+      version: doc.version,
+      registryAuth: doc.registryAuth,
+      expiresAt: verified ? (doc.expiresAt ?? null) : null,
+      trust: verified && doc.trust ? doc.trust.keys : null,
+    };
   }
+  if (signature && !signature.ok) return { kind: 'reject', code: signature.code, reason: signature.reason, version: doc.version };
   if (policyViolation) return { kind: 'reject', code: 'DESIRED_POLICY', reason: policyViolation, version: doc.version };
   return { kind: 'accept', doc };
 }

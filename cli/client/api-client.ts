@@ -26,7 +26,7 @@ const DeviceChangeBody = z.looseObject({ device: DeviceBody, delivery: DeliveryB
 /**
  * Any failure talking to the API. `code` is the API's stable error code
  * (controller/errors.ts) or one of the client's own: API_UNREACHABLE,
- * API_TIMEOUT, API_RESPONSE_INVALID, HTTP_<status>. `status` is 0 when no
+ * API_CERT_UNTRUSTED, API_TIMEOUT, API_RESPONSE_INVALID, HTTP_<status>. `status` is 0 when no
  * HTTP answer arrived.
  */
 export class ApiClientError extends Error {
@@ -101,6 +101,19 @@ function innermostMessage(err: unknown): string {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) if (e.message) message = e.message;
   return message;
 }
+
+/** OpenSSL's codes for a server certificate the client does not trust. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 const seg = encodeURIComponent;
 
@@ -182,6 +195,9 @@ export class ApiClient {
       return new ApiClientError('API_TIMEOUT', 0, `the Outpost API at ${this.baseUrl} did not answer within ${Math.round(this.timeoutMs / 1000)}s`, { cause: err });
     }
     const errno = errnoOf(err);
+    if (errno !== undefined && UNTRUSTED_CERTIFICATE.has(errno)) {
+      return new ApiClientError('API_CERT_UNTRUSTED', 0, `the Outpost API at ${this.baseUrl} presented a certificate this client does not trust (${errno}): give the CA that signed it with --ca or OUTPOST_CA`, { cause: err });
+    }
     const reason = errno ? (UNREACHABLE[errno] ?? errno) : innermostMessage(err);
     return new ApiClientError('API_UNREACHABLE', 0, `cannot reach the Outpost API at ${this.baseUrl} (${reason}): is \`outpost up\` running? set --api or OUTPOST_API`, { cause: err });
   }

@@ -2,8 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { isLoopbackHost } from '../../shared/loopback.js';
 import { ApiClient, ApiClientError, DEFAULT_TIMEOUT_MS } from '../client/api-client.js';
+import { fetchWithCa } from '../client/fetch-with-ca.js';
 import { ReleaseFileError } from '../release-file.js';
+import { readSecretFile, SECRET_FILE_WARNING, type SecretFileWarning } from '../../shared/secret-input.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 /** API errors and bad command-line usage. */
@@ -32,6 +35,8 @@ export interface ApiFlags {
   tokenFile?: string;
   timeout?: string;
   json?: boolean;
+  ca?: string;
+  insecurePlaintext?: boolean;
 }
 
 export interface CommandContext {
@@ -56,6 +61,8 @@ export function withApiOptions(command: Command): Command {
     .option('--api <url>', `Outpost API URL (env OUTPOST_API, default ${DEFAULT_API_URL})`)
     .option('--token-file <file>', 'file holding the API token (env OUTPOST_TOKEN_FILE, or the token in OUTPOST_TOKEN; default: .outpost/admin-token when present)')
     .option('--timeout <seconds>', `give up on an API request after this long (default ${DEFAULT_TIMEOUT_MS / 1000})`)
+    .option('--ca <file>', "PEM CA that signed the API's certificate, for an https:// API (env OUTPOST_CA; default: the system's CAs)")
+    .option('--insecure-plaintext', 'allow http:// to an API on another machine: the token crosses the network in clear (env OUTPOST_INSECURE_PLAINTEXT=1)')
     .option('--json', 'print the answer as JSON, for scripts');
 }
 
@@ -93,20 +100,54 @@ export function upTokenFile(env: Env): string {
  * token `outpost up` wrote to its data directory, so the quickstart needs no
  * export on the machine that runs the control plane.
  */
-function token(flag: string | undefined, env: Env): string | undefined {
+function token(flag: string | undefined, env: Env, warnings: SecretFileWarning[]): string | undefined {
   const file = flag || env.OUTPOST_TOKEN_FILE;
   if (file) {
     try {
-      return readFileSync(file, 'utf8').trim();
+      return readSecretFile(file, warnings);
     } catch (err) {
       throw new CliError('TOKEN_FILE_UNREADABLE', `cannot read the token file ${file}: ${err instanceof Error ? err.message : String(err)}`, EXIT_BAD_INPUT, { cause: err });
     }
   }
   if (env.OUTPOST_TOKEN) return env.OUTPOST_TOKEN;
   try {
-    return readFileSync(upTokenFile(env), 'utf8').trim() || undefined;
+    return readSecretFile(upTokenFile(env), warnings) || undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * DD-023: the token (and, for `device add` and `rotate-secret`, device
+ * secrets) must not cross a network in clear. Refused before any connection
+ * is opened, so nothing is sent.
+ */
+function refusePlaintext(baseUrl: string, insecure: boolean): void {
+  const url = new URL(baseUrl);
+  if (url.protocol !== 'http:' || insecure || isLoopbackHost(url.hostname)) return;
+  throw new CliError(
+    'PLAINTEXT_REFUSED',
+    `refusing http:// to ${url.hostname}, which is not this machine: the API token would cross the network unencrypted. ` +
+      'Use https:// (with --ca if the API has a certificate from your own CA), or --insecure-plaintext if the link is encrypted otherwise',
+  );
+}
+
+/** The token, with a warning on stderr when its file is open to group or others (DD-025). */
+function bearerToken(flag: string | undefined, env: Env): string | undefined {
+  const warnings: SecretFileWarning[] = [];
+  const value = token(flag, env, warnings);
+  for (const w of warnings) process.stderr.write(`outpost: warning: ${w.file} (mode ${w.mode}): ${SECRET_FILE_WARNING}\n`);
+  return value;
+}
+
+/** The CA to trust for the API's certificate; undefined: the system's CAs. */
+function caFile(flag: string | undefined, env: Env): Buffer | undefined {
+  const file = flag || env.OUTPOST_CA;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CliError('CA_FILE_UNREADABLE', `cannot read the CA file ${file}: ${err instanceof Error ? err.message : String(err)}`, EXIT_BAD_INPUT, { cause: err });
   }
 }
 
@@ -120,8 +161,11 @@ function timeoutMs(flag: string | undefined): number {
 export function buildContext(flags: ApiFlags, env: Env): CommandContext {
   const stdout = process.stdout;
   const interactive = process.stdin.isTTY === true;
+  const baseUrl = apiUrl(flags.api, env);
+  refusePlaintext(baseUrl, flags.insecurePlaintext === true || env.OUTPOST_INSECURE_PLAINTEXT === '1');
+  const ca = caFile(flags.ca, env);
   return {
-    client: new ApiClient({ baseUrl: apiUrl(flags.api, env), token: token(flags.tokenFile, env), timeoutMs: timeoutMs(flags.timeout) }),
+    client: new ApiClient({ baseUrl, token: bearerToken(flags.tokenFile, env), timeoutMs: timeoutMs(flags.timeout), ...(ca ? { fetch: fetchWithCa(ca) } : {}) }),
     json: flags.json === true,
     color: stdout.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb',
     now: () => new Date(),

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { newSecret } from '../../shared/device-credentials.js';
 import { deliveryLine } from '../output/delivery-view.js';
+import { getSigningKeys, trustFileOf } from '../client/signing-client.js';
 import type { Command } from 'commander';
 import { renderDeviceDetail, renderDeviceList, renderEvents, renderOverrides } from '../output/device-view.js';
 import { formatLabels } from '../output/format.js';
@@ -10,6 +11,7 @@ import { CliError, oneLineErrors, run, usageError, withApiOptions, type ApiFlags
 interface AddFlags extends ApiFlags {
   label: string[];
   secretFile?: string;
+  trustOut?: string;
 }
 interface ListFlags extends ApiFlags {
   selector?: string;
@@ -42,9 +44,11 @@ export function registerDeviceCommands(program: Command): void {
   withApiOptions(device.command('add').argument('<id>', 'device id, e.g. kiosk-a').description('enrol a device and print its secret (shown only once)'))
     .option('--label <key=value>', 'a label (repeatable)', collect, [])
     .option('--secret-file <file>', 'write the secret to this file (mode 0600) instead of printing it')
+    .option('--trust-out <file>', "write the controller's signing key(s) to this file: the agent's --trust")
     .action((id: string, flags: AddFlags) =>
       run(flags, async (ctx) => {
         const labels = parsePairs(flags.label, 'label');
+        if (flags.trustOut) await writeFile(flags.trustOut, trustFileOf(await getSigningKeys(ctx.client)), { mode: 0o644 });
         // Generated here, so a retry after a lost answer is the same request
         // (the API answers it idempotently) and, with --secret-file, the
         // secret is on disk before the device exists.

@@ -10,6 +10,7 @@ import type { ServicePublisher } from '../mqtt/service-publisher.js';
 import type { Device } from '../model/device.js';
 import type { Release } from '../model/release.js';
 import type { Keys } from '../registry/keys.js';
+import type { DocumentSigner } from '../signing/document-signer.js';
 import { composeDesired, type PreparedDeployment } from './compose-desired.js';
 
 /** Stands for the version in a document template until Redis assigns it. */
@@ -45,14 +46,16 @@ redis.call('SADD', KEYS[5], ARGV[5])
 return { v, doc }`;
 
 /**
- * The broker acknowledged version ARGV[1]: record it, unless a newer one was
- * stored meanwhile (that one is still unpublished).
- * KEYS: desired record, unpublished set. ARGV: version, device id.
+ * The broker acknowledged version ARGV[1]: record it (and, signed, when that
+ * copy expires), unless a newer one was stored meanwhile (that one is still
+ * unpublished).
+ * KEYS: desired record, unpublished set, expiries. ARGV: version, device id, expiry ms or ''.
  */
 const CONFIRM = `
 if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'published', ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[2])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2]) end
 return 1`;
 
 /** Hash of a document with no workloads: a device that never had any needs no document. */
@@ -85,6 +88,8 @@ export interface DesiredWriterDeps {
   logger: Logger;
   now: () => number;
   failpoints?: Failpoints;
+  /** Signs each document as it is published (DD-026); absent: unsigned documents. */
+  signer?: Pick<DocumentSigner, 'sign'>;
 }
 
 /**
@@ -162,13 +167,14 @@ export class DesiredWriter {
       out.pending.push(...docs.map((d) => d.deviceId));
       return;
     }
-    const outcomes = await Promise.allSettled(docs.map((d) => deps.mqtt.publish(deps.topics.desired(d.deviceId), d.payload, { retain: true, qos: 1 })));
+    const signed = await Promise.all(docs.map(async (d) => (deps.signer ? { ...d, ...(await deps.signer.sign(d.payload)) } : { ...d, expiresAtMs: null })));
+    const outcomes = await Promise.allSettled(signed.map((d) => deps.mqtt.publish(deps.topics.desired(d.deviceId), d.payload, { retain: true, qos: 1 })));
     if (outcomes.some((o) => o.status === 'fulfilled')) await this.failpoints.hit('publish:after-publish');
-    const acked: { deviceId: string; version: number }[] = [];
+    const acked: { deviceId: string; version: number; expiresAtMs: number | null }[] = [];
     outcomes.forEach((o, i) => {
-      const d = docs[i];
+      const d = signed[i];
       if (!d) return;
-      if (o.status === 'fulfilled') acked.push({ deviceId: d.deviceId, version: d.version });
+      if (o.status === 'fulfilled') acked.push({ deviceId: d.deviceId, version: d.version, expiresAtMs: d.expiresAtMs });
       else {
         out.pending.push(d.deviceId);
         deps.logger.warn({ deviceId: d.deviceId, version: d.version, err: errorMessage(o.reason) }, 'desired state stored, not yet published; will retry');
@@ -176,12 +182,14 @@ export class DesiredWriter {
     });
     if (acked.length === 0) return;
     const pipeline = deps.redis.pipeline();
-    for (const a of acked) pipeline.eval(CONFIRM, 2, deps.keys.desired(a.deviceId), deps.keys.unpublished(), String(a.version), a.deviceId);
+    for (const a of acked) {
+      pipeline.eval(CONFIRM, 3, deps.keys.desired(a.deviceId), deps.keys.unpublished(), deps.keys.expiries(), String(a.version), a.deviceId, a.expiresAtMs === null ? '' : String(a.expiresAtMs));
+    }
     const rows = (await pipeline.exec()) ?? [];
     rows.forEach(([err], i) => {
       if (err) throw err;
       const a = acked[i];
-      if (a) out.published.push(a);
+      if (a) out.published.push({ deviceId: a.deviceId, version: a.version });
     });
   }
 

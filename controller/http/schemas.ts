@@ -225,6 +225,24 @@ export const RotatedSecret = z
     brokersNotified: Count.describe("Outpost broker processes told to end the device's sessions that use an older secret (0 on other brokers: there the old session ends at its next reconnect)"),
   })
   .describe('The new secret');
+const PublicSigningKey = z.strictObject({
+  keyId: z.string().describe('ed25519:<first 16 hex of SHA-256 of the raw public key>'),
+  publicKey: z.string().describe('Raw Ed25519 public key, base64url'),
+  pem: z.string().describe('The same key as PEM (SPKI): what a trust file holds'),
+});
+export const SigningKeys = component(
+  z
+    .strictObject({
+      active: PublicSigningKey,
+      next: PublicSigningKey.nullable().describe('The key a rotation under way moves to; null otherwise'),
+    })
+    .describe('The keys desired documents are signed with (DD-026)'),
+  'SigningKeys',
+);
+export const SigningKeysChanged = z
+  .strictObject({ keys: SigningKeys, delivery: Delivery })
+  .describe('The keys after the step, and whether every re-signed document is on the broker');
+
 export const DecommissionEnvelope = z
   .strictObject({ decommission: Decommission })
   .describe('The decommission: done, or pending with the step being retried');
@@ -276,9 +294,10 @@ export type AppResolutionInSync = Assert<Same<z.infer<typeof AppResolution>, Com
 
 const ERROR_STATUS_DESCRIPTIONS = {
   400: 'Bad input: REQUEST_INVALID (the message names every bad field) or SELECTOR_INVALID',
-  401: 'UNAUTHORIZED: missing Authorization header or wrong bearer token',
-  404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND, DEPLOYMENT_NOT_FOUND, COMMAND_NOT_FOUND or ROLLOUT_NOT_FOUND',
-  409: 'DEVICE_EXISTS, DEVICE_DECOMMISSIONING, RELEASE_CONFLICT, DEPLOYMENT_EXISTS, ROLLOUT_EXISTS or ROLLOUT_PHASE_CONFLICT',
+  401: 'UNAUTHORIZED: missing Authorization header, or a wrong or revoked bearer token',
+  403: "FORBIDDEN: the token's role is too weak for this route (see x-outpost-access)",
+  404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND, DEPLOYMENT_NOT_FOUND, COMMAND_NOT_FOUND, ROLLOUT_NOT_FOUND or TOKEN_NOT_FOUND',
+  409: 'DEVICE_EXISTS, DEVICE_DECOMMISSIONING, RELEASE_CONFLICT, DEPLOYMENT_EXISTS, ROLLOUT_EXISTS, ROLLOUT_PHASE_CONFLICT or TOKEN_EXISTS',
   500: 'INTERNAL: an unexpected failure (details are in the controller log only)',
   503: 'UNAVAILABLE: the controller cannot reach Redis or the broker; retry later',
 } as const;

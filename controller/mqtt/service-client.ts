@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../../shared/logger.js';
 import { errorMessage } from '../../shared/errors.js';
+import { redactUrl } from '../../shared/redact-url.js';
 import type { ServicePublisher } from './service-publisher.js';
 
 export interface ServiceClientOptions {
@@ -12,6 +13,8 @@ export interface ServiceClientOptions {
   clientId: string;
   subscriptions: readonly string[];
   publishTimeoutMs?: number;
+  /** CA of the broker's certificate, for mqtts:// (DD-023). */
+  ca?: Buffer;
 }
 
 interface ServiceClientEvents {
@@ -50,6 +53,7 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
       reconnectOnConnackError: true,
       connectTimeout: 10_000,
       keepalive: 30,
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
     });
     this.client = client;
     // Ingest in arrival order, one at a time; the PUBACK waits for the store.
@@ -67,7 +71,7 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
     client.on('close', () => this.logger.debug('controller mqtt connection closed'));
     return new Promise((resolve) => {
       client.on('connect', () => {
-        this.logger.info({ broker: this.options.brokerUrl }, 'controller connected to broker');
+        this.logger.info({ broker: redactUrl(this.options.brokerUrl) }, 'controller connected to broker');
         if (this.options.subscriptions.length === 0) {
           this.emit('ready');
           resolve();

@@ -280,6 +280,7 @@ export class Decommissioner {
       .del(deps.keys.desired(id))
       .del(deps.keys.credential(id))
       .srem(deps.keys.unpublished(), id)
+      .zrem(deps.keys.expiries(), id)
       .srem(deps.keys.decommissioning(), id)
       .set(deps.keys.deviceTombstone(id), JSON.stringify(done), { pxMs: DECOMMISSION_TOMBSTONE_MS })
       .commit();

@@ -103,8 +103,36 @@ export class Keys {
   deviceTombstone(id: string): string {
     return `${this.prefix}tomb:device:${id}`;
   }
+  /** The controller's desired-state signing keys (hash: active, next — PKCS#8 PEM), DD-026. */
+  signingKeys(): string {
+    return `${this.prefix}signing-keys`;
+  }
+  /** When each device's published desired document expires (sorted set, ms): re-signed well before. */
+  expiries(): string {
+    return `${this.prefix}expiries`;
+  }
   /** Devices whose decommission has steps left (set). */
   decommissioning(): string {
     return `${this.prefix}decommissioning`;
+  }
+  /** An API token (DD-025): hash {record (JSON, with the sha256 of its secret), name, lastUsedAt}. */
+  token(id: string): string {
+    return `${this.prefix}token:${id}`;
+  }
+  /** Ids of the live API tokens (set). */
+  tokens(): string {
+    return `${this.prefix}tokens`;
+  }
+  /** Token name → id (hash): names are unique among live tokens. */
+  tokenNames(): string {
+    return `${this.prefix}tokens:names`;
+  }
+  /** The audit log of mutating API calls (sorted set, score = seq; trimmed to a bounded size). */
+  audit(): string {
+    return `${this.prefix}audit`;
+  }
+  /** Sequence number of the last audit entry (INCR only). */
+  auditSeq(): string {
+    return `${this.prefix}seq:audit`;
   }
 }

@@ -35,6 +35,7 @@ for _, w in ipairs(spec.w) do
   elseif op == 'sadd' then redis.call('SADD', key, w[3])
   elseif op == 'srem' then redis.call('SREM', key, w[3])
   elseif op == 'hdel' then redis.call('HDEL', key, w[3])
+  elseif op == 'zrem' then redis.call('ZREM', key, w[3])
   elseif op == 'max' then
     if tonumber(redis.call('GET', key) or '0') < tonumber(w[3]) then redis.call('SET', key, w[3]) end
   else return redis.error_reply('registry-tx: unknown op ' .. tostring(op)) end
@@ -44,7 +45,7 @@ return { 1, gen }`;
 
 export type TxResult = { ok: true; generation: number } | { ok: false; conflict: string };
 
-type Write = [op: 'set' | 'del' | 'sadd' | 'srem' | 'hdel' | 'max', key: string, arg?: string] | [op: 'setpx', key: string, value: string, ms: number];
+type Write = [op: 'set' | 'del' | 'sadd' | 'srem' | 'hdel' | 'zrem' | 'max', key: string, arg?: string] | [op: 'setpx', key: string, value: string, ms: number];
 
 /** Builder for one atomic registry change. Nothing happens until commit(). */
 export class RegistryTx {
@@ -80,6 +81,11 @@ export class RegistryTx {
 
   srem(key: string, member: string): this {
     this.writes.push(['srem', key, member]);
+    return this;
+  }
+
+  zrem(key: string, member: string): this {
+    this.writes.push(['zrem', key, member]);
     return this;
   }
 

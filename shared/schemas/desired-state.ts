@@ -11,12 +11,22 @@ export const Provenance = z.strictObject({
 
 export type Provenance = z.infer<typeof Provenance>;
 
-/** Reserved for signed desired documents; agents of protocol v1 do not verify it yet. */
+/**
+ * An Ed25519 signature over the RFC 8785 canonical form of the document
+ * without `signature` (shared/desired-signature.ts, protocol §6.2.1).
+ */
 export const Signature = z.strictObject({
-  alg: z.string().max(32),
-  keyId: z.string().max(256),
-  value: z.string().max(8192),
+  alg: z.string().max(32).describe('ed25519'),
+  keyId: z.string().max(256).describe('Which key signed: ed25519:<first 16 hex of SHA-256 of the raw public key>'),
+  value: z.string().max(8192).describe('The signature, base64url'),
 });
+
+/** A signing key the device should trust, announced inside a signed document (key rotation). */
+export const TrustedKey = z.strictObject({
+  keyId: z.string().regex(/^ed25519:[0-9a-f]{16}$/, 'key ids look like ed25519:<16 hex digits>'),
+  publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'an Ed25519 public key: 32 bytes, base64url'),
+});
+export type TrustedKey = z.infer<typeof TrustedKey>;
 
 /** Recurring maintenance window: opens at each cron match (in its timezone) for durationMinutes. */
 export const MaintenanceWindow = z.strictObject({
@@ -50,9 +60,20 @@ export const DesiredState = z
     deviceId: DeviceId,
     version: StateVersion,
     issuedAt: Timestamp,
+    expiresAt: Timestamp.optional().describe(
+      'Signed documents: after this instant an agent refuses the document, and one that runs it reports itself stale (freeze attacks). The controller re-signs well before.',
+    ),
     workloads: WorkloadMap.describe('Workloads keyed by name; a name absent here is removed from the device'),
     provenance: z.record(WorkloadName, Provenance).default({}),
-    signature: Signature.nullable().default(null),
+    signature: z
+      .union([Signature, z.array(Signature).min(1).max(4)])
+      .nullable()
+      .default(null)
+      .describe('null for unsigned fleets; one signature, or one per key while a signing key is being rotated'),
+    trust: z
+      .strictObject({ keys: z.array(TrustedKey).min(1).max(8) })
+      .optional()
+      .describe('The signing keys the device trusts from now on; honoured only in a document signed by a key it trusts already'),
     apply: ApplyPolicy.optional(),
     force: z
       .boolean()

@@ -7,6 +7,7 @@ export const EVENT_TYPES = [
   'desired.received',
   'desired.ignored',
   'desired.rejected',
+  'desired.stale',
   'reconcile.started',
   'reconcile.succeeded',
   'reconcile.failed',

@@ -102,6 +102,14 @@ export const ReportedState = z
       })
       .nullable()
       .describe('Last desired payload the agent refused, if any since the last applied version'),
+    stale: z
+      .strictObject({
+        version: StateVersion,
+        expiredAt: Timestamp,
+      })
+      .nullable()
+      .optional()
+      .describe('The document the device runs has expired and no fresh one arrived: it keeps running it (signed fleets)'),
   })
   .describe('What a device runs. Published retained, QoS 1 on .../devices/{id}/reported');
 export type ReportedState = z.infer<typeof ReportedState>;

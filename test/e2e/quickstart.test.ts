@@ -51,13 +51,14 @@ describe('README quick start', () => {
     const env = { PATH: process.env.PATH, OUTPOST_API: `http://127.0.0.1:${apiPort}` };
     const outpost = async (...args: string[]) => (await run(process.execPath, [CLI, ...args], { cwd: dir.path, env })).stdout;
 
-    await outpost('device', 'add', deviceId, '--label', 'site=a', '--label', 'role=kiosk', '--secret-file', `${deviceId}.secret`);
+    await outpost('device', 'add', deviceId, '--label', 'site=a', '--label', 'role=kiosk', '--secret-file', `${deviceId}.secret`, '--trust-out', 'outpost-signing.pub');
     agent = await startAgent({
       deviceId,
       brokerUrl: `mqtt://127.0.0.1:${port}`,
       secret: '',
       stateDir: join(dir.path, 'state'),
       extraArgs: ['--secret-file', join(dir.path, `${deviceId}.secret`)],
+      trustFile: join(dir.path, 'outpost-signing.pub'),
       env: { OUTPOST_DEVICE_SECRET: undefined },
     });
 

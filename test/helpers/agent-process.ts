@@ -13,6 +13,12 @@ export interface AgentProcessOptions {
   secret: string;
   /** Read at every connection attempt: a rotated secret written there is picked up. */
   secretFile?: string;
+  /**
+   * The controller's signing key(s) (DD-026). Without it the agent runs as
+   * in an unsigned fleet (--accept-unsigned): most device-plane tests
+   * publish hand-made, unsigned documents.
+   */
+  trustFile?: string;
   stateDir: string;
   extraArgs?: readonly string[];
   env?: Record<string, string | undefined>;
@@ -51,6 +57,7 @@ export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProc
       '--log-level',
       'debug',
       ...(opts.secretFile ? ['--secret-file', opts.secretFile] : []),
+      ...(opts.trustFile ? ['--trust', opts.trustFile] : ['--accept-unsigned']),
       ...(opts.extraArgs ?? []),
     ],
     env: { OUTPOST_DEVICE_SECRET: opts.secretFile ? undefined : opts.secret, ...(opts.env ?? {}) },

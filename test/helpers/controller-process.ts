@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { checkBrokerConfig } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
-import { silentLogger } from '../../shared/logger.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import { CLI } from './agent-process.js';
 import { freePort } from './free-port.js';
 import { spawnProcess, type ManagedProcess } from './process.js';
@@ -69,7 +69,8 @@ export interface BrokerRig {
 }
 
 /** Redis (AOF) and Outpost's broker in the test process, for controllers run as child processes. */
-export async function startBrokerRig(opts: { redis?: StartRedisOptions } = {}): Promise<BrokerRig> {
+export async function startBrokerRig(opts: { redis?: StartRedisOptions; logger?: Logger } = {}): Promise<BrokerRig> {
+  const logger = opts.logger ?? silentLogger();
   const redis = await startRedis({ appendonly: true, ...opts.redis });
   const servicePassword = randomBytes(16).toString('hex');
   const configFor = (port: number) => {
@@ -77,7 +78,7 @@ export async function startBrokerRig(opts: { redis?: StartRedisOptions } = {}): 
     if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
     return checked.config;
   };
-  let broker: OutpostBroker | null = await createBroker(configFor(0), { logger: silentLogger() });
+  let broker: OutpostBroker | null = await createBroker(configFor(0), { logger });
   const { port } = await broker.listen();
   return {
     redis,
@@ -91,7 +92,7 @@ export async function startBrokerRig(opts: { redis?: StartRedisOptions } = {}): 
     },
     async startBroker() {
       if (broker) return;
-      broker = await createBroker(configFor(port), { logger: silentLogger() });
+      broker = await createBroker(configFor(port), { logger });
       await broker.listen();
     },
     async close() {

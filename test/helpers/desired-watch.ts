@@ -9,6 +9,8 @@ export interface SeenDesired {
   /** The document without issuedAt (content identity for "same version, same content"). */
   content: string;
   doc: DesiredState;
+  /** The payload as it arrived. */
+  raw: string;
 }
 
 export interface DesiredWatch {
@@ -56,8 +58,9 @@ export async function watchDesired(brokerUrl: string, auth: { username: string; 
       problems.push(`${parsed.deviceId}: invalid desired document: ${doc.error.message.slice(0, 300)}`);
       return;
     }
-    const { issuedAt: _issuedAt, ...rest } = doc.data;
-    const entry = { version: doc.data.version, content: JSON.stringify(rest), doc: doc.data };
+    // Content identity leaves out what a re-send of the same version may change: validity and signatures (DD-026).
+    const { issuedAt: _issuedAt, expiresAt: _expiresAt, signature: _signature, trust: _trust, ...rest } = doc.data;
+    const entry = { version: doc.data.version, content: JSON.stringify(rest), doc: doc.data, raw: payload.toString('utf8') };
     seen.set(parsed.deviceId, [...(seen.get(parsed.deviceId) ?? []), entry]);
   });
   await client.subscribeAsync(topics.allDevices('desired'), { qos: 1 });

@@ -35,8 +35,18 @@ const PROTECTED: { method: Method; url: string; body?: unknown }[] = [
   { method: 'GET', url: '/v1/rollouts' },
   { method: 'GET', url: '/v1/rollouts/ro-1' },
   ...(['pause', 'resume', 'abort', 'rollback', 'advance'] as const).map((op) => ({ method: 'POST' as const, url: `/v1/rollouts/ro-1/${op}` })),
+  { method: 'POST', url: '/v1/tokens', body: { name: 'probe', role: 'viewer' } },
+  { method: 'GET', url: '/v1/tokens' },
+  { method: 'DELETE', url: '/v1/tokens/0123456789ab' },
+  { method: 'GET', url: '/v1/audit' },
+  { method: 'GET', url: '/v1/signing-keys' },
+  { method: 'POST', url: '/v1/signing-keys/rotate' },
+  { method: 'POST', url: '/v1/signing-keys/finish' },
   { method: 'GET', url: '/v1/no-such-route' },
 ];
+
+/** Not /v1 routes, and not in the OpenAPI document, but behind a token all the same (only /healthz is public). */
+const PROTECTED_META = ['/openapi.json', '/docs', '/docs/json', '/docs/static/swagger-ui.css'];
 
 /** Bad input for every endpoint: [method, url, body, the field the message must name, code]. */
 const BAD_INPUT: [Method, string, unknown, string, string?][] = [
@@ -116,7 +126,7 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
 
   describe('authentication', () => {
     it('answers 401 UNAUTHORIZED on every protected route without an Authorization header', async () => {
-      for (const { method, url, body } of PROTECTED) {
+      for (const { method, url, body } of [...PROTECTED, ...PROTECTED_META.map((url) => ({ method: 'GET' as const, url, body: undefined }))]) {
         const res = await api.call(method, url, body, {});
         expect(res.status, `${method} ${url}`).toBe(401);
         expect(errorOf(res)).toEqual({ code: 'UNAUTHORIZED', message: expect.stringContaining('missing Authorization header') });
@@ -129,21 +139,34 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
       for (const { method, url, body } of PROTECTED) {
         const res = await api.call(method, url, body, { authorization: `Bearer ${wrong}` });
         expect(res.status, `${method} ${url}`).toBe(401);
-        expect(errorOf(res)).toEqual({ code: 'UNAUTHORIZED', message: 'the bearer token is not valid' });
+        expect(errorOf(res)).toEqual({ code: 'UNAUTHORIZED', message: 'the bearer token is not valid (wrong, or revoked)' });
       }
       const prefixOfRealToken = await api.call('GET', '/v1/fleet', undefined, { authorization: `Bearer ${api.token.slice(0, -1)}` });
-      expect(errorOf(prefixOfRealToken).message).toBe('the bearer token is not valid');
+      expect(errorOf(prefixOfRealToken).message).toBe('the bearer token is not valid (wrong, or revoked)');
       const basic = await api.call('GET', '/v1/fleet', undefined, { authorization: `Basic ${Buffer.from(`admin:${api.token}`).toString('base64')}` });
       expect(basic.status).toBe(401);
       expect(errorOf(basic).message).toContain('not a bearer token');
     });
 
-    it('accepts the token with any case of the scheme, and nothing for the public routes', async () => {
+    it('accepts the token with any case of the scheme; /healthz alone needs none', async () => {
       expect((await api.call('GET', '/v1/fleet', undefined, { authorization: `bearer ${api.token}` })).status).toBe(200);
-      for (const url of ['/healthz', '/openapi.json', '/docs', '/docs/json', '/docs/static/swagger-ui.css']) {
-        const res = await api.call('GET', url, undefined, {});
+      expect((await api.call('GET', '/healthz', undefined, {})).status).toBe(200);
+      expect((await api.call('HEAD', '/healthz', undefined, {})).status).toBe(200);
+      for (const url of PROTECTED_META) {
+        const res = await api.call('GET', url);
         expect(res.status, url).toBe(200);
       }
+    });
+
+    it('gives every answer an x-request-id header, errors included', async () => {
+      const ids = new Set<string>();
+      for (const [url, headers] of [['/healthz', {}], ['/v1/fleet', {}], ['/v1/fleet', undefined], ['/v1/no-such-route', undefined]] as const) {
+        const res = await api.call('GET', url, undefined, headers);
+        const id = res.raw.headers['x-request-id'];
+        expect(id, url).toMatch(/^[0-9a-f-]{36}$/);
+        ids.add(String(id));
+      }
+      expect(ids.size).toBe(4);
     });
   });
 
@@ -252,13 +275,13 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
 
   describe('OpenAPI', () => {
     it('serves a JSON OpenAPI document with every route and the bearer scheme', async () => {
-      const res = await api.call('GET', '/openapi.json', undefined, {});
+      const res = await api.call('GET', '/openapi.json');
       expect(res.status).toBe(200);
       expect(res.raw.headers['content-type']).toMatch(/^application\/json/);
       const doc = JSON.parse(res.raw.body) as {
         openapi: string;
         security: unknown;
-        paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
+        paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown>; 'x-outpost-access'?: string }>>;
         components: { securitySchemes: unknown; schemas: Record<string, unknown> };
       };
       expect(doc.openapi).toBe('3.1.0');
@@ -268,15 +291,20 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
       const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
       const documented = new Set(operations);
       const expected = PROTECTED.filter((r) => r.url !== '/v1/no-such-route').map(
-        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}').replace('/commands/c-1', '/commands/{commandId}').replace('/rollouts/ro-1', '/rollouts/{id}')}`,
+        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}').replace('/commands/c-1', '/commands/{commandId}').replace('/rollouts/ro-1', '/rollouts/{id}').replace('/tokens/0123456789ab', '/tokens/{id}')}`,
       );
       expect([...documented].sort()).toEqual([...expected, 'GET /healthz'].sort());
       expect(doc.paths['/healthz']?.get?.security).toEqual([]);
+      expect(doc.paths['/healthz']?.get?.['x-outpost-access']).toBe('public');
       for (const op of operations.filter((o) => o !== 'GET /healthz')) {
         const [method = '', path = ''] = op.split(' ');
         const operation = doc.paths[path]?.[method.toLowerCase()];
         expect(operation?.security, op).toBeUndefined();
         expect(Object.keys(operation?.responses ?? {}), op).toEqual(expect.arrayContaining(['401', '500']));
+        // Every operation says which role it needs; those a viewer may not call document the 403.
+        const access = operation?.['x-outpost-access'];
+        expect(['viewer', 'operator', 'admin'], op).toContain(access);
+        if (access !== 'viewer') expect(Object.keys(operation?.responses ?? {}), op).toContain('403');
       }
 
       // Every reference resolves, and no component is left unused.
@@ -286,14 +314,14 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
     });
 
     it('serves the docs page from bundled assets (no CDN)', async () => {
-      const res = await api.call('GET', '/docs', undefined, {});
+      const res = await api.call('GET', '/docs');
       expect(res.status).toBe(200);
       expect(res.raw.headers['content-type']).toMatch(/^text\/html/);
       const sources = [...res.raw.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? '');
       expect(sources.length).toBeGreaterThan(0);
       for (const src of sources) {
         expect(src, src).not.toMatch(/^(https?:)?\/\//);
-        expect((await api.call('GET', src, undefined, {})).status, src).toBe(200);
+        expect((await api.call('GET', src)).status, src).toBe(200);
       }
     });
   });

@@ -151,7 +151,7 @@ describe('DesiredState', () => {
     ['workloads as array', { workloads: [] }, 'workloads'],
     ['provenance for a bad name', { provenance: { Web: {} } }, 'provenance.Web'],
     ['unknown provenance key', { provenance: { web: { by: 'me' } } }, 'provenance.web'],
-    ['signature missing value', { signature: { alg: 'ed25519', keyId: 'k1' } }, 'signature.value'],
+    ['signature missing value', { signature: { alg: 'ed25519', keyId: 'k1' } }, 'signature'],
   ])('rejects %s', (_label, overrides, path) => {
     const result = DesiredState.safeParse(desired(overrides));
     expect(result.success).toBe(false);
