@@ -136,11 +136,14 @@ describe('commands and telemetry end to end', () => {
   });
 
   it('telemetry arrives and the API shows CPU, memory, disk, containers and MQTT bytes', async () => {
+    // Only a sample taken after this test began: an earlier one may have been
+    // taken while another test restarted the container (state "exited").
+    const since = Date.now();
     const t = await waitFor(
       async () => {
         const res = await api.call('GET', `${base}/telemetry`);
         const telemetry = (res.body as { telemetry: Telemetry | null }).telemetry;
-        return telemetry && telemetry.cpu.usagePct !== null && telemetry.containers.length > 0 ? telemetry : undefined;
+        return telemetry && Date.parse(telemetry.at) > since && telemetry.cpu.usagePct !== null && telemetry.containers.length > 0 ? telemetry : undefined;
       },
       { timeoutMs: 20_000, description: 'telemetry with a CPU usage' },
     );
