@@ -11,7 +11,9 @@ export const AgentConfig = z.strictObject({
   deviceId: DeviceId,
   brokerUrl: z
     .string()
-    .regex(/^(mqtts?|tcp|tls):\/\/[^\s/]+(:\d+)?\/?$/, 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883'),
+    .regex(/^(mqtts?|tcp|tls):\/\/[^\s/]+(:\d+)?\/?$/, { message: 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883', abort: true })
+    // The regex admits authorities the URL parser refuses (`mqtt://:0`, a port over 65535), which would throw later.
+    .refine((url) => URL.canParse(url), 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883'),
   /** Optional with a client certificate (certFile), which then authenticates the device (DD-023). */
   secret: z.string().min(1, 'the device secret is empty (--secret-file or OUTPOST_DEVICE_SECRET)').optional(),
   /** PEM CA that signed the broker's certificate (mqtts://); absent: the system's CAs. */

@@ -51,7 +51,7 @@ function perDevice(before: Map<string, number>, after: Map<string, number>, devi
 async function main(): Promise<void> {
   const logger = silentLogger();
   const dir = await mkdtemp(join(tmpdir(), 'outpost-bench-'));
-  const redisServer = await startEmbeddedRedis({ dataDir: dir, port: await freePort(), logger });
+  const redisServer = await startEmbeddedRedis({ dataDir: dir, port: await freePort(), password: randomBytes(16).toString('hex'), logger });
   const servicePassword = randomBytes(16).toString('hex');
   const bc = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redisServer.url, servicePassword, logLevel: 'silent' });
   if (!bc.ok) throw new Error(JSON.stringify(bc.issues));

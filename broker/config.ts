@@ -44,6 +44,12 @@ const DEVICE_TOPIC_EXTRA_BYTES = '/devices/'.length + 63 + '/telemetry'.length;
 export const BrokerConfig = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0'),
+    /**
+     * Address of the plain TCP listener when it differs from `host`: e.g.
+     * 127.0.0.1, so plain MQTT stays on this machine while TLS listens on
+     * every interface (what `outpost up` does, DD-027).
+     */
+    plainHost: z.string().min(1).optional(),
     /** Plain TCP; 0 asks the kernel for a free port (tests); 'off' (or null): no plain listener, TLS only. */
     port: z.preprocess((v) => (v === 'off' ? null : v), int(0, 65535).nullable()).default(1883),
     /**

@@ -61,6 +61,8 @@ export interface BrokerAddress {
   port: number;
   /** The TLS port, when TLS is on. */
   tlsPort?: number;
+  /** The TLS listener's address, when TLS is on. */
+  tlsHost?: string;
 }
 
 export interface OutpostBroker {
@@ -235,16 +237,23 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     credentials,
     topics,
     async listen() {
-      const plain = config.port === null ? undefined : await server.listen(config.host, config.port);
+      const plain = config.port === null ? undefined : await server.listen(config.plainHost ?? config.host, config.port);
       const secure = tls === undefined || config.tlsPort === undefined ? undefined : await server.listenTls(config.host, config.tlsPort, tls);
       const host = (plain ?? secure)?.address ?? config.host;
       logger.info(
-        { host, port: plain?.port ?? null, tlsPort: secure?.port ?? null, clientCertificates: tls?.clientCa !== undefined, topicPrefix: topics.prefix },
+        {
+          host,
+          port: plain?.port ?? null,
+          ...(secure && secure.address !== host ? { tlsHost: secure.address } : {}),
+          tlsPort: secure?.port ?? null,
+          clientCertificates: tls?.clientCa !== undefined,
+          topicPrefix: topics.prefix,
+        },
         'broker listening',
       );
       const port = plain?.port ?? secure?.port;
       if (port === undefined) throw new Error('no listener configured');
-      return { host, port, ...(secure ? { tlsPort: secure.port } : {}) };
+      return { host, port, ...(secure ? { tlsPort: secure.port, tlsHost: secure.address } : {}) };
     },
     close() {
       closing ??= (async () => {

@@ -18,6 +18,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 interface RunOptions {
   host?: string;
+  plainHost?: string;
   port?: string;
   tlsPort?: string;
   tlsCert?: string;
@@ -47,6 +48,7 @@ interface DeviceOptions {
 /** Where each config key can come from, for error messages. */
 const SOURCES: Record<string, string> = {
   host: '--host / OUTPOST_BROKER_HOST',
+  plainHost: '--plain-host / OUTPOST_BROKER_PLAIN_HOST',
   port: '--port / OUTPOST_BROKER_PORT',
   tlsPort: '--tls-port / OUTPOST_BROKER_TLS_PORT',
   tlsCertFile: '--tls-cert / OUTPOST_BROKER_TLS_CERT_FILE',
@@ -80,6 +82,7 @@ export function registerBrokerCommands(program: Command): void {
     .description('run the broker (the default when no sub-command is given)')
     .option('--host <host>', 'address to listen on (env OUTPOST_BROKER_HOST, default 0.0.0.0)')
     .option('--port <port>', "plain TCP port, or 'off' for TLS only (env OUTPOST_BROKER_PORT, default 1883)")
+    .option('--plain-host <host>', 'address of the plain TCP listener when not --host, e.g. 127.0.0.1 to keep plain MQTT on this machine (env OUTPOST_BROKER_PLAIN_HOST)')
     .option('--tls-port <port>', 'MQTT over TLS port (env OUTPOST_BROKER_TLS_PORT, default 8883 once --tls-cert is given)')
     .option('--tls-cert <file>', 'PEM server certificate, intermediates after it (env OUTPOST_BROKER_TLS_CERT_FILE)')
     .option('--tls-key <file>', 'PEM key of --tls-cert (env OUTPOST_BROKER_TLS_KEY_FILE)')
@@ -151,6 +154,7 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
   const input = Object.fromEntries(
     Object.entries({
       host: pick(options.host, env, 'OUTPOST_BROKER_HOST'),
+      plainHost: pick(options.plainHost, env, 'OUTPOST_BROKER_PLAIN_HOST'),
       port: pick(options.port, env, 'OUTPOST_BROKER_PORT'),
       tlsPort: pick(options.tlsPort, env, 'OUTPOST_BROKER_TLS_PORT'),
       tlsCertFile: pick(options.tlsCert, env, 'OUTPOST_BROKER_TLS_CERT_FILE'),

@@ -46,8 +46,13 @@ export function parseReleaseFile(text: string, filename = 'release file'): Relea
   } else {
     const parsed = parseDocument(text, { merge: true, prettyErrors: true });
     const first = parsed.errors[0];
-    if (first) throw new ReleaseFileError([`not valid YAML: ${(first.message.split('\n')[0] ?? '').replace(/:$/, '')}`], filename);
-    doc = parsed.toJS({ maxAliasCount: 1000 });
+    if (first) throw new ReleaseFileError([`not valid YAML: ${yamlMessage(first)}`], filename);
+    try {
+      doc = parsed.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      // Some errors surface only while resolving aliases and merge keys (`<<: *scalar`).
+      throw new ReleaseFileError([`not valid YAML: ${yamlMessage(err)}`], filename);
+    }
     // `version: 1.10` is a YAML float; the release version is the text as written.
     const version = parsed.get('version', true);
     if (isRecord(doc) && typeof doc.version === 'number' && isYamlScalar(version) && version.range) {
@@ -55,6 +60,10 @@ export function parseReleaseFile(text: string, filename = 'release file'): Relea
     }
   }
   return releaseFromDocument(doc, filename);
+}
+
+function yamlMessage(err: unknown): string {
+  return ((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').replace(/:$/, '');
 }
 
 /** Converts an already-parsed release document; throws ReleaseFileError listing every problem. */
@@ -148,8 +157,7 @@ const UNSUPPORTED: Record<string, string> = {
   container_name: 'Outpost names containers itself (<app>-<workload>)',
   env_file: 'put the variables under environment',
   devices: 'device access is not supported',
-  cap_add: 'capabilities cannot be changed',
-  cap_drop: 'capabilities cannot be changed',
+  cap_drop: 'containers already run with a minimal capability set; ask for more with cap_add',
   security_opt: 'security options cannot be changed',
   expose: 'publish ports with ports',
   links: 'links are not supported',
@@ -166,7 +174,7 @@ const KNOWN = [
   'image', 'command', 'entrypoint', 'environment', 'env', 'ports', 'volumes', 'tmpfs', 'restart', 'restartMaxRetries', 'labels',
   'user', 'working_dir', 'workingDir', 'mem_limit', 'memory', 'cpus', 'pids_limit', 'resources', 'deploy',
   'stop_grace_period', 'stopTimeoutSeconds', 'pull_policy', 'pullPolicy', 'healthcheck', 'health',
-  'min_ready_seconds', 'minReadySeconds', 'strategy',
+  'min_ready_seconds', 'minReadySeconds', 'strategy', 'cap_add', 'capabilities',
 ];
 
 /** Spellings of one output field; giving two of them is an error. */
@@ -174,6 +182,7 @@ const FIELD_OF: Record<string, string> = {
   environment: 'env', env: 'env', working_dir: 'workingDir', workingDir: 'workingDir',
   stop_grace_period: 'stopTimeoutSeconds', stopTimeoutSeconds: 'stopTimeoutSeconds', pull_policy: 'pullPolicy', pullPolicy: 'pullPolicy',
   healthcheck: 'health', health: 'health', min_ready_seconds: 'minReadySeconds', minReadySeconds: 'minReadySeconds',
+  cap_add: 'capabilities', capabilities: 'capabilities',
 };
 
 function convertWorkload(spec: unknown, path: Path, issues: Issues, sources: Map<string, string>): Json {
@@ -241,6 +250,11 @@ function convertWorkload(spec: unknown, path: Path, issues: Issues, sources: Map
         break;
       case 'min_ready_seconds':
         out.minReadySeconds = seconds(value, here, issues);
+        break;
+      case 'cap_add':
+      case 'capabilities':
+        // Compose accepts CAP_NET_ADMIN and NET_ADMIN; the device grants only what its operator allowed (DD-024).
+        out.capabilities = list(value, here, issues).map((c) => (typeof c === 'string' ? c.replace(/^CAP_/, '') : c));
         break;
       case 'healthcheck':
         out.health = healthCheck(value, here, issues);

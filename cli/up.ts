@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkBrokerConfig } from '../broker/config.js';
@@ -11,11 +12,20 @@ import { errorMessage } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { redactUrl } from '../shared/redact-url.js';
 import { SECRET_FILE_WARNING, secretFileWarning } from '../shared/secret-input.js';
+import { brokerNames, ensureUpCertificates, type UpCertificates } from './up-certificates.js';
+import { collect } from './commands/args.js';
 
 interface UpOptions {
   dataDir?: string;
   host?: string;
   port?: string;
+  plainHost?: string;
+  tlsPort?: string;
+  tlsSan: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  deviceCaCert?: string;
+  deviceCaKey?: string;
   redisPort?: string;
   apiHost?: string;
   apiPort?: string;
@@ -55,9 +65,16 @@ export function registerUpCommand(program: Command): void {
   program
     .command('up')
     .description('run the control plane in one process: broker, controller and HTTP API (+ a private Redis when REDIS_URL is not set)')
-    .option('--data-dir <dir>', 'where the embedded Redis and generated secrets live (env OUTPOST_DATA_DIR, default ./.outpost)')
-    .option('--host <host>', 'broker listen address (env OUTPOST_BROKER_HOST, default 0.0.0.0)')
-    .option('--port <port>', 'broker TCP port (env OUTPOST_BROKER_PORT, default 1883)')
+    .option('--data-dir <dir>', 'where the embedded Redis, generated secrets, the CA and certificates live (env OUTPOST_DATA_DIR, default ./.outpost)')
+    .option('--host <host>', 'address of MQTT over TLS, what devices connect to (env OUTPOST_BROKER_HOST, default 0.0.0.0)')
+    .option('--tls-port <port>', "MQTT over TLS port, or 'off' (env OUTPOST_BROKER_TLS_PORT, default 8883)")
+    .option('--tls-san <name>', 'another host name or IP address devices reach this machine by, for the generated broker certificate (repeatable; env OUTPOST_TLS_SANS, comma-separated)', collect, [])
+    .option('--tls-cert <file>', 'serve this PEM broker certificate instead of generating one (env OUTPOST_BROKER_TLS_CERT_FILE)')
+    .option('--tls-key <file>', 'PEM key of --tls-cert (env OUTPOST_BROKER_TLS_KEY_FILE)')
+    .option('--device-ca-cert <file>', 'your own CA for device certificates (and the generated broker certificate) instead of <data-dir>/ca.pem (env OUTPOST_DEVICE_CA_CERT_FILE)')
+    .option('--device-ca-key <file>', 'PEM key of --device-ca-cert (env OUTPOST_DEVICE_CA_KEY_FILE)')
+    .option('--port <port>', "plain MQTT port, or 'off' (env OUTPOST_BROKER_PORT, default 1883)")
+    .option('--plain-host <host>', 'address of plain MQTT (env OUTPOST_BROKER_PLAIN_HOST, default 127.0.0.1: plain MQTT carries secrets in clear, so it stays on this machine)')
     .option('--redis-port <port>', 'port of the embedded Redis (env OUTPOST_REDIS_PORT, default 6390)')
     .option('--api-host <host>', 'API listen address (env OUTPOST_API_HOST, default 127.0.0.1)')
     .option('--api-port <port>', 'API port (env OUTPOST_API_PORT, default 8080)')
@@ -91,6 +108,19 @@ export function registerUpCommand(program: Command): void {
     });
 }
 
+/** A value from a flag, else the environment; '' counts as unset. */
+function pick(flag: string | undefined, env: Env, name: string): string | undefined {
+  const value = flag ?? env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** The address to reach a listener on this machine: loopback for a wildcard address. */
+function reachable(host: string): string {
+  return host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+}
+
+const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
 async function runUp(
   options: UpOptions,
   env: Env,
@@ -109,17 +139,47 @@ async function runUp(
     parts.redis = await startEmbeddedRedis({
       dataDir,
       port: Number(options.redisPort ?? env.OUTPOST_REDIS_PORT ?? 6390),
+      // DD-027: generated once, like the admin token; an older data dir without one gets one now.
+      password: await secret(dataDir, 'redis-password', undefined, logger),
       logger,
     });
     redisUrl = parts.redis.url;
   }
   const servicePassword = await secret(dataDir, 'service-password', env.OUTPOST_SERVICE_PASSWORD, logger);
   const adminToken = await secret(dataDir, 'admin-token', env.OUTPOST_ADMIN_TOKEN, logger);
+
+  // DD-027: TLS by default, from a CA of its own unless the operator brings one.
+  const tlsPort = pick(options.tlsPort, env, 'OUTPOST_BROKER_TLS_PORT') ?? '8883';
+  const tlsOn = tlsPort !== 'off';
+  const tlsCert = pick(options.tlsCert, env, 'OUTPOST_BROKER_TLS_CERT_FILE');
+  const tlsKey = pick(options.tlsKey, env, 'OUTPOST_BROKER_TLS_KEY_FILE');
+  const caCert = pick(options.deviceCaCert, env, 'OUTPOST_DEVICE_CA_CERT_FILE');
+  const caKey = pick(options.deviceCaKey, env, 'OUTPOST_DEVICE_CA_KEY_FILE');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  if ((caCert === undefined) !== (caKey === undefined)) throw new Error('--device-ca-cert and --device-ca-key go together');
+  const sans = [...options.tlsSan, ...(env.OUTPOST_TLS_SANS ?? '').split(',')];
+  const pki: UpCertificates = await ensureUpCertificates({
+    dataDir,
+    ...(caCert !== undefined && caKey !== undefined ? { ca: { certFile: caCert, keyFile: caKey } } : {}),
+    serverProvided: tlsCert !== undefined || !tlsOn,
+    names: brokerNames(hostname(), sans),
+    now: new Date(),
+    logger,
+  });
+  const serverCert = tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : pki.server;
+
+  const host = pick(options.host, env, 'OUTPOST_BROKER_HOST');
+  const port = pick(options.port, env, 'OUTPOST_BROKER_PORT');
   const checked = checkBrokerConfig({
     redisUrl,
     servicePassword,
-    ...(options.host ?? env.OUTPOST_BROKER_HOST ? { host: options.host ?? env.OUTPOST_BROKER_HOST } : {}),
-    ...(options.port ?? env.OUTPOST_BROKER_PORT ? { port: options.port ?? env.OUTPOST_BROKER_PORT } : {}),
+    ...(host ? { host } : {}),
+    // Plain MQTT carries device secrets and documents in clear: on this machine only, unless told otherwise.
+    plainHost: pick(options.plainHost, env, 'OUTPOST_BROKER_PLAIN_HOST') ?? '127.0.0.1',
+    ...(port ? { port } : {}),
+    ...(tlsOn && serverCert
+      ? { tlsPort, tlsCertFile: serverCert.certFile, tlsKeyFile: serverCert.keyFile, tlsClientCaFile: pki.ca.certFile }
+      : {}),
     ...(env.OUTPOST_TOPIC_PREFIX ? { topicPrefix: env.OUTPOST_TOPIC_PREFIX } : {}),
     logLevel: options.logLevel ?? env.OUTPOST_LOG_LEVEL ?? 'info',
   });
@@ -128,9 +188,17 @@ async function runUp(
   }
   parts.broker = await createBroker(checked.config, { logger: logger.child({ component: 'broker' }) });
   const address = await parts.broker.listen();
+  const plainUrl = checked.config.port === null ? undefined : `mqtt://${urlHost(address.host)}:${address.port}`;
+  const tlsUrl = address.tlsPort === undefined ? undefined : `mqtts://${urlHost(address.tlsHost ?? address.host)}:${address.tlsPort}`;
+  // The controller stays on this machine: plain loopback MQTT when there is one, else TLS to 127.0.0.1 (a name the generated certificate has).
+  const brokerCaFile = pick(undefined, env, 'OUTPOST_BROKER_CA_FILE') ?? (tlsCert === undefined ? pki.ca.certFile : undefined);
+  const controllerBroker =
+    plainUrl !== undefined
+      ? { brokerUrl: `mqtt://${urlHost(reachable(address.host))}:${address.port}` }
+      : { brokerUrl: `mqtts://${urlHost(reachable(address.tlsHost ?? address.host))}:${address.tlsPort ?? ''}`, ...(brokerCaFile ? { brokerCaFile } : {}) };
   const controllerConfig = parseControllerConfig({
     redisUrl,
-    brokerUrl: `mqtt://127.0.0.1:${address.port}`,
+    ...controllerBroker,
     servicePassword,
     serviceUsername: checked.config.serviceUsername,
     topicPrefix: checked.config.topicPrefix,
@@ -138,6 +206,9 @@ async function runUp(
     adminTokens: [adminToken],
     // DD-026: generated (0600) on first start, like the admin token.
     signingKeyFile: env.OUTPOST_SIGNING_KEY_FILE ?? join(dataDir, 'signing-key.pem'),
+    // DD-027: `outpost device add --cert-out` is signed by the broker's device CA.
+    deviceCaCertFile: pki.ca.certFile,
+    deviceCaKeyFile: pki.ca.keyFile,
     ...(options.apiHost ?? env.OUTPOST_API_HOST ? { apiHost: options.apiHost ?? env.OUTPOST_API_HOST } : {}),
     ...(options.apiPort ?? env.OUTPOST_API_PORT ? { apiPort: options.apiPort ?? env.OUTPOST_API_PORT } : {}),
     logLevel: checked.config.logLevel,
@@ -145,7 +216,9 @@ async function runUp(
   parts.controlPlane = await runControlPlane(controllerConfig, logger);
   logger.info(
     {
-      broker: `mqtt://${address.host}:${address.port}`,
+      broker: tlsUrl ?? plainUrl,
+      ...(tlsUrl && plainUrl ? { plainBroker: plainUrl } : {}),
+      ...(tlsUrl ? { caFile: tlsCert === undefined ? pki.ca.certFile : undefined } : {}),
       api: parts.controlPlane.apiUrl,
       redis: redactUrl(redisUrl),
       dataDir,

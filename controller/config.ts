@@ -5,12 +5,19 @@ import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
 import { formatIssues } from '../shared/decode.js';
 import { OutpostError } from '../shared/errors.js';
 
+/** A URL with one of the given schemes that the URL parser accepts too: connecting must not be the first to find it broken. */
+const ConnectionUrl = (scheme: RegExp, message: string) =>
+  z
+    .string()
+    .regex(scheme, { message, abort: true })
+    .refine((url) => URL.canParse(url), message);
+
 export const ControllerConfig = z
   .strictObject({
-    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    redisUrl: ConnectionUrl(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
     keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/).default('outpost:'),
     topicPrefix: TopicPrefix.default(DEFAULT_TOPIC_PREFIX),
-    brokerUrl: z.string().regex(/^(mqtts?|tcp|tls):\/\//, 'must be an mqtt:// or mqtts:// URL'),
+    brokerUrl: ConnectionUrl(/^(mqtts?|tcp|tls):\/\//, 'must be an mqtt:// or mqtts:// URL'),
     /** PEM CA of the broker's certificate, for an mqtts:// brokerUrl; absent: the system's CAs. */
     brokerCaFile: z.string().min(1).optional(),
     serviceUsername: z.string().min(1).default('svc:outpost'),
@@ -27,6 +34,9 @@ export const ControllerConfig = z
     /** PEM certificate (intermediates after it) and key: the API serves HTTPS instead of HTTP (DD-023). */
     apiTlsCertFile: z.string().min(1).optional(),
     apiTlsKeyFile: z.string().min(1).optional(),
+    /** PEM CA certificate and key that sign device certificates (DD-027); without them the API refuses to issue any. */
+    deviceCaCertFile: z.string().min(1).optional(),
+    deviceCaKeyFile: z.string().min(1).optional(),
     /** Bearer tokens with full access; at least one. Never logged. */
     adminTokens: z.array(z.string().min(16, 'admin tokens must be at least 16 characters')).min(1),
     antiEntropyIntervalSeconds: z.coerce.number().int().min(0).default(300),
@@ -52,6 +62,10 @@ export const ControllerConfig = z
   .refine((c) => (c.apiTlsCertFile === undefined) === (c.apiTlsKeyFile === undefined), {
     path: ['apiTlsKeyFile'],
     message: 'apiTlsCertFile and apiTlsKeyFile go together',
+  })
+  .refine((c) => (c.deviceCaCertFile === undefined) === (c.deviceCaKeyFile === undefined), {
+    path: ['deviceCaKeyFile'],
+    message: 'deviceCaCertFile and deviceCaKeyFile go together',
   })
   .readonly();
 export type ControllerConfig = z.infer<typeof ControllerConfig>;

@@ -10,6 +10,7 @@ import type { DeviceStatus } from './ingest/status-store.js';
 import type { Deployment, DeploymentInput } from './model/deployment.js';
 import type { DecommissionRecord } from './model/decommission.js';
 import type { Release, ReleaseInput } from './model/release.js';
+import type { CertificateOperations, IssueCertificateInput, IssuedDeviceCertificateView } from './operations/certificate-operations.js';
 import type { CommandOperations } from './operations/command-operations.js';
 import type { Decommissioner, DecommissionOptions } from './operations/decommission.js';
 import type { Delivery } from './operations/delivery.js';
@@ -33,6 +34,8 @@ export interface ControlPlaneParts {
   deploymentViews: DeploymentViews;
   fleetSummary: () => Promise<FleetSummary>;
   signing: SigningOperations;
+  /** Device certificates from the control plane's CA (DD-027). */
+  certificates: CertificateOperations;
   /** Rollouts (controller/rollout); absent in a control plane built without them. */
   rollouts?: RolloutService;
   /** API tokens with roles (DD-025). */
@@ -88,6 +91,11 @@ export class ControlPlane {
 
   rotateSecret(id: string, input: { secret?: string } = {}): Promise<{ deviceId: string; secret: string; brokersNotified: number }> {
     return this.parts.devices.rotateSecret(id, input);
+  }
+
+  /** A device certificate signed by the control plane's CA; a generated key is in this answer only (DD-027). */
+  issueDeviceCertificate(id: string, input: IssueCertificateInput = {}): Promise<IssuedDeviceCertificateView> {
+    return this.parts.certificates.issue(id, input);
   }
 
   /** Decommission (DD-022); `done`, or `pending` with the step that is being retried. */

@@ -25,6 +25,7 @@ import { StatusStore } from './ingest/status-store.js';
 import { purgeDeviceSession } from './mqtt/purge-session.js';
 import { ServiceClient } from './mqtt/service-client.js';
 import { RedisSessionControl } from './mqtt/session-control.js';
+import { CertificateOperations } from './operations/certificate-operations.js';
 import { CommandOperations } from './operations/command-operations.js';
 import { Decommissioner } from './operations/decommission.js';
 import { DeploymentOperations } from './operations/deployment-operations.js';
@@ -197,6 +198,12 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     failpoints,
   });
   const deploymentOps = new DeploymentOperations({ devices, releases, deployments, publisher, failpoints });
+  const certificates = new CertificateOperations({
+    devices,
+    logger: logger.child({ component: 'certificates' }),
+    now,
+    ...(config.deviceCaCertFile !== undefined && config.deviceCaKeyFile !== undefined ? { ca: { certFile: config.deviceCaCertFile, keyFile: config.deviceCaKeyFile } } : {}),
+  });
   const controlPlane = new ControlPlane({
     devices: new DeviceOperations({
       redis,
@@ -216,6 +223,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     deploymentViews: new DeploymentViews({ redis, keys, devices, releases, deployments, status, targetedIds: (d) => deploymentOps.targetedIds(d) }),
     fleetSummary: () => fleetSummary({ redis, keys, devices, status }),
     signing: new SigningOperations({ redis, keys, devices, signingKeys, publisher, logger: logger.child({ component: 'signing' }) }),
+    certificates,
     rollouts: rollouts.service,
     tokens: new TokenStore({ redis, keys, now, logger: logger.child({ component: 'tokens' }) }),
     audit: new AuditLog({ redis, keys, maxEntries: config.auditMaxEntries }),
@@ -250,6 +258,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       await redis.ping();
       await checkRedisPolicy(redis, logger);
       await signingKeys.init();
+      await certificates.init();
       let first = true;
       mqttClient.on('ready', () => {
         // After a broker restart its retained store may have lost documents;

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.js';
 import { sleep } from '../shared/clock.js';
+import { redactUrl } from '../shared/redact-url.js';
 
 export interface EmbeddedRedis {
+  /** redis://:<password>@127.0.0.1:<port>: holds the password, never log it unredacted (shared/redact-url.ts). */
   readonly url: string;
   readonly pid: number | undefined;
   /** SIGTERM (Redis flushes its AOF) and wait for the exit. Idempotent. */
@@ -51,10 +53,18 @@ export function redisServerAvailable(): boolean {
 
 /**
  * A private redis-server child for `outpost up` when no REDIS_URL is given:
- * loopback only, AOF on (durable sessions, queues and versions), and
- * `noeviction` because BullMQ and the registry must never lose keys.
+ * loopback only and with a password (DD-027: any local user or process could
+ * otherwise rewrite the registry), AOF on (durable sessions, queues and
+ * versions), and `noeviction` because BullMQ and the registry must never
+ * lose keys. The password goes in on stdin (`redis-server -`), never in the
+ * arguments every local user can read with ps. Requiring a password on an
+ * existing AOF changes nothing in the data: an upgraded data dir just works.
  */
-export async function startEmbeddedRedis(opts: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(opts: { dataDir: string; port: number; password: string; logger: Logger }): Promise<EmbeddedRedis> {
+  // A config-file line ends at the newline and treats quotes and backslashes specially: refuse rather than mangle.
+  if (!/^[\x21-\x7e]+$/.test(opts.password) || /["'\\]/.test(opts.password)) {
+    throw new Error('the embedded Redis password must be printable ASCII without spaces, quotes or backslashes');
+  }
   const dir = join(opts.dataDir, 'redis');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const pidFile = join(dir, 'redis.pid');
@@ -62,6 +72,7 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number; 
   const child: ChildProcess = spawn(
     'redis-server',
     [
+      '-', // the rest of the configuration (requirepass) from stdin
       '--port', String(opts.port),
       '--bind', '127.0.0.1',
       '--protected-mode', 'yes',
@@ -74,8 +85,10 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number; 
       '--loglevel', 'warning',
       '--pidfile', pidFile,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(`requirepass ${opts.password}\n`);
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
@@ -87,7 +100,8 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number; 
   const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
   child.once('error', (err) => lines.push(`spawn failed: ${err.message}`));
 
-  const url = `redis://127.0.0.1:${opts.port}`;
+  const url = `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${opts.port}`;
+  const shown = redactUrl(url);
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (exited) throw new Error(`redis-server exited at start:\n${lines.join('\n')}`);
@@ -103,11 +117,11 @@ export async function startEmbeddedRedis(opts: { dataDir: string; port: number; 
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`redis-server did not answer on ${url} within 20 s:\n${lines.join('\n')}`);
+      throw new Error(`redis-server did not answer on ${shown} within 20 s:\n${lines.join('\n')}`);
     }
     await sleep(100);
   }
-  opts.logger.info({ url, dir, pid: child.pid }, 'embedded redis started');
+  opts.logger.info({ url: shown, dir, pid: child.pid }, 'embedded redis started');
 
   let stopping: Promise<void> | undefined;
   return {

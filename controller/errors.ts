@@ -21,6 +21,7 @@ export const API_ERRORS = {
   ROLLOUT_EXISTS: 409,
   ROLLOUT_PHASE_CONFLICT: 409,
   TOKEN_EXISTS: 409,
+  DEVICE_CA_NOT_CONFIGURED: 409,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const satisfies Record<string, number>;

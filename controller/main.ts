@@ -14,6 +14,8 @@ interface ControllerFlags {
   brokerCa?: string;
   apiTlsCert?: string;
   apiTlsKey?: string;
+  deviceCaCert?: string;
+  deviceCaKey?: string;
   servicePassword?: string;
   servicePasswordFile?: string;
   serviceUsername?: string;
@@ -52,6 +54,8 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     brokerCaFile: flags.brokerCa ?? env.OUTPOST_BROKER_CA_FILE,
     apiTlsCertFile: flags.apiTlsCert ?? env.OUTPOST_API_TLS_CERT_FILE,
     apiTlsKeyFile: flags.apiTlsKey ?? env.OUTPOST_API_TLS_KEY_FILE,
+    deviceCaCertFile: flags.deviceCaCert ?? env.OUTPOST_DEVICE_CA_CERT_FILE,
+    deviceCaKeyFile: flags.deviceCaKey ?? env.OUTPOST_DEVICE_CA_KEY_FILE,
     servicePassword: readSecret(flags.servicePasswordFile ?? env.OUTPOST_SERVICE_PASSWORD_FILE) ?? env.OUTPOST_SERVICE_PASSWORD,
     serviceUsername: flags.serviceUsername ?? env.OUTPOST_SERVICE_USERNAME,
     apiHost: flags.apiHost ?? env.OUTPOST_API_HOST,
@@ -87,6 +91,8 @@ export function registerControllerCommand(program: Command): void {
     .option('--api-port <port>', 'API port (env OUTPOST_API_PORT, default 8080)')
     .option('--api-tls-cert <file>', 'PEM certificate: the API serves HTTPS (env OUTPOST_API_TLS_CERT_FILE)')
     .option('--api-tls-key <file>', 'PEM key of --api-tls-cert (env OUTPOST_API_TLS_KEY_FILE)')
+    .option('--device-ca-cert <file>', "PEM CA certificate that signs device certificates (outpost device add --cert-out); the broker's --tls-client-ca (env OUTPOST_DEVICE_CA_CERT_FILE)")
+    .option('--device-ca-key <file>', 'PEM key of --device-ca-cert (env OUTPOST_DEVICE_CA_KEY_FILE)')
     .addOption(new Option('--admin-token <token>', 'refused: use --admin-token-file or env OUTPOST_ADMIN_TOKEN').hideHelp())
     .option('--admin-token-file <file>', 'file holding the admin token, the bootstrap token with role admin (env OUTPOST_ADMIN_TOKEN_FILE, or the token in OUTPOST_ADMIN_TOKEN)')
     .option('--key-prefix <prefix>', 'Redis key prefix (env OUTPOST_KEY_PREFIX, default outpost:)')

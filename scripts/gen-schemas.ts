@@ -94,6 +94,10 @@ function renderOne(source: SchemaSource): JsonObject {
     override: ({ zodSchema, jsonSchema }) => {
       const max = MAX_PROPERTIES.get(zodSchema);
       if (max !== undefined) jsonSchema.maxProperties = max;
+      // zod checks IPv6 with the URL parser, which admits the mixed notation
+      // (::ffff:192.0.2.1) that the regex it exports does not: `format` alone
+      // says what receivers accept (test/property/protocol-schemas.test.ts).
+      if (jsonSchema.format === 'ipv6') delete jsonSchema.pattern;
     },
   }) as JsonObject;
 

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
+import { LIMITS } from './limits.js';
 
 export type Decoded<T> = { ok: true; value: T; raw: unknown } | { ok: false; code: ErrorCode; reason: string; raw: unknown };
 
@@ -10,7 +11,8 @@ export interface DecodeCodes {
 }
 
 /**
- * Bytes → validated message, never throwing: size limit, JSON, then zod.
+ * Bytes → validated message, never throwing: size limit, JSON, shape (depth,
+ * `__proto__` keys), then zod.
  * `raw` is whatever JSON parsed (or undefined), so callers can still read a
  * version number out of a rejected document for their report, and verify a
  * signature over exactly what was sent (before zod filled in defaults).
@@ -31,11 +33,48 @@ export function decodeJson<S extends z.ZodType>(
   } catch (err) {
     return { ok: false, code: codes.invalidJson, reason: `invalid JSON: ${(err as Error).message}`, raw: undefined };
   }
+  const shape = checkShape(raw);
+  if (shape !== null) return { ok: false, code: codes.schema, reason: shape, raw };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     return { ok: false, code: codes.schema, reason: formatIssues(parsed.error.issues), raw };
   }
   return { ok: true, value: parsed.data, raw };
+}
+
+interface Visit {
+  value: object;
+  key: string;
+  depth: number;
+  parent: Visit | undefined;
+}
+
+/** `a.0.b` (then `last`), bounded: the reason goes into logs and reports. */
+function pathOf(visit: Visit, last?: string): string {
+  const path = last === undefined ? [] : [last];
+  for (let at: Visit | undefined = visit; at?.parent !== undefined; at = at.parent) path.unshift(at.key);
+  if (path.length === 0) return '(root)';
+  return (path.length > 12 ? [...path.slice(0, 6), '…', ...path.slice(-5)] : path).join('.');
+}
+
+/**
+ * What JSON may carry but no receiver can handle, before the schema sees it:
+ * a `__proto__` key (zod skips it in records without an issue, so a part of
+ * the document would be silently gone), and nesting deeper than
+ * LIMITS.jsonMaxDepth. Iterative: JSON.parse nests deeper than the call
+ * stack goes.
+ */
+function checkShape(root: unknown): string | null {
+  if (root === null || typeof root !== 'object') return null;
+  const pending: Visit[] = [{ value: root, key: '', depth: 1, parent: undefined }];
+  for (let visit = pending.pop(); visit !== undefined; visit = pending.pop()) {
+    if (visit.depth > LIMITS.jsonMaxDepth) return `${pathOf(visit)}: nested deeper than ${LIMITS.jsonMaxDepth} levels`;
+    if (!Array.isArray(visit.value) && Object.hasOwn(visit.value, '__proto__')) return `${pathOf(visit, '__proto__')}: "__proto__" is not allowed as a key`;
+    for (const [key, child] of Object.entries(visit.value)) {
+      if (child !== null && typeof child === 'object') pending.push({ value: child as object, key, depth: visit.depth + 1, parent: visit });
+    }
+  }
+  return null;
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[], max = 5): string {

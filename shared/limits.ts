@@ -6,6 +6,13 @@ export const LIMITS = {
   reportedMaxBytes: 256 * 1024,
   /** Largest event. */
   eventMaxBytes: 64 * 1024,
+  /**
+   * Deepest nesting of objects and arrays in any message. No protocol
+   * document needs more than a handful; JSON.stringify and every recursive
+   * walk overflow the call stack a few thousand levels down, which a 64 KiB
+   * event (`data`) could otherwise reach.
+   */
+  jsonMaxDepth: 64,
   /** Default broker cap on any PUBLISH payload. */
   brokerMaxPayloadBytes: 512 * 1024,
   /** Longest topic the broker routes, in bytes. */

@@ -7,8 +7,9 @@ import { renderDeviceDetail, renderDeviceList, renderEvents, renderOverrides } f
 import { formatLabels } from '../output/format.js';
 import { collect, deviceWorkload, integerArg, parseEnvChanges, parseLabelChanges, parsePairs, releaseRefArg } from './args.js';
 import { CliError, oneLineErrors, run, usageError, withApiOptions, type ApiFlags, type CommandContext } from './command-context.js';
+import { certificateLine, certificateRequest, checkCertificateFlags, issueAndWrite, registerDeviceCertCommand, withCertificateOptions, type CertificateFlags, type WrittenCertificate } from './device-certificate.js';
 
-interface AddFlags extends ApiFlags {
+interface AddFlags extends ApiFlags, CertificateFlags {
   label: string[];
   secretFile?: string;
   trustOut?: string;
@@ -41,13 +42,17 @@ const view = (ctx: CommandContext) => ({ now: ctx.now(), color: ctx.color });
 export function registerDeviceCommands(program: Command): void {
   const device = oneLineErrors(program.command('device').description('enrol, inspect and configure devices'));
 
-  withApiOptions(device.command('add').argument('<id>', 'device id, e.g. kiosk-a').description('enrol a device and print its secret (shown only once)'))
-    .option('--label <key=value>', 'a label (repeatable)', collect, [])
-    .option('--secret-file <file>', 'write the secret to this file (mode 0600) instead of printing it')
-    .option('--trust-out <file>', "write the controller's signing key(s) to this file: the agent's --trust")
+  withCertificateOptions(
+    withApiOptions(device.command('add').argument('<id>', 'device id, e.g. kiosk-a').description('enrol a device: its secret is printed once (or --secret-file), a certificate written with --cert-out'))
+      .option('--label <key=value>', 'a label (repeatable)', collect, [])
+      .option('--secret-file <file>', 'write the secret to this file (mode 0600) instead of printing it')
+      .option('--trust-out <file>', "write the controller's signing key(s) to this file: the agent's --trust"),
+  )
     .action((id: string, flags: AddFlags) =>
       run(flags, async (ctx) => {
         const labels = parsePairs(flags.label, 'label');
+        checkCertificateFlags(flags);
+        const certificateAsked = flags.certOut === undefined ? undefined : await certificateRequest(id, { ...flags, certOut: flags.certOut });
         if (flags.trustOut) await writeFile(flags.trustOut, trustFileOf(await getSigningKeys(ctx.client)), { mode: 0o644 });
         // Generated here, so a retry after a lost answer is the same request
         // (the API answers it idempotently) and, with --secret-file, the
@@ -55,9 +60,13 @@ export function registerDeviceCommands(program: Command): void {
         const secret = newSecret();
         if (flags.secretFile) await writeFile(flags.secretFile, `${secret}\n`, { mode: 0o600 });
         const answer = await ctx.client.addDevice({ id, labels, secret });
-        if (flags.secretFile) {
-          if (ctx.json) return ctx.printJson({ device: answer.device, secretFile: flags.secretFile, delivery: answer.delivery });
-          ctx.print(`Enrolled device ${answer.device.id} (labels: ${formatLabels(answer.device.labels)}); its secret is in ${flags.secretFile}`);
+        // DD-027: the certificate is asked for once the device exists (it is issued only to enrolled devices).
+        const certificate = certificateAsked === undefined ? undefined : await issueAndWrite(ctx, id, certificateAsked).catch((err: unknown) => {
+          throw enrolledWithoutCertificate(id, err);
+        });
+        if (flags.secretFile || certificate) {
+          if (ctx.json) return ctx.printJson({ device: answer.device, ...(flags.secretFile ? { secretFile: flags.secretFile } : {}), ...(certificate ? { certificate } : {}), delivery: answer.delivery });
+          ctx.print(`Enrolled device ${answer.device.id} (labels: ${formatLabels(answer.device.labels)}); ${enrolmentFiles(flags.secretFile, certificate)}`);
           return;
         }
         if (ctx.json) return ctx.printJson(answer);
@@ -70,6 +79,8 @@ export function registerDeviceCommands(program: Command): void {
         );
       }),
     );
+
+  registerDeviceCertCommand(device);
 
   withApiOptions(device.command('ls').alias('list').description('list devices: online, phase, desired and applied versions'))
     .option('--selector <selector>', 'only devices whose labels match, e.g. "role=kiosk,site in (a,b)"')
@@ -221,6 +232,19 @@ export function registerDeviceCommands(program: Command): void {
         ctx.print(renderEvents(answer.events, view(ctx)));
       }),
     );
+}
+
+/** Where an enrolment's secret and certificate went. With a certificate alone the secret is kept nowhere: the certificate is the device's credential. */
+function enrolmentFiles(secretFile: string | undefined, certificate: WrittenCertificate | undefined): string {
+  const parts = [...(secretFile ? [`its secret is in ${secretFile}`] : []), ...(certificate ? [certificateLine(certificate)] : [])];
+  return parts.join('; ');
+}
+
+/** The device exists but has no certificate: say so, and how to get one, keeping the API's code. */
+function enrolledWithoutCertificate(id: string, err: unknown): CliError {
+  const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'CERTIFICATE_FAILED';
+  const why = err instanceof Error ? err.message : String(err);
+  return new CliError(code, `device ${id} is enrolled, but no certificate was issued: ${why}; once fixed, \`outpost device cert ${id} --cert-out …\` issues one`, 1, { cause: err });
 }
 
 /** Nothing when the change is on the broker; otherwise a line saying it is stored and goes out by itself. */

@@ -19,7 +19,7 @@ export function keyValues(value: unknown, here: string, issues: Issues, kind: 'e
     issues.push(`${here}: expected a map or a list of "KEY=value", got ${describe(value)}`);
   }
   for (const [k, v] of entries) {
-    if (k in out) issues.push(`${here}.${k}: given twice`);
+    if (Object.hasOwn(out, k)) issues.push(`${here}.${k}: given twice`);
     if (v === null || v === undefined) issues.push(`${here}.${k}: has no value (Outpost does not read the shell's environment; give the value)`);
     else if (!isScalar(v)) issues.push(`${here}.${k}: expected a string, got ${describe(v)}`);
     else out[k] = String(v);

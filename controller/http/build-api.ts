@@ -8,11 +8,12 @@ import { AGENT_VERSION } from '../../shared/version.js';
 import type { ControlPlane } from '../control-plane.js';
 import { installAudit } from './audit-hook.js';
 import { installAuth } from './auth.js';
-import { installErrorHandling } from './errors.js';
+import { frameworkErrorHandler, installErrorHandling } from './errors.js';
 import { installJsonBodyParser } from './json-body.js';
 import { transformOpenApiObject } from './openapi.js';
 import { accessSchemaTransform, trackRouteAccess, withAccess } from './route-access.js';
 import { auditRoutes } from './routes/audit.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { commandRoutes } from './routes/commands.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -66,6 +67,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
     bodyLimit: API_BODY_LIMIT_BYTES,
     // One line per request at info is noise for an operator API; onResponse logs it at debug.
     logController: new LogController({ disableRequestLogging: true }),
+    frameworkErrors: frameworkErrorHandler({ bodyLimitBytes: API_BODY_LIMIT_BYTES }),
     ...httpsOption(opts.https),
   });
   app.setValidatorCompiler(validatorCompiler);
@@ -133,6 +135,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(tokenRoutes, { prefix: '/v1', ...deps });
   await app.register(auditRoutes, { prefix: '/v1', ...deps });
   await app.register(signingRoutes, { prefix: '/v1', ...deps });
+  await app.register(certificateRoutes, { prefix: '/v1', ...deps });
   checkRouteAccess();
 
   await app.ready();

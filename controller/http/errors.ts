@@ -70,6 +70,20 @@ export function toErrorResponse(err: unknown, bodyLimitBytes: number): ErrorResp
 }
 
 /**
+ * Errors fastify answers before any route or hook runs (a path with broken
+ * percent-encoding, an over-long path parameter): the fastify
+ * `frameworkErrors` option, so that they too get the API's error format
+ * instead of fastify's own.
+ */
+export function frameworkErrorHandler(opts: { bodyLimitBytes: number }): (err: Error, request: FastifyRequest, reply: FastifyReply) => void {
+  return (err, request, reply) => {
+    const res = toErrorResponse(err, opts.bodyLimitBytes);
+    request.log.debug({ code: res.body.error.code, status: res.status }, 'request rejected');
+    void reply.code(res.status).send(res.body);
+  };
+}
+
+/**
  * One error format for the whole API: `{ error: { code, message, details? } }`.
  * Unknown routes are 404 ROUTE_NOT_FOUND; server-side failures are logged
  * with their cause and answered with a generic 500.

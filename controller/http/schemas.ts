@@ -297,7 +297,7 @@ const ERROR_STATUS_DESCRIPTIONS = {
   401: 'UNAUTHORIZED: missing Authorization header, or a wrong or revoked bearer token',
   403: "FORBIDDEN: the token's role is too weak for this route (see x-outpost-access)",
   404: 'DEVICE_NOT_FOUND, RELEASE_NOT_FOUND, DEPLOYMENT_NOT_FOUND, COMMAND_NOT_FOUND, ROLLOUT_NOT_FOUND or TOKEN_NOT_FOUND',
-  409: 'DEVICE_EXISTS, DEVICE_DECOMMISSIONING, RELEASE_CONFLICT, DEPLOYMENT_EXISTS, ROLLOUT_EXISTS, ROLLOUT_PHASE_CONFLICT or TOKEN_EXISTS',
+  409: 'DEVICE_EXISTS, DEVICE_DECOMMISSIONING, RELEASE_CONFLICT, DEPLOYMENT_EXISTS, ROLLOUT_EXISTS, ROLLOUT_PHASE_CONFLICT, TOKEN_EXISTS or DEVICE_CA_NOT_CONFIGURED',
   500: 'INTERNAL: an unexpected failure (details are in the controller log only)',
   503: 'UNAVAILABLE: the controller cannot reach Redis or the broker; retry later',
 } as const;

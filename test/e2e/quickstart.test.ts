@@ -16,9 +16,10 @@ const run = promisify(execFile);
 
 /**
  * The README quick start, step by step, in a fresh directory: `outpost up`,
- * `device add`, the agent, `release create`, `deploy`, `device override`,
- * `status` and `device show` — with the test image instead of busybox:1.36
- * (no public registry here) and random ports instead of the defaults.
+ * `device add` with a certificate from up's own CA, the agent over
+ * mqtts:// with it, `release create`, `deploy`, `device override`, `status`
+ * and `device show` — with the test image instead of busybox:1.36 (no public
+ * registry here) and random ports instead of the defaults.
  */
 describe('README quick start', () => {
   let dir: TempDir;
@@ -36,10 +37,10 @@ describe('README quick start', () => {
 
   it('works as written, and outpost up stops its private Redis on SIGTERM', async () => {
     dir = await makeTempDir('quickstart');
-    const [port, redisPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [port, tlsPort, redisPort, apiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     up = spawnProcess(process.execPath, {
       name: 'outpost up',
-      args: [CLI, 'up', '--port', String(port), '--redis-port', String(redisPort), '--api-port', String(apiPort)],
+      args: [CLI, 'up', '--port', String(port), '--tls-port', String(tlsPort), '--redis-port', String(redisPort), '--api-port', String(apiPort)],
       env: { REDIS_URL: undefined, OUTPOST_SERVICE_PASSWORD: undefined, OUTPOST_ADMIN_TOKEN: undefined },
       cwd: dir.path,
     });
@@ -51,13 +52,14 @@ describe('README quick start', () => {
     const env = { PATH: process.env.PATH, OUTPOST_API: `http://127.0.0.1:${apiPort}` };
     const outpost = async (...args: string[]) => (await run(process.execPath, [CLI, ...args], { cwd: dir.path, env })).stdout;
 
-    await outpost('device', 'add', deviceId, '--label', 'site=a', '--label', 'role=kiosk', '--secret-file', `${deviceId}.secret`, '--trust-out', 'outpost-signing.pub');
+    await outpost('device', 'add', deviceId, '--label', 'site=a', '--label', 'role=kiosk', '--cert-out', '.', '--ca-out', 'outpost-ca.pem', '--trust-out', 'outpost-signing.pub');
+    // Over TLS with the certificate alone: no secret anywhere.
     agent = await startAgent({
       deviceId,
-      brokerUrl: `mqtt://127.0.0.1:${port}`,
+      brokerUrl: `mqtts://127.0.0.1:${tlsPort}`,
       secret: '',
       stateDir: join(dir.path, 'state'),
-      extraArgs: ['--secret-file', join(dir.path, `${deviceId}.secret`)],
+      extraArgs: ['--ca', join(dir.path, 'outpost-ca.pem'), '--cert', join(dir.path, `${deviceId}.pem`), '--key', join(dir.path, `${deviceId}-key.pem`)],
       trustFile: join(dir.path, 'outpost-signing.pub'),
       env: { OUTPOST_DEVICE_SECRET: undefined },
     });

@@ -22,6 +22,8 @@ export interface AgentProcessOptions {
   stateDir: string;
   extraArgs?: readonly string[];
   env?: Record<string, string | undefined>;
+  /** Output lines kept (default 400); raise it to keep a whole run's output. */
+  bufferLines?: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProc
       ...(opts.extraArgs ?? []),
     ],
     env: { OUTPOST_DEVICE_SECRET: opts.secretFile ? undefined : opts.secret, ...(opts.env ?? {}) },
-    bufferLines: 400,
+    bufferLines: opts.bufferLines ?? 400,
   });
   await proc.waitForLine(/"msg":"agent started"/, 20_000).catch((err: unknown) => {
     throw new Error(`agent did not start: ${(err as Error).message}\n${proc.output()}`);

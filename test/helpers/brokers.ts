@@ -26,7 +26,14 @@ export interface BrokerFixture {
 
 /** Outpost's aedes broker as a child process (`outpost broker`) on its own Redis. */
 export async function startAedesFixture(
-  opts: { redis?: RedisServer; extraArgs?: string[]; /** URL the broker uses instead of redis.url (e.g. a delay proxy). */ brokerRedisUrl?: string } = {},
+  opts: {
+    redis?: RedisServer;
+    extraArgs?: string[];
+    /** URL the broker uses instead of redis.url (e.g. a delay proxy). */
+    brokerRedisUrl?: string;
+    /** Output lines kept (default 400); raise it to keep a whole run's output. */
+    bufferLines?: number;
+  } = {},
 ): Promise<BrokerFixture & { redis: RedisServer }> {
   const redis = opts.redis ?? (await startRedis());
   const ownsRedis = !opts.redis;
@@ -38,7 +45,7 @@ export async function startAedesFixture(
       name: `broker :${port}`,
       args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', opts.brokerRedisUrl ?? redis.url, '--log-level', 'info', ...(opts.extraArgs ?? [])],
       env: { OUTPOST_SERVICE_PASSWORD: servicePassword },
-      bufferLines: 400,
+      bufferLines: opts.bufferLines ?? 400,
     });
     const p = proc;
     await p.waitForLine(/broker listening/, 20_000).catch((err: unknown) => {

@@ -18,6 +18,8 @@ export interface ControllerProcessOptions {
   extraArgs?: readonly string[];
   /** Extra environment, e.g. OUTPOST_FAILPOINTS for crash tests. */
   env?: Readonly<Record<string, string>>;
+  /** Output lines kept (default 600); raise it to keep a whole run's output. */
+  bufferLines?: number;
 }
 
 export interface ControllerProcess {
@@ -47,7 +49,7 @@ export async function startControllerProcess(opts: ControllerProcessOptions): Pr
       ...(opts.extraArgs ?? []),
     ],
     env: { OUTPOST_SERVICE_PASSWORD: opts.servicePassword, OUTPOST_ADMIN_TOKEN: opts.adminToken, ...opts.env },
-    bufferLines: 600,
+    bufferLines: opts.bufferLines ?? 600,
   });
   await proc.waitForLine(/"msg":"api listening"/, 30_000).catch((err: unknown) => {
     throw new Error(`controller did not start: ${(err as Error).message}\n${proc.output()}`);

@@ -12,14 +12,16 @@ export interface StartRedisOptions {
   readonly dir?: string;
   /** Fixed port; a free random one when omitted. */
   readonly port?: number;
-  /** Appended to the command line, e.g. ['--requirepass', 'x']. */
+  /** Appended to the command line, e.g. ['--maxclients', '100']. */
   readonly extraArgs?: readonly string[];
+  /** `requirepass`: clients must AUTH; `url` then carries the password. */
+  readonly password?: string;
   readonly startTimeoutMs?: number;
 }
 
 export interface RedisServer extends RestartableServer {
   readonly host: string;
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>`, or `redis://:<password>@127.0.0.1:<port>` */
   readonly url: string;
   readonly dir: string;
   /** Alias of `stop()`. */
@@ -48,18 +50,23 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
           '--dir', dir,
           '--maxmemory-policy', 'noeviction',
           '--daemonize', 'no',
+          ...(opts.password === undefined ? [] : ['--requirepass', opts.password]),
           ...(opts.extraArgs ?? []),
         ],
       }),
-    // PING answers -LOADING while the AOF is replayed; only +PONG means ready.
-    probe: async (port) => (await exchange(port, 'PING\r\n', HOST)).startsWith('+PONG'),
+    // PING answers -LOADING while the AOF is replayed; only +PONG means ready. With a password, one
+    // that takes AUTH (clients wait out the loading themselves).
+    probe: async (port) =>
+      opts.password === undefined
+        ? (await exchange(port, 'PING\r\n', HOST)).startsWith('+PONG')
+        : (await exchange(port, `AUTH ${opts.password}\r\n`, HOST)).startsWith('+OK'),
     cleanup: async () => tempDir?.remove(),
   });
 
   return {
     host: HOST,
     port: server.port,
-    url: `redis://${HOST}:${server.port}`,
+    url: `redis://${opts.password === undefined ? '' : `:${encodeURIComponent(opts.password)}@`}${HOST}:${server.port}`,
     dir,
     get pid() {
       return server.pid;

@@ -16,6 +16,7 @@ const ROLE_TABLE: Record<string, Access> = {
   'GET /v1/devices/{id}': 'viewer',
   'DELETE /v1/devices/{id}': 'admin',
   'POST /v1/devices/{id}/secret': 'admin',
+  'POST /v1/devices/{id}/certificate': 'admin',
   'PATCH /v1/devices/{id}/labels': 'operator',
   'PATCH /v1/devices/{id}/overrides': 'operator',
   'PUT /v1/devices/{id}/pins/{app}': 'operator',

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { z } from 'zod';
 import { decodeJson, formatIssues, type DecodeCodes } from '../../shared/decode.js';
+import { LIMITS } from '../../shared/limits.js';
 import { DesiredState } from '../../shared/schemas/index.js';
 
 const CODES: DecodeCodes = { tooLarge: 'DESIRED_TOO_LARGE', invalidJson: 'DESIRED_INVALID_JSON', schema: 'DESIRED_SCHEMA' };
@@ -37,6 +38,28 @@ describe('decodeJson', () => {
     expect(decodeJson(text, z.unknown(), limit + 1, CODES).ok).toBe(true);
     // Not even JSON: the size check comes first.
     expect(decodeJson('{'.repeat(100), z.unknown(), 10, CODES)).toMatchObject({ ok: false, code: 'DESIRED_TOO_LARGE' });
+  });
+
+  it('refuses a "__proto__" key anywhere, which the schema would otherwise drop without a word', () => {
+    const doc = { ...GOOD, workloads: { web: { image: 'busybox:1.36', env: JSON.parse('{"__proto__":"x","A":"1"}') as unknown } } };
+    const result = decodeJson(JSON.stringify(doc), DesiredState, 1024, CODES);
+    expect(result).toMatchObject({ ok: false, code: 'DESIRED_SCHEMA', reason: 'workloads.web.env.__proto__: "__proto__" is not allowed as a key' });
+    // Escaped, it is the same key once parsed.
+    expect(decodeJson('{"\\u005f_proto__":{}}', z.unknown(), 1024, CODES)).toMatchObject({ ok: false, code: 'DESIRED_SCHEMA' });
+    // As a value it is only a string.
+    expect(decodeJson('{"a":"__proto__"}', z.unknown(), 1024, CODES).ok).toBe(true);
+    // However deep it sits.
+    const deep = `${'{"a":['.repeat(10)}{"__proto__":1}${']}'.repeat(10)}`;
+    expect(decodeJson(deep, z.unknown(), 1024, CODES)).toMatchObject({ ok: false, code: 'DESIRED_SCHEMA', reason: 'a.0.a.0.a.0.….a.0.a.0.__proto__: "__proto__" is not allowed as a key' });
+    expect(decodeJson(deep.replace('__proto__', 'x'), z.unknown(), 1024, CODES).ok).toBe(true);
+  });
+
+  it(`refuses nesting deeper than ${LIMITS.jsonMaxDepth} levels, which JSON.parse takes but JSON.stringify (and every recursive walk) cannot`, () => {
+    const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(decodeJson(nested(LIMITS.jsonMaxDepth), z.unknown(), 1 << 20, CODES).ok).toBe(true);
+    expect(decodeJson(nested(LIMITS.jsonMaxDepth + 1), z.unknown(), 1 << 20, CODES)).toMatchObject({ ok: false, code: 'DESIRED_SCHEMA', reason: expect.stringMatching(/nested deeper than 64 levels$/) });
+    // Far deeper than the call stack goes: still a verdict, not a RangeError.
+    expect(decodeJson(`{"data":${nested(100_000)}}`, z.unknown(), 1 << 20, CODES)).toMatchObject({ ok: false, reason: expect.stringMatching(/^data\.0\.0\.0\.0\.0\.….*nested deeper/) });
   });
 
   it.each(['', '{', '{"a":1,}', 'undefined', "{'a':1}", '\uFEFF{}'])('reports invalid JSON %j', (payload) => {

@@ -116,6 +116,8 @@ describe('release files → ReleaseInput', () => {
       minReadySeconds: 5,
       strategy: 'hand-over',
     }],
+    ['cap_add, with and without the CAP_ prefix', 'image: nginx\ncap_add: [NET_ADMIN, CAP_SYS_TIME]', { image: 'nginx', capabilities: ['NET_ADMIN', 'SYS_TIME'] }],
+    ['native capabilities', 'image: nginx\ncapabilities: [NET_RAW]', { image: 'nginx', capabilities: ['NET_RAW'] }],
     ['no-op compose values and x- extensions', 'image: nginx\nprivileged: false\nnetwork_mode: bridge\nx-note: ignored', { image: 'nginx' }],
   ];
   it.each(table)('%s', (_name, body, expected) => {
@@ -183,6 +185,8 @@ describe('release files → ReleaseInput', () => {
     ['a disabled healthcheck', 'image: nginx\nhealthcheck: {disable: true}', /workloads\.web\.healthcheck\.disable: disabling the image's health check is not supported/],
     ['a healthcheck without test', 'image: nginx\nhealthcheck: {interval: 5s}', /workloads\.web\.healthcheck\.test: required/],
     ['an unknown strategy', 'image: nginx\nstrategy: yolo', /workloads\.web\.strategy: /],
+    ['cap_add ALL', 'image: nginx\ncap_add: [ALL]', /workloads\.web\.cap_add\[0\]: capabilities are named like NET_ADMIN/],
+    ['cap_drop', 'image: nginx\ncap_drop: [NET_RAW]', /workloads\.web\.cap_drop: not supported by Outpost \(containers already run with a minimal capability set/],
     ['deploy replicas', 'image: nginx\ndeploy: {replicas: 3}', /workloads\.web\.deploy\.replicas: not supported by Outpost/],
   ];
   it.each(rejections)('rejects %s with a message naming the field', (_name, body, message) => {
@@ -214,8 +218,8 @@ describe('release files → ReleaseInput', () => {
   });
 
   it('lists every problem, not only the first', () => {
-    const message = rejection(web('image: nginx\nprivileged: true\nports: ["80"]\ncap_add: [NET_ADMIN]'));
-    expect(message).toMatch(/privileged: .*ports\[0\]: .*cap_add: /);
+    const message = rejection(web('image: nginx\nprivileged: true\nports: ["80"]\ncap_drop: [NET_ADMIN]'));
+    expect(message).toMatch(/privileged: .*ports\[0\]: .*cap_drop: /);
   });
 });
 
