@@ -4,72 +4,17 @@
  * Outpost's broker — plus the no-op recompute that must publish nothing.
  * Prints JSON and a markdown table. Usage: node dist/bench/publish-fanout.js [N]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { checkBrokerConfig } from '../broker/config.js';
-import { createBroker } from '../broker/create-broker.js';
-import { parseControllerConfig } from '../controller/config.js';
-import { createController } from '../controller/create-controller.js';
-import { startEmbeddedRedis } from '../controller/embedded-redis.js';
-import { Keys } from '../controller/registry/keys.js';
-import { silentLogger } from '../shared/logger.js';
+import { DEFAULT_KEY_PREFIX } from '../broker/config.js';
+import { PERSISTENCE_KEY_SUFFIX } from '../broker/persistence/create-persistence.js';
+import { persistenceKeys } from '../broker/persistence/keys.js';
+import { startBenchControlPlane, runBench } from './lib/bench-control-plane.js';
+import { commandCalls, commandStats, perUnit } from './lib/redis-stats.js';
 
 const N = Number(process.argv[2] ?? 10_000);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function commandStats(redis: Redis): Promise<Map<string, number>> {
-  const info = await redis.info('commandstats');
-  const out = new Map<string, number>();
-  for (const m of info.matchAll(/cmdstat_([a-z|_-]+):calls=(\d+)/g)) out.set(m[1] as string, Number(m[2]));
-  return out;
-}
-
-async function commandCalls(redis: Redis): Promise<number> {
-  let total = 0;
-  for (const n of (await commandStats(redis)).values()) total += n;
-  return total;
-}
-
-/** Redis commands per device during a step, by command (the biggest first). */
-function perDevice(before: Map<string, number>, after: Map<string, number>, devices: number): Record<string, number> {
-  const rows = [...after].map(([cmd, n]) => [cmd, (n - (before.get(cmd) ?? 0)) / devices] as const).filter(([, n]) => n >= 0.01);
-  return Object.fromEntries(rows.sort((a, b) => b[1] - a[1]).map(([cmd, n]) => [cmd, Number(n.toFixed(2))]));
-}
-
 async function main(): Promise<void> {
-  const logger = silentLogger();
-  const dir = await mkdtemp(join(tmpdir(), 'outpost-bench-'));
-  const redisServer = await startEmbeddedRedis({ dataDir: dir, port: await freePort(), password: randomBytes(16).toString('hex'), logger });
-  const servicePassword = randomBytes(16).toString('hex');
-  const bc = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redisServer.url, servicePassword, logLevel: 'silent' });
-  if (!bc.ok) throw new Error(JSON.stringify(bc.issues));
-  const broker = await createBroker(bc.config, { logger });
-  const { port } = await broker.listen();
-  const controller = createController(
-    parseControllerConfig({
-      redisUrl: redisServer.url,
-      brokerUrl: `mqtt://127.0.0.1:${port}`,
-      servicePassword,
-      adminTokens: [randomBytes(16).toString('hex')],
-      antiEntropyIntervalSeconds: 0,
-    }),
-    { logger },
-  );
-  await controller.start();
-  const redis = new Redis(redisServer.url);
-  const keys = new Keys('outpost:');
+  const plane = await startBenchControlPlane();
+  const { controller, redis, keys } = plane;
   try {
     // Enroll N devices in bulk (the registry format, written directly: enrollment speed is not measured here).
     const createdAt = new Date().toISOString();
@@ -103,7 +48,7 @@ async function main(): Promise<void> {
         devicesPerSecond: Math.round((N / ms) * 1000),
         redisCommands: calls,
         redisCommandsPerDevice: Number((calls / N).toFixed(2)),
-        byCommand: perDevice(stats0, stats1, N),
+        byCommand: perUnit(stats0, stats1, N),
       };
     };
     const rows = [
@@ -117,21 +62,14 @@ async function main(): Promise<void> {
         return { published: result.published.length };
       }),
     ];
-    const retained = await redis.hlen('retained');
+    const retained = await redis.hlen(persistenceKeys(`${DEFAULT_KEY_PREFIX}${PERSISTENCE_KEY_SUFFIX}`).retained);
     const out = { benchmark: 'publish-fanout', node: process.version, devices: N, retainedDocuments: retained, controllerRssMBDelta: Math.round((process.memoryUsage().rss - rss0) / 1e6), rows };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n\n`);
     process.stdout.write('| step | devices | published | ms | devices/s | Redis commands | per device |\n|---|---|---|---|---|---|---|\n');
     for (const r of rows) process.stdout.write(`| ${r.name} | ${r.devices} | ${r.published} | ${r.ms} | ${r.devicesPerSecond} | ${r.redisCommands} | ${r.redisCommandsPerDevice} |\n`);
   } finally {
-    redis.disconnect();
-    await controller.close();
-    await broker.close();
-    await redisServer.stop();
-    await rm(dir, { recursive: true, force: true });
+    await plane.close();
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -3,6 +3,7 @@ import { isDeviceId } from '../shared/device-id.js';
 import { OutpostError } from '../shared/errors.js';
 import { LIMITS } from '../shared/limits.js';
 import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
+import { PERSISTENCE_KINDS } from './persistence/kinds.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -81,7 +82,21 @@ export const BrokerConfig = z
       .default('svc:outpost'),
     /** Absent: no service identity can connect. */
     servicePassword: z.string().min(16, 'must be at least 16 characters').max(1024).optional(),
-    /** Offline messages replayed per CONNECT (aedes-persistence-redis `maxSessionDelivery`). */
+    /**
+     * Which aedes persistence (DD-028): `outpost`, Outpost's own (one Redis
+     * round trip per operation, keys below `<keyPrefix>mqtt:`), or `legacy`,
+     * aedes-persistence-redis 11.2 (kept for one release, for comparison).
+     * The two keep their data apart: switching starts with no sessions.
+     */
+    persistence: z.enum(PERSISTENCE_KINDS, { error: `must be one of ${PERSISTENCE_KINDS.join(', ')}` }).default('outpost'),
+    /**
+     * Queue of connections the kernel has accepted but the broker has not yet
+     * taken (net.Server listen `backlog`; the kernel caps it at
+     * net.core.somaxconn). A reconnect storm overflows a short one, and every
+     * overflow costs a client a SYN retransmission (1, 3, 7 s …).
+     */
+    listenBacklog: int(1, 1_000_000).default(4096),
+    /** Offline messages replayed per CONNECT (the persistence's `maxSessionDelivery`). */
     maxSessionDelivery: int(1, 100_000).default(100),
     /**
      * Longest QoS 1 queue of a persistent session; beyond it the OLDEST

@@ -13,6 +13,8 @@ export interface ConnectionServerOptions {
   logger: Logger;
   /** Filled with the peer state of every TLS connection, keyed by the stream handed to aedes. */
   tlsPeers: TlsPeers;
+  /** Kernel accept queue of each listener (net.Server listen `backlog`); Node's default is 511. */
+  listenBacklog?: number;
 }
 
 /** PEM material of a TLS listener. */
@@ -48,7 +50,7 @@ export interface ConnectionServer {
  * straight to the socket.
  */
 export function createConnectionServer(options: ConnectionServerOptions): ConnectionServer {
-  const { handle, maxRemainingLength, logger, tlsPeers } = options;
+  const { handle, maxRemainingLength, logger, tlsPeers, listenBacklog } = options;
   /** Raw TCP sockets, TLS ones too from before their handshake, so that shutdown can end them all. */
   const sockets = new Set<Socket>();
   const remotes = new WeakMap<object, string>();
@@ -119,7 +121,7 @@ export function createConnectionServer(options: ConnectionServerOptions): Connec
       }
       servers.push(server);
       server.once('error', reject);
-      server.listen(port, host, () => {
+      server.listen({ port, host, ...(listenBacklog !== undefined ? { backlog: listenBacklog } : {}) }, () => {
         server.off('error', reject);
         server.on('error', (err) => logger.error({ err: errorMessage(err) }, 'listener error'));
         const address = server.address();

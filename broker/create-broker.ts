@@ -20,12 +20,10 @@ import type { BrokerConfig } from './config.js';
 import { createConnectionServer, type TlsListenerOptions } from './connection-server.js';
 import { ForgivingRedis } from './forgiving-redis.js';
 import { HEADER_ALLOWANCE_BYTES } from './packet-size-guard.js';
-import { createRedisPersistence } from './persistence.js';
+import { createPersistence } from './persistence/create-persistence.js';
 import { withDurableRetained } from './durable-retained.js';
 import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
-import { SessionSweeper } from './session-sweep.js';
 import { CredentialWatch } from './credential-watch.js';
-import { dropStaleWillsOnReconnect } from './stale-wills.js';
 
 /**
  * aedes only applies it to MQTT 3.1 (its default of 23 is 3.1's limit), but
@@ -99,11 +97,15 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   if (ownRedis) watchRedis(ownRedis, new RedisOutageLog(logger, 'credentials'));
   const credentials = new DeviceCredentials(credentialsRedis, config.keyPrefix);
 
-  const { persistence, redis: persistenceRedis, queues } = createRedisPersistence(config.redisUrl, {
+  const persistence = createPersistence({
+    kind: config.persistence,
+    redisUrl: config.redisUrl,
+    keyPrefix: config.keyPrefix,
     maxSessionDelivery: config.maxSessionDelivery,
     maxQueuedMessages: config.maxQueuedMessages,
     logger,
   });
+  const persistenceRedis = persistence.redis;
   watchRedis(persistenceRedis, new RedisOutageLog(logger, 'persistence'));
 
   // Own connections, because mqemitter-redis leaves the promise of its QUIT
@@ -129,7 +131,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   let aedesRef: Aedes | undefined;
   const options: AedesOptions = {
     mq,
-    persistence,
+    persistence: persistence.aedes,
     concurrency: config.concurrency,
     heartbeatInterval: config.heartbeatIntervalMs,
     connectTimeout: config.connectTimeoutMs,
@@ -154,7 +156,6 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   };
 
   let aedes: Aedes | undefined;
-  let sweeper: SessionSweeper | undefined;
   // Subscriber mode needs a connection of its own; it waits out Redis outages like the emitter's.
   const watchConnection = new ForgivingRedis(config.redisUrl, { maxRetriesPerRequest: null });
   watchRedis(watchConnection, new RedisOutageLog(logger, 'credential watch'));
@@ -169,31 +170,27 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   });
   try {
     // Both wait for Redis for as long as it takes (persistence commands are
-    // never dropped, see persistence.ts); the outage is logged meanwhile.
+    // never dropped, see persistence/create-persistence.ts); the outage is logged meanwhile.
     if (ownRedis) await ready(ownRedis);
     aedes = await Aedes.createBroker(options);
     aedesRef = aedes;
-    // Before listen(), so no client connects before the old wills are known (DD-011).
-    await dropStaleWillsOnReconnect({ aedes, redis: persistenceRedis, persistence, logger });
-    // Its first pass runs now, before aedes's first will sweep (4 heartbeats on).
+    // Before listen(), so no client connects before the old wills are known
+    // (DD-011); the session sweep's first pass runs now, before aedes's first
+    // will sweep (4 heartbeats on).
     const live = aedes;
-    sweeper = new SessionSweeper({
-      redis: persistenceRedis,
+    await persistence.startMaintenance({
+      aedes: live,
       credentialsRedis,
       keyPrefix: config.keyPrefix,
-      persistence,
-      queues,
+      sessionSweepIntervalMs: config.sessionSweepIntervalMs,
       isConnected: (clientId) => isConnected(live, clientId),
-      logger,
-      intervalMs: config.sessionSweepIntervalMs,
     });
-    sweeper.start();
     await credentialWatch.start();
   } catch (err) {
     // Nothing opened above may outlive a failed start: the process would neither serve nor exit.
     const opened = aedes;
     await closeQuietly(logger, [
-      ['session sweep', async () => sweeper?.close()],
+      ['session sweep', () => persistence.stopMaintenance()],
       ['credential watch', async () => credentialWatch.close()],
       ['aedes', () => new Promise<void>((resolve) => (opened ? opened.close(() => resolve()) : mq.close(() => resolve())))],
     ]);
@@ -208,6 +205,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     maxRemainingLength: config.maxPayloadBytes + config.maxTopicBytes + HEADER_ALLOWANCE_BYTES,
     logger,
     tlsPeers,
+    listenBacklog: config.listenBacklog,
   });
   logBrokerEvents(broker, { identities, logger, remoteOf: server.remoteOf });
   broker.on('connackSent', (packet, client) => {
@@ -259,7 +257,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
       closing ??= (async () => {
         const stopped = server.stopAccepting();
         await closeQuietly(logger, [
-          ['session sweep', async () => sweeper?.close()],
+          ['session sweep', () => persistence.stopMaintenance()],
           ['credential watch', async () => credentialWatch.close()],
           ['aedes', () => new Promise<void>((resolve) => broker.close(() => resolve()))],
           ['connections', async () => {

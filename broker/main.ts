@@ -32,6 +32,8 @@ interface RunOptions {
   maxQueuedMessages?: string;
   maxSessionDelivery?: string;
   sessionSweepIntervalMs?: string;
+  persistence?: string;
+  listenBacklog?: string;
   serviceUsername?: string;
   servicePassword?: string;
   servicePasswordFile?: string;
@@ -62,6 +64,8 @@ const SOURCES: Record<string, string> = {
   maxQueuedMessages: '--max-queued-messages / OUTPOST_BROKER_MAX_QUEUED_MESSAGES',
   maxSessionDelivery: '--max-session-delivery / OUTPOST_BROKER_MAX_SESSION_DELIVERY',
   sessionSweepIntervalMs: '--session-sweep-interval-ms / OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS',
+  persistence: '--persistence / OUTPOST_BROKER_PERSISTENCE',
+  listenBacklog: '--listen-backlog / OUTPOST_BROKER_LISTEN_BACKLOG',
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
   servicePassword: '--service-password-file / OUTPOST_SERVICE_PASSWORD',
   logLevel: '--log-level / OUTPOST_LOG_LEVEL',
@@ -95,6 +99,8 @@ export function registerBrokerCommands(program: Command): void {
     .option('--max-queued-messages <n>', 'longest QoS 1 queue of a persistent session, oldest dropped beyond it (env OUTPOST_BROKER_MAX_QUEUED_MESSAGES, default 1000)')
     .option('--max-session-delivery <n>', 'queued messages replayed per CONNECT (env OUTPOST_BROKER_MAX_SESSION_DELIVERY, default 100)')
     .option('--session-sweep-interval-ms <ms>', 'how often sessions of device ids without a credential are removed (env OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS, default 600000)')
+    .option('--persistence <kind>', "aedes persistence: outpost (one Redis round trip per operation) or legacy (aedes-persistence-redis, for comparison) (env OUTPOST_BROKER_PERSISTENCE, default outpost)")
+    .option('--listen-backlog <n>', 'listen queue of the TCP and TLS listeners, capped by net.core.somaxconn (env OUTPOST_BROKER_LISTEN_BACKLOG, default 4096)')
     .option('--service-username <name>', 'service identity username (env OUTPOST_SERVICE_USERNAME, default svc:outpost)')
     .addOption(new Option('--service-password <password>', 'refused: use --service-password-file or env OUTPOST_SERVICE_PASSWORD').hideHelp())
     .option('--service-password-file <path>', 'file holding the service identity password (env OUTPOST_SERVICE_PASSWORD_FILE, or the password in OUTPOST_SERVICE_PASSWORD); none: service disabled')
@@ -168,6 +174,8 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
       maxQueuedMessages: pick(options.maxQueuedMessages, env, 'OUTPOST_BROKER_MAX_QUEUED_MESSAGES'),
       maxSessionDelivery: pick(options.maxSessionDelivery, env, 'OUTPOST_BROKER_MAX_SESSION_DELIVERY'),
       sessionSweepIntervalMs: pick(options.sessionSweepIntervalMs, env, 'OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS'),
+      persistence: pick(options.persistence, env, 'OUTPOST_BROKER_PERSISTENCE'),
+      listenBacklog: pick(options.listenBacklog, env, 'OUTPOST_BROKER_LISTEN_BACKLOG'),
       serviceUsername: pick(options.serviceUsername, env, 'OUTPOST_SERVICE_USERNAME'),
       servicePassword,
       logLevel: pick(options.logLevel, env, 'OUTPOST_LOG_LEVEL'),

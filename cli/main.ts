@@ -25,6 +25,7 @@ const PARTS: Record<string, () => Promise<Register[]>> = {
     (await import('./commands/rollout.js')).registerRolloutCommands,
     (await import('./commands/token.js')).registerTokenCommands,
     (await import('./commands/audit.js')).registerAuditCommand,
+    (await import('./commands/sim.js')).registerSimCommand,
   ],
 };
 

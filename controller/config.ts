@@ -57,6 +57,19 @@ export const ControllerConfig = z
     rolloutPollSeconds: z.coerce.number().min(0.2).max(300).default(2),
     /** Most entries the API audit log keeps; the oldest go first (DD-025). */
     auditMaxEntries: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+    /**
+     * Who holds device credentials (DD-030): `outpost` — Outpost's broker reads them from Redis;
+     * `mosquitto-dynsec` — the controller manages Mosquitto's clients and roles through its
+     * dynamic-security plugin, as `brokerAdminUsername`.
+     */
+    brokerAdmin: z.enum(['outpost', 'mosquitto-dynsec']).default('outpost'),
+    brokerAdminUsername: z.string().min(1).default('outpost-admin'),
+    /** Never logged; from a file or the environment only (DD-025). */
+    brokerAdminPassword: z.string().min(1).optional(),
+    /** How long one admin command may wait for Mosquitto's answer. */
+    brokerAdminTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(5000),
+    /** Full comparison of Mosquitto's clients with the registry every so often (0: only at connect and after failures). */
+    brokerAdminRepairIntervalSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((c) => (c.apiTlsCertFile === undefined) === (c.apiTlsKeyFile === undefined), {
@@ -66,6 +79,14 @@ export const ControllerConfig = z
   .refine((c) => (c.deviceCaCertFile === undefined) === (c.deviceCaKeyFile === undefined), {
     path: ['deviceCaKeyFile'],
     message: 'deviceCaCertFile and deviceCaKeyFile go together',
+  })
+  .refine((c) => c.brokerAdmin !== 'mosquitto-dynsec' || c.brokerAdminPassword !== undefined, {
+    path: ['brokerAdminPassword'],
+    message: 'brokerAdmin mosquitto-dynsec needs the admin password (--broker-admin-password-file or env OUTPOST_BROKER_ADMIN_PASSWORD)',
+  })
+  .refine((c) => c.brokerAdminUsername !== c.serviceUsername, {
+    path: ['brokerAdminUsername'],
+    message: 'the broker admin and the service identity must be different clients',
   })
   .readonly();
 export type ControllerConfig = z.infer<typeof ControllerConfig>;

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { Redis } from 'ioredis';
-import { credentialRecord } from '../shared/device-credentials.js';
 import { NO_FAILPOINTS, type Failpoints } from '../shared/failpoints.js';
 import type { Logger } from '../shared/logger.js';
 import { Topics } from '../shared/topics.js';
@@ -24,7 +23,8 @@ import { Ingest } from './ingest/ingest.js';
 import { StatusStore } from './ingest/status-store.js';
 import { purgeDeviceSession } from './mqtt/purge-session.js';
 import { ServiceClient } from './mqtt/service-client.js';
-import { RedisSessionControl } from './mqtt/session-control.js';
+import type { BrokerCredentials } from './broker-admin/broker-credentials.js';
+import { createBrokerCredentials } from './broker-admin/create-broker-credentials.js';
 import { CertificateOperations } from './operations/certificate-operations.js';
 import { CommandOperations } from './operations/command-operations.js';
 import { Decommissioner } from './operations/decommission.js';
@@ -54,6 +54,8 @@ export interface Controller {
   /** Re-signs documents before they expire. */
   readonly expiryRefresher: ExpiryRefresher;
   readonly antiEntropy: AntiEntropy;
+  /** Where device credentials go: Outpost's broker (Redis) or Mosquitto's dynamic security (DD-030). */
+  readonly brokerCredentials: BrokerCredentials;
   readonly status: StatusStore;
   readonly redis: Redis;
   readonly rollouts: RolloutService;
@@ -86,13 +88,13 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   const releases = new ReleaseStore(redis, keys, now);
   const deployments = new DeploymentStore(redis, keys, now);
   const status = new StatusStore(redis, keys);
-  const sessions = new RedisSessionControl(redis, config.keyPrefix);
   const lease = new RedisLease(redis, { logger: logger.child({ component: 'publish-lease' }), ttlMs: config.publishLeaseSeconds * 1000 });
   // Created before the MQTT client it publishes through; it only uses it on send().
   let commands: CommandService | undefined;
   const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e) });
   // Every MQTT connection of the controller trusts the same broker CA (DD-023).
   const brokerTls = config.brokerCaFile === undefined ? {} : { ca: readFileSync(config.brokerCaFile) };
+  const sessions = createBrokerCredentials(config, { redis, keys, topics, logger: logger.child({ component: 'broker-admin' }), ...brokerTls });
   const mqttClient = new ServiceClient(
     {
       brokerUrl: config.brokerUrl,
@@ -191,8 +193,9 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
         purgeDeviceSession(deviceId, {
           brokerUrl: config.brokerUrl,
           connect: (url, opts) => mqtt.connectAsync(url, { ...opts, ...brokerTls }),
-          setSecret: (id, secret) => redis.set(keys.credential(id), credentialRecord(secret)).then(() => undefined),
+          setSecret: (id, secret) => sessions.setPurgeSecret(id, secret),
         })),
+    revokeCredential: (id) => sessions.revoke(id),
     logger: logger.child({ component: 'decommission' }),
     now,
     failpoints,
@@ -212,6 +215,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       releases,
       publisher,
       sessions,
+      keepPendingSecret: sessions.keepsPendingSecret,
       logger: logger.child({ component: 'control-plane' }),
       failpoints,
       reservedIds: new Set([config.serviceUsername]),
@@ -247,6 +251,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     signingKeys,
     expiryRefresher,
     antiEntropy,
+    brokerCredentials: sessions,
     status,
     redis,
     rollouts: rollouts.service,
@@ -259,6 +264,8 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       await checkRedisPolicy(redis, logger);
       await signingKeys.init();
       await certificates.init();
+      // Before the service client connects: on Mosquitto it may first have to be created.
+      await sessions.start(config.brokerWaitSeconds * 1000);
       let first = true;
       mqttClient.on('ready', () => {
         // After a broker restart its retained store may have lost documents;
@@ -295,6 +302,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       await running.catch(() => undefined);
       await rollouts.close();
       await mqttClient.close();
+      await sessions.close();
       redis.disconnect();
     },
   };

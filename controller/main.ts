@@ -33,6 +33,12 @@ interface ControllerFlags {
   signingKeyFile?: string;
   signDesired?: string;
   desiredValidity?: string;
+  brokerAdmin?: string;
+  brokerAdminUsername?: string;
+  brokerAdminPassword?: string;
+  brokerAdminPasswordFile?: string;
+  brokerAdminTimeoutMs?: string;
+  brokerAdminRepairInterval?: string;
   logLevel?: string;
 }
 
@@ -45,6 +51,9 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
   if (flags.adminToken !== undefined) throw new Error(secretOnCommandLine('--admin-token', '--admin-token-file FILE or env OUTPOST_ADMIN_TOKEN'));
   if (flags.servicePassword !== undefined) {
     throw new Error(secretOnCommandLine('--service-password', '--service-password-file FILE or env OUTPOST_SERVICE_PASSWORD'));
+  }
+  if (flags.brokerAdminPassword !== undefined) {
+    throw new Error(secretOnCommandLine('--broker-admin-password', '--broker-admin-password-file FILE or env OUTPOST_BROKER_ADMIN_PASSWORD'));
   }
   const readSecret = (file: string | undefined): string | undefined => (file ? readSecretFile(file, warnings) : undefined);
   const adminToken = readSecret(flags.adminTokenFile ?? env.OUTPOST_ADMIN_TOKEN_FILE) ?? env.OUTPOST_ADMIN_TOKEN;
@@ -71,6 +80,11 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     signingKeyFile: flags.signingKeyFile ?? env.OUTPOST_SIGNING_KEY_FILE,
     signDesired: flags.signDesired ?? env.OUTPOST_SIGN_DESIRED,
     desiredValiditySeconds: flags.desiredValidity ?? env.OUTPOST_DESIRED_VALIDITY_SECONDS,
+    brokerAdmin: flags.brokerAdmin ?? env.OUTPOST_BROKER_ADMIN,
+    brokerAdminUsername: flags.brokerAdminUsername ?? env.OUTPOST_BROKER_ADMIN_USERNAME,
+    brokerAdminPassword: readSecret(flags.brokerAdminPasswordFile ?? env.OUTPOST_BROKER_ADMIN_PASSWORD_FILE) ?? env.OUTPOST_BROKER_ADMIN_PASSWORD,
+    brokerAdminTimeoutMs: flags.brokerAdminTimeoutMs ?? env.OUTPOST_BROKER_ADMIN_TIMEOUT_MS,
+    brokerAdminRepairIntervalSeconds: flags.brokerAdminRepairInterval ?? env.OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
@@ -105,6 +119,12 @@ export function registerControllerCommand(program: Command): void {
     .option('--desired-validity <seconds>', 'how long a signed desired document is valid; re-signed at half (env OUTPOST_DESIRED_VALIDITY_SECONDS, default 604800)')
     .option('--broker-wait <seconds>', 'how long start waits for the broker before serving without it; changes stay pending until it is back (env OUTPOST_BROKER_WAIT_SECONDS, default 10)')
     .option('--audit-max-entries <n>', 'most entries the API audit log keeps, oldest dropped first (env OUTPOST_AUDIT_MAX_ENTRIES, default 10000)')
+    .option('--broker-admin <kind>', 'who holds device credentials: outpost (Outpost broker, Redis) or mosquitto-dynsec (the controller manages Mosquitto dynamic-security clients) (env OUTPOST_BROKER_ADMIN, default outpost)')
+    .option('--broker-admin-username <name>', 'Mosquitto dynamic-security admin client (env OUTPOST_BROKER_ADMIN_USERNAME, default outpost-admin)')
+    .addOption(new Option('--broker-admin-password <password>', 'refused: use --broker-admin-password-file or env OUTPOST_BROKER_ADMIN_PASSWORD').hideHelp())
+    .option('--broker-admin-password-file <file>', 'file holding the dynamic-security admin password (env OUTPOST_BROKER_ADMIN_PASSWORD_FILE)')
+    .option('--broker-admin-timeout-ms <ms>', 'how long one dynamic-security command may wait for its answer (env OUTPOST_BROKER_ADMIN_TIMEOUT_MS, default 5000)')
+    .option('--broker-admin-repair-interval <seconds>', 'seconds between full comparisons of Mosquitto clients with the registry, 0 = only at connect and after failures (env OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL, default 300)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: ControllerFlags) => {
       let config: ControllerConfig;

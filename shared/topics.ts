@@ -58,6 +58,15 @@ export class Topics {
     return `${this.devicesRoot}+/${channel}`;
   }
 
+  /**
+   * The controller's retained marker (anti-entropy, DD-031): its token and the
+   * registry generation it last saw; its absence means the broker lost its
+   * retained store. Only service identities publish or read it.
+   */
+  controllerMarker(): string {
+    return `${this.prefix}/controller/retained-marker`;
+  }
+
   /** Rollout status topic (controller → integrations). */
   rolloutStatus(rolloutId: string): string {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(rolloutId)) throw new TypeError(`invalid rollout id: ${JSON.stringify(rolloutId)}`);

@@ -37,6 +37,8 @@ export interface DecommissionerDeps {
   sessions: SessionControl;
   /** Purges the device's broker session and queued messages (see mqtt/purge-session.ts). */
   purgeSession: (deviceId: string) => Promise<void>;
+  /** Removes the credential (default: the record in Redis); a broker with its own client list drops the client too. */
+  revokeCredential?: (deviceId: string) => Promise<void>;
   logger: Logger;
   now: () => number;
   failpoints?: Failpoints;
@@ -196,7 +198,7 @@ export class Decommissioner {
         return {};
       case 'purge-session':
         await this.deps.purgeSession(record.deviceId);
-        await this.deps.redis.del(this.deps.keys.credential(record.deviceId));
+        await this.revoke(record.deviceId);
         return {};
       case 'forget':
         await this.forget(record);
@@ -234,7 +236,7 @@ export class Decommissioner {
     const deadline = Date.parse(record.requestedAt) + record.wipeTimeoutSeconds * 1000;
     const confirmed = await this.waitForEmpty(id, wipeVersion, deadline);
     deps.logger.info({ deviceId: id, wipeVersion, confirmed }, confirmed ? 'device removed its workloads' : 'device did not confirm the wipe in time');
-    await deps.redis.del(deps.keys.credential(id));
+    await this.revoke(id);
     await this.endSessions(id);
     return { wipeVersion, wiped: confirmed ? 'confirmed' : 'unconfirmed' };
   }
@@ -279,12 +281,20 @@ export class Decommissioner {
       .del(deps.keys.eventIds(id))
       .del(deps.keys.desired(id))
       .del(deps.keys.credential(id))
+      .del(deps.keys.brokerSecretPending(id))
+      .srem(deps.keys.brokerSecretsPending(), id)
       .srem(deps.keys.unpublished(), id)
       .zrem(deps.keys.expiries(), id)
       .srem(deps.keys.decommissioning(), id)
       .set(deps.keys.deviceTombstone(id), JSON.stringify(done), { pxMs: DECOMMISSION_TOMBSTONE_MS })
       .commit();
     if (committed.ok) deps.logger.info({ deviceId: id, wiped: record.wiped }, 'device decommissioned');
+  }
+
+  /** The device can no longer connect: its credential record, and the broker's own copy where it keeps one (DD-030). */
+  private async revoke(id: string): Promise<void> {
+    if (this.deps.revokeCredential) await this.deps.revokeCredential(id);
+    else await this.deps.redis.del(this.deps.keys.credential(id));
   }
 
   private async endSessions(id: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { checkSecret, credentialRecord, newSecret, verifyRecord } from '../../shared/device-credentials.js';
+import { errorMessage } from '../../shared/errors.js';
 import { NO_FAILPOINTS, type Failpoints } from '../../shared/failpoints.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from 'ioredis';
@@ -32,6 +33,11 @@ export interface DeviceOperationsDeps {
   releases: ReleaseStore;
   publisher: Pick<DesiredPublisher, 'settle'>;
   sessions: SessionControl;
+  /**
+   * Keep each new secret beside its hash until the broker applied it (DD-030:
+   * Mosquitto's dynamic security takes plaintext passwords only).
+   */
+  keepPendingSecret?: boolean;
   logger: Logger;
   failpoints?: Failpoints;
   /** Device ids that can never be enrolled (e.g. the service username if it were one). */
@@ -74,13 +80,15 @@ export class DeviceOperations {
     }
     let device: Device;
     try {
-      device = await this.deps.devices.enrol(id, labels, credentialRecord(secret));
+      device = await this.deps.devices.enrol(id, labels, credentialRecord(secret), this.pending(secret));
     } catch (err) {
       const replay = input.secret !== undefined && err instanceof ControllerError && err.code === 'DEVICE_EXISTS' ? await this.replayOfAdd(id, labels, input.secret) : null;
       if (!replay) throw err;
       return { device: replay, secret, created: false, delivery: deliveryOf(await this.deps.publisher.settle([id])) };
     }
     await this.failpoints.hit('device.add:after-write');
+    // The broker learns of the device; if it cannot now, the repair pass retries (DD-030).
+    await this.deps.sessions.credentialChanged(id).catch((err: unknown) => this.deps.logger.warn({ deviceId: id, err: errorMessage(err) }, 'broker not told of the enrolment yet'));
     this.deps.logger.info({ deviceId: id }, 'device enrolled');
     return { device, secret, created: true, delivery: deliveryOf(await this.deps.publisher.settle([id])) };
   }
@@ -142,12 +150,16 @@ export class DeviceOperations {
     }
     // A retry with the same client secret keeps the record (and so the sessions that already use it).
     const current = await this.deps.redis.get(this.deps.keys.credential(id));
-    if (!verifyRecord(current, secret)) await this.deps.devices.setCredential(id, credentialRecord(secret));
+    if (!verifyRecord(current, secret)) await this.deps.devices.setCredential(id, credentialRecord(secret), this.pending(secret));
     else await this.deps.devices.require(id);
     await this.failpoints.hit('device.rotate:after-write');
     const brokersNotified = await this.deps.sessions.credentialChanged(id);
     this.deps.logger.info({ deviceId: id, brokersNotified }, 'device secret rotated');
     return { deviceId: id, secret, brokersNotified };
+  }
+
+  private pending(secret: string): { pendingSecret?: string } {
+    return this.deps.keepPendingSecret ? { pendingSecret: secret } : {};
   }
 
   /** The existing device when a retried enrolment matches it exactly (same labels, same secret). */

@@ -7,6 +7,15 @@ import type { Keys } from './keys.js';
 import { KeyedSerial } from './serial.js';
 import { deviceScope, optimistic, RegistryTx } from './registry-tx.js';
 
+export interface CredentialOptions {
+  /**
+   * Also keep the secret itself until a broker's admin API has it (DD-030:
+   * Mosquitto's dynamic security takes plaintext passwords only). Written in
+   * the same atomic step as the credential record.
+   */
+  pendingSecret?: string;
+}
+
 /**
  * Devices and their per-device overrides, as JSON records in Redis. Every
  * write is one atomic step with its dirty mark (registry-tx.ts), and refuses
@@ -26,7 +35,7 @@ export class DeviceStore {
    * step, so there is never a device nobody can connect as (DD-022). A
    * finished decommission's tombstone is cleared; a running one refuses.
    */
-  async enrol(id: string, labels: Record<string, string>, credentialRecord: string): Promise<Device> {
+  async enrol(id: string, labels: Record<string, string>, credentialRecord: string, opts: CredentialOptions = {}): Promise<Device> {
     const device: Device = Device.parse({ id, labels, createdAt: new Date(this.now()).toISOString(), overrides: emptyOverrides() });
     return this.serial.run(id, () =>
       optimistic(`device ${id}`, async () => {
@@ -41,13 +50,14 @@ export class DeviceStore {
           .set(this.keys.credential(id), credentialRecord)
           .del(this.keys.deviceTombstone(id))
           .dirty(deviceScope(id));
+        this.pendingSecret(tx, id, opts.pendingSecret);
         return { tx, result: device };
       }),
     );
   }
 
   /** Replaces the credential record of an existing, not decommissioning device. */
-  async setCredential(id: string, credentialRecord: string): Promise<void> {
+  async setCredential(id: string, credentialRecord: string, opts: CredentialOptions = {}): Promise<void> {
     await this.serial.run(id, () =>
       optimistic(`device ${id}`, async () => {
         const { raw, tomb } = await this.requireActiveRaw(id);
@@ -55,6 +65,7 @@ export class DeviceStore {
           .expect(this.keys.device(id), raw)
           .expect(this.keys.deviceTombstone(id), tomb)
           .set(this.keys.credential(id), credentialRecord);
+        this.pendingSecret(tx, id, opts.pendingSecret);
         return { tx, result: undefined };
       }),
     );
@@ -122,6 +133,12 @@ export class DeviceStore {
 
   tombstoneRaw(id: string): Promise<string | null> {
     return this.redis.get(this.keys.deviceTombstone(id));
+  }
+
+  /** DD-030: the plaintext a broker's admin API still needs, kept with the record until applied. */
+  private pendingSecret(tx: RegistryTx, id: string, secret: string | undefined): void {
+    if (secret === undefined) return;
+    tx.set(this.keys.brokerSecretPending(id), secret).sadd(this.keys.brokerSecretsPending(), id);
   }
 
   tx(): RegistryTx {

@@ -75,6 +75,30 @@ export class Keys {
   credential(id: string): string {
     return `${this.prefix}cred:${id}`;
   }
+  /**
+   * A device secret a broker's admin API still has to be given (plaintext: the
+   * Mosquitto dynamic-security plugin takes passwords only as such). Written in
+   * the same atomic step as the credential record, deleted once applied (DD-030).
+   */
+  brokerSecretPending(id: string): string {
+    return `${this.prefix}broker-secret:${id}`;
+  }
+  /** Ids with a pending broker secret (set). */
+  brokerSecretsPending(): string {
+    return `${this.prefix}broker-secrets`;
+  }
+  /**
+   * Anti-entropy's marker token (string, created once with SET NX): the
+   * controller keeps it retained on the broker with the registry generation;
+   * a broker without it, or ahead of this registry, lost state (DD-031).
+   */
+  retainedMarker(): string {
+    return `${this.prefix}retained-marker`;
+  }
+  /** Anti-entropy's SSCAN cursor over the device set: each pass audits the next slice (DD-031). */
+  auditCursor(): string {
+    return `${this.prefix}audit-cursor`;
+  }
   /** Registry generation: INCR in the same atomic step as every registry change (DD-021). */
   generation(): string {
     return `${this.prefix}gen`;

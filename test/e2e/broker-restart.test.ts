@@ -6,6 +6,7 @@ import { startRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/docker.js';
 import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
+import { persistenceProbe } from '../helpers/persistence-probe.js';
 import { containerCreates, deviceContainers, expectedHash } from '../helpers/device-containers.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
@@ -41,10 +42,11 @@ describe('broker kill -9', () => {
     await rig.publish(2, v2);
     await rig.publish(3, v3);
 
-    // Both versions are queued for the offline session (aedes-persistence-redis keeps the queue in Redis).
+    // Both versions are queued for the offline session, in Redis (the fixture's broker runs the default persistence).
     const redis = new Redis(broker.redis.url);
     try {
-      await waitFor(async () => (await redis.llen(`outgoing:${rig.deviceId}`)) >= 2, { timeoutMs: 10_000, description: 'v2 and v3 queued' });
+      const probe = persistenceProbe('outpost', redis);
+      await waitFor(async () => (await probe.queueLength(rig.deviceId)) >= 2, { timeoutMs: 10_000, description: 'v2 and v3 queued' });
     } finally {
       redis.disconnect();
     }

@@ -9,6 +9,7 @@ import type { ManagedProcess } from '../helpers/process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { connectTestController, type DeviceWatch, type TestController } from '../helpers/test-controller.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
+import { persistenceProbe } from '../helpers/persistence-probe.js';
 
 /** Controller and broker restarts never make a version go down; a wiped retained store is repaired. */
 describe('controller and broker restarts', () => {
@@ -57,8 +58,10 @@ describe('controller and broker restarts', () => {
   it('after a broker restart with its retained store wiped, anti-entropy republishes and devices stay converged', async () => {
     const redis = new Redis(rig.redis.url);
     try {
-      expect(await redis.hlen('retained')).toBeGreaterThan(0);
-      await redis.del('retained');
+      // The broker runs the default persistence (DD-028).
+      const { retainedKey } = persistenceProbe('outpost', redis);
+      expect(await redis.hlen(retainedKey)).toBeGreaterThan(0);
+      await redis.del(retainedKey);
     } finally {
       redis.disconnect();
     }

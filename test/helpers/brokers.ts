@@ -3,7 +3,9 @@ import { Redis } from 'ioredis';
 import { DeviceCredentials } from '../../shared/device-credentials.js';
 import { CLI } from './agent-process.js';
 import { freePort } from './free-port.js';
+import { testBrokerKind } from './broker-mode.js';
 import { startMosquitto, type MosquittoServer } from './mosquitto.js';
+import { startMosquittoDynsecServer, type DynsecFixtureOptions, type MosquittoDynsecServer } from './mosquitto-dynsec.js';
 import { spawnProcess, type ManagedProcess } from './process.js';
 import { startRedis, type RedisServer } from './redis.js';
 
@@ -11,7 +13,7 @@ export const SERVICE_USERNAME = 'svc:outpost';
 
 /** A broker the device plane runs on, as the tests see it. */
 export interface BrokerFixture {
-  readonly kind: 'aedes' | 'mosquitto';
+  readonly kind: 'aedes' | 'mosquitto' | 'mosquitto-dynsec';
   readonly url: string;
   /** Credentials of the service identity (the controller). */
   readonly serviceAuth: { username?: string; password?: string };
@@ -24,7 +26,15 @@ export interface BrokerFixture {
   stop(): Promise<void>;
 }
 
-/** Outpost's aedes broker as a child process (`outpost broker`) on its own Redis. */
+/**
+ * Outpost's aedes broker as a child process (`outpost broker`) on its own Redis.
+ *
+ * This is the device-plane broker of the end-to-end suite: with
+ * OUTPOST_TEST_BROKER=mosquitto-dynsec (test/helpers/broker-mode.ts) and no
+ * aedes-only option, it starts Mosquitto with dynamic security instead
+ * (startMosquittoDynsecFixture), so the same tests run on both. Its `redis`
+ * is then absent: a test that reaches for it is aedes-only.
+ */
 export async function startAedesFixture(
   opts: {
     redis?: RedisServer;
@@ -35,6 +45,15 @@ export async function startAedesFixture(
     bufferLines?: number;
   } = {},
 ): Promise<BrokerFixture & { redis: RedisServer }> {
+  const aedesOnly = opts.redis !== undefined || opts.extraArgs !== undefined || opts.brokerRedisUrl !== undefined;
+  if (!aedesOnly && testBrokerKind() === 'mosquitto-dynsec') {
+    const fixture = await startMosquittoDynsecFixture();
+    return Object.defineProperty(fixture, 'redis', {
+      get(): never {
+        throw new Error('this test uses the Redis of Outpost\'s broker: it cannot run with OUTPOST_TEST_BROKER=mosquitto-dynsec');
+      },
+    }) as unknown as BrokerFixture & { redis: RedisServer };
+  }
   const redis = opts.redis ?? (await startRedis());
   const ownsRedis = !opts.redis;
   const port = await freePort();
@@ -97,5 +116,59 @@ export async function startMosquittoFixture(): Promise<BrokerFixture & { server:
     restart: () => server.restart(),
     output: () => server.output(),
     stop: () => server.stop(),
+  };
+}
+
+/** How a controller reaches a broker's admin API (mosquitto-dynsec mode), for the helpers that start controllers. */
+export interface BrokerAdminSettings {
+  readonly brokerAdmin: 'mosquitto-dynsec';
+  readonly brokerAdminUsername: string;
+  readonly brokerAdminPassword: string;
+}
+
+/** Admin settings of the dynsec brokers running in this test process, by URL. */
+const adminByUrl = new Map<string, BrokerAdminSettings>();
+
+/** The admin settings a controller needs for the broker at `url`, if it is a dynsec fixture. */
+export function brokerAdminFor(url: string): BrokerAdminSettings | undefined {
+  return adminByUrl.get(url);
+}
+
+/** The same as controller flags and environment (`outpost controller`; the password travels in the environment, DD-025). */
+export function brokerAdminProcessArgs(url: string): { args: string[]; env: Record<string, string> } {
+  const a = adminByUrl.get(url);
+  if (!a) return { args: [], env: {} };
+  return {
+    args: ['--broker-admin', a.brokerAdmin, '--broker-admin-username', a.brokerAdminUsername],
+    env: { OUTPOST_BROKER_ADMIN_PASSWORD: a.brokerAdminPassword },
+  };
+}
+
+/**
+ * Mosquitto 2.0 with the dynamic-security plugin (DD-030): devices are
+ * enrolled as dynsec clients with the controller's own code, the service
+ * identity exists with its role, and controllers started on it by the other
+ * helpers (startControlPlane, startControllerProcess, startInProcessControlPlane)
+ * run with --broker-admin mosquitto-dynsec.
+ */
+export async function startMosquittoDynsecFixture(
+  opts: DynsecFixtureOptions = {},
+): Promise<BrokerFixture & { dynsec: MosquittoDynsecServer; server: MosquittoServer; serviceAuth: { username: string; password: string } }> {
+  const dynsec = await startMosquittoDynsecServer(opts);
+  adminByUrl.set(dynsec.url, { brokerAdmin: 'mosquitto-dynsec', brokerAdminUsername: dynsec.admin.username, brokerAdminPassword: dynsec.admin.password });
+  return {
+    kind: 'mosquitto-dynsec',
+    url: dynsec.url,
+    dynsec,
+    server: dynsec.server,
+    serviceAuth: { ...dynsec.service },
+    enroll: (deviceId) => dynsec.enroll(deviceId),
+    kill9: () => dynsec.server.kill9(),
+    restart: () => dynsec.server.restart(),
+    output: () => dynsec.server.output(),
+    async stop() {
+      adminByUrl.delete(dynsec.url);
+      await dynsec.stop();
+    },
   };
 }

@@ -2,15 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { checkBrokerConfig } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { parseControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
-import { createController, type Controller } from '../../controller/create-controller.js';
+import { createController, type Controller, type ControllerDeps } from '../../controller/create-controller.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { testBrokerKind, type TestBrokerKind } from './broker-mode.js';
+import { brokerAdminFor, startMosquittoDynsecFixture } from './brokers.js';
 import { startRedis, type RedisServer } from './redis.js';
 
 export interface ControlPlaneRig {
   readonly redis: RedisServer;
+  /** Outpost's broker; absent (throws) when the suite runs on Mosquitto (OUTPOST_TEST_BROKER=mosquitto-dynsec). */
   readonly broker: OutpostBroker;
   /** Closes the broker and starts a new one on the same port and Redis (as after a crash). */
   restartBroker(): Promise<void>;
+  /** Stops the broker without starting it again (Mosquitto rig only; restartBroker() brings it back). */
+  stopBroker?(): Promise<void>;
   /** Closes the controller and starts a fresh one on the same Redis and broker. */
   restartController(): Promise<void>;
   readonly brokerUrl: string;
@@ -20,14 +25,23 @@ export interface ControlPlaneRig {
   close(): Promise<void>;
 }
 
+export interface ControlPlaneOptions {
+  redis?: RedisServer;
+  controller?: Partial<ControllerConfigInput>;
+  logger?: Logger;
+  /** The broker to run on; default from OUTPOST_TEST_BROKER (test/helpers/broker-mode.ts). */
+  brokerKind?: TestBrokerKind;
+  /** Controller dependencies (e.g. failpoints), for every controller the rig starts. */
+  deps?: Omit<ControllerDeps, 'logger'>;
+}
+
 /**
  * A real control plane in the test process: its own Redis (AOF), Outpost's
  * broker on a random loopback port, and a started controller connected to it.
  * The HTTP API is built on top by the tests that need it.
  */
-export async function startControlPlane(
-  opts: { redis?: RedisServer; controller?: Partial<ControllerConfigInput>; logger?: Logger } = {},
-): Promise<ControlPlaneRig> {
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlaneRig> {
+  if ((opts.brokerKind ?? testBrokerKind()) === 'mosquitto-dynsec') return startDynsecControlPlane(opts);
   const logger = opts.logger ?? silentLogger();
   const redis = opts.redis ?? (await startRedis({ appendonly: true }));
   const servicePassword = randomBytes(16).toString('hex');
@@ -48,7 +62,7 @@ export async function startControlPlane(
         antiEntropyIntervalSeconds: 0,
         ...opts.controller,
       }),
-      { logger },
+      { ...opts.deps, logger },
     );
   let controller = makeController();
   await controller.start();
@@ -78,6 +92,60 @@ export async function startControlPlane(
     async close() {
       await controller.close();
       await broker.close();
+      if (!opts.redis) await redis.stop();
+    },
+  };
+}
+
+/**
+ * The same rig on Mosquitto with dynamic security (DD-030): the controller
+ * manages device clients as --broker-admin mosquitto-dynsec and creates its
+ * own service identity there; restartBroker() restarts Mosquitto on its
+ * persistence and dynsec file.
+ */
+async function startDynsecControlPlane(opts: ControlPlaneOptions): Promise<ControlPlaneRig> {
+  const logger = opts.logger ?? silentLogger();
+  const redis = opts.redis ?? (await startRedis({ appendonly: true }));
+  const fixture = await startMosquittoDynsecFixture({ withService: false });
+  const admin = brokerAdminFor(fixture.url);
+  const adminToken = randomBytes(16).toString('hex');
+  const makeController = () =>
+    createController(
+      parseControllerConfig({
+        redisUrl: redis.url,
+        brokerUrl: fixture.url,
+        servicePassword: fixture.serviceAuth.password,
+        adminTokens: [adminToken],
+        apiPort: 0,
+        antiEntropyIntervalSeconds: 0,
+        ...admin,
+        ...opts.controller,
+      }),
+      { ...opts.deps, logger },
+    );
+  let controller = makeController();
+  await controller.start();
+  return {
+    redis,
+    get broker(): OutpostBroker {
+      throw new Error("this test uses Outpost's broker object: it cannot run with OUTPOST_TEST_BROKER=mosquitto-dynsec");
+    },
+    brokerUrl: fixture.url,
+    get controller() {
+      return controller;
+    },
+    restartBroker: () => fixture.restart(),
+    stopBroker: () => fixture.server.terminate(),
+    async restartController() {
+      await controller.close();
+      controller = makeController();
+      await controller.start();
+    },
+    serviceAuth: fixture.serviceAuth,
+    adminToken,
+    async close() {
+      await controller.close();
+      await fixture.stop();
       if (!opts.redis) await redis.stop();
     },
   };

@@ -3,6 +3,7 @@ import { parseControllerConfig, type ControllerConfigInput } from '../../control
 import type { ControllerDeps } from '../../controller/create-controller.js';
 import { runControlPlane, type RunningControlPlane } from '../../controller/run-control-plane.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { brokerAdminFor } from './brokers.js';
 import type { BrokerRig } from './controller-process.js';
 
 export interface InProcessControlPlane {
@@ -24,6 +25,7 @@ export async function startInProcessControlPlane(
     adminTokens: [rig.adminToken],
     apiPort: 0,
     antiEntropyIntervalSeconds: 0,
+    ...brokerAdminFor(rig.brokerUrl),
     ...opts.controller,
   });
   const running = await runControlPlane(config, opts.logger ?? silentLogger(), opts.deps ?? {});

@@ -5,6 +5,8 @@ import { silentLogger, type Logger } from '../../shared/logger.js';
 import { CLI } from './agent-process.js';
 import { freePort } from './free-port.js';
 import { spawnProcess, type ManagedProcess } from './process.js';
+import { testBrokerKind } from './broker-mode.js';
+import { brokerAdminProcessArgs, startMosquittoDynsecFixture } from './brokers.js';
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 
 export interface ControllerProcessOptions {
@@ -31,6 +33,8 @@ export interface ControllerProcess {
 /** A real `outpost controller` process (controller + API), started and listening. */
 export async function startControllerProcess(opts: ControllerProcessOptions): Promise<ControllerProcess> {
   const apiPort = opts.apiPort ?? (await freePort());
+  // On a dynsec fixture the controller manages its clients (DD-030).
+  const admin = brokerAdminProcessArgs(opts.brokerUrl);
   const proc = spawnProcess(process.execPath, {
     name: opts.name,
     args: [
@@ -46,9 +50,10 @@ export async function startControllerProcess(opts: ControllerProcessOptions): Pr
       '0',
       '--log-level',
       'info',
+      ...admin.args,
       ...(opts.extraArgs ?? []),
     ],
-    env: { OUTPOST_SERVICE_PASSWORD: opts.servicePassword, OUTPOST_ADMIN_TOKEN: opts.adminToken, ...opts.env },
+    env: { OUTPOST_SERVICE_PASSWORD: opts.servicePassword, OUTPOST_ADMIN_TOKEN: opts.adminToken, ...admin.env, ...opts.env },
     bufferLines: opts.bufferLines ?? 600,
   });
   await proc.waitForLine(/"msg":"api listening"/, 30_000).catch((err: unknown) => {
@@ -70,10 +75,15 @@ export interface BrokerRig {
   close(): Promise<void>;
 }
 
-/** Redis (AOF) and Outpost's broker in the test process, for controllers run as child processes. */
+/**
+ * Redis (AOF) and Outpost's broker in the test process, for controllers run as
+ * child processes; with OUTPOST_TEST_BROKER=mosquitto-dynsec, Mosquitto with
+ * dynamic security instead (controllers started on it manage its clients).
+ */
 export async function startBrokerRig(opts: { redis?: StartRedisOptions; logger?: Logger } = {}): Promise<BrokerRig> {
   const logger = opts.logger ?? silentLogger();
   const redis = await startRedis({ appendonly: true, ...opts.redis });
+  if (testBrokerKind() === 'mosquitto-dynsec') return dynsecBrokerRig(redis);
   const servicePassword = randomBytes(16).toString('hex');
   const configFor = (port: number) => {
     const checked = checkBrokerConfig({ host: '127.0.0.1', port, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
@@ -99,6 +109,32 @@ export async function startBrokerRig(opts: { redis?: StartRedisOptions; logger?:
     },
     async close() {
       await broker?.close();
+      await redis.stop();
+    },
+  };
+}
+
+async function dynsecBrokerRig(redis: RedisServer): Promise<BrokerRig> {
+  // The service identity exists before any controller: tests watch the broker as it first.
+  const fixture = await startMosquittoDynsecFixture();
+  let down = false;
+  return {
+    redis,
+    brokerUrl: fixture.url,
+    servicePassword: fixture.serviceAuth.password,
+    serviceAuth: fixture.serviceAuth,
+    adminToken: randomBytes(16).toString('hex'),
+    async stopBroker() {
+      await fixture.server.terminate();
+      down = true;
+    },
+    async startBroker() {
+      if (!down) return;
+      await fixture.restart();
+      down = false;
+    },
+    async close() {
+      await fixture.stop();
       await redis.stop();
     },
   };

@@ -11,7 +11,7 @@ import { canonicalJson } from '../../shared/canonical-json.js';
 import { newSecret } from '../../shared/device-credentials.js';
 import { startBrokerRig, startControllerProcess, type BrokerRig, type ControllerProcess } from './controller-process.js';
 import { watchDesired, type DesiredWatch } from './desired-watch.js';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 import { waitFor } from './wait-for.js';
 
 /**

@@ -13,6 +13,8 @@ export interface StartMosquittoOptions {
   /** Extra mosquitto.conf lines appended after the defaults. */
   readonly extraConfig?: readonly string[];
   readonly startTimeoutMs?: number;
+  /** Default true (a stock test broker); false when an auth plugin decides. */
+  readonly allowAnonymous?: boolean;
 }
 
 export interface MosquittoServer extends RestartableServer {
@@ -28,13 +30,13 @@ export interface MosquittoServer extends RestartableServer {
 
 const HOST = '127.0.0.1';
 
-function configFor(port: number, dataDir: string, extra: readonly string[]): string {
+function configFor(port: number, dataDir: string, extra: readonly string[], allowAnonymous: boolean): string {
   return [
     // Mosquitto 2 drops root privileges to user "mosquitto" unless told otherwise,
     // and then cannot write its persistence file into a root-owned temp dir.
     'user root',
     `listener ${port} ${HOST}`,
-    'allow_anonymous true',
+    `allow_anonymous ${allowAnonymous}`,
     'persistence true',
     `persistence_location ${dataDir}/`,
     'persistence_file mosquitto.db',
@@ -70,7 +72,7 @@ export async function startMosquitto(opts: StartMosquittoOptions = {}): Promise<
     port: opts.port,
     startTimeoutMs: opts.startTimeoutMs,
     spawn: async (port) => {
-      await writeFile(configFile, configFor(port, dataDir, opts.extraConfig ?? []));
+      await writeFile(configFile, configFor(port, dataDir, opts.extraConfig ?? [], opts.allowAnonymous ?? true));
       return spawnProcess('mosquitto', { name: `mosquitto:${port}`, args: ['-c', configFile] });
     },
     probe: (port) => canConnect(port, HOST),

@@ -9,6 +9,8 @@ import { createBroker, type OutpostBroker } from '../../broker/create-broker.js'
 import { Topics } from '../../shared/topics.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { connectEarly } from '../helpers/mqtt-connect-early.js';
+import { PERSISTENCE_KINDS, persistenceProbe, type PersistenceKind } from '../helpers/persistence-probe.js';
 
 const SERVICE = 'svc:outpost';
 const SERVICE_PASSWORD = randomBytes(16).toString('hex');
@@ -27,7 +29,7 @@ interface Env {
   close(): Promise<void>;
 }
 
-async function startEnv(opts: { purgeRefusedSubscriptions?: boolean } = {}): Promise<Env> {
+async function startEnv(opts: { purgeRefusedSubscriptions?: boolean; persistence?: PersistenceKind } = {}): Promise<Env> {
   const redis = await startRedis();
   const { logger, logs } = captureLogs();
   const config = parseBrokerConfig({
@@ -37,6 +39,7 @@ async function startEnv(opts: { purgeRefusedSubscriptions?: boolean } = {}): Pro
     servicePassword: SERVICE_PASSWORD,
     maxPayloadBytes: MAX_PAYLOAD,
     logLevel: 'debug',
+    ...(opts.persistence === undefined ? {} : { persistence: opts.persistence }),
   });
   const broker = await createBroker(config, {
     logger,
@@ -436,16 +439,18 @@ describe('broker authorization with real MQTT clients', () => {
   });
 });
 
-describe.each([
-  { purgeRefusedSubscriptions: true, layer: 'purge of refused filters + authorizeForward' },
-  { purgeRefusedSubscriptions: false, layer: 'authorizeForward alone' },
-])('mixed SUBSCRIBE leak is closed ($layer)', ({ purgeRefusedSubscriptions }) => {
+describe.each(
+  PERSISTENCE_KINDS.flatMap((persistence) => [
+    { persistence, purgeRefusedSubscriptions: true, layer: 'purge of refused filters + authorizeForward' },
+    { persistence, purgeRefusedSubscriptions: false, layer: 'authorizeForward alone' },
+  ]),
+)('mixed SUBSCRIBE leak is closed ($layer, $persistence persistence)', ({ purgeRefusedSubscriptions, persistence }) => {
   let env: Env;
   const A = 'dev-a';
   const B = 'dev-b';
 
   beforeAll(async () => {
-    env = await startEnv({ purgeRefusedSubscriptions });
+    env = await startEnv({ purgeRefusedSubscriptions, persistence });
     await env.enroll(A);
     await env.enroll(B);
   });
@@ -460,8 +465,7 @@ describe.each([
 
     const redis = new Redis(env.redis.url, { maxRetriesPerRequest: 1 });
     onTestFinished(() => redis.disconnect());
-    // aedes-persistence-redis keeps a session's filters in the hash client:<id>.
-    const storedFilters = async () => redis.hkeys(`client:${A}`);
+    const storedFilters = async () => persistenceProbe(persistence, redis).subscriptions(A);
     if (purgeRefusedSubscriptions) {
       await waitFor(async () => !(await storedFilters()).includes(topics.desired(B)), { description: 'refused filter purged' });
     } else {
@@ -475,8 +479,13 @@ describe.each([
     await svc.publishAsync(topics.desired(A), 'a-control', { qos: 1 });
 
     // Reconnect A exactly like an agent: same session, explicit subscribe.
-    a = await device(env, A, persistent);
-    const aGot = collect(a);
+    // Collecting from before the CONNACK: queued messages follow right behind it.
+    let aGot: Received[] = [];
+    a = await connectEarly(env.url, baseOptions({ clientId: A, username: A, password: env.secrets.get(A) ?? '', clean: false }), (c) => {
+      aGot = collect(c);
+    });
+    clients.add(a);
+    a.on('error', () => undefined);
     expect(await subscribe(a, [topics.desired(A)])).toEqual([1]);
     // Positive control: A's own queued message arrives (after B's, had they been queued for A).
     await waitFor(() => aGot.find((m) => m.payload === 'a-control'));

@@ -10,6 +10,8 @@ import { freePort } from '../helpers/free-port.js';
 import { spawnProcess, type ManagedProcess } from '../helpers/process.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { connectEarly } from '../helpers/mqtt-connect-early.js';
+import { PERSISTENCE_KINDS, persistenceProbe, type PersistenceKind } from '../helpers/persistence-probe.js';
 
 const SERVICE = 'svc:outpost';
 const topics = new Topics();
@@ -24,7 +26,7 @@ interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-async function brokerProcess(redis: RedisServer): Promise<BrokerProcess> {
+async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 'outpost'): Promise<BrokerProcess> {
   const port = await freePort();
   const servicePassword = randomBytes(16).toString('hex');
   let proc: ManagedProcess | undefined;
@@ -38,7 +40,7 @@ async function brokerProcess(redis: RedisServer): Promise<BrokerProcess> {
     async start() {
       const p = spawnProcess(process.execPath, {
         name: `outpost broker :${port}`,
-        args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'debug'],
+        args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'debug', '--persistence', persistence],
         env: { OUTPOST_SERVICE_PASSWORD: servicePassword },
         bufferLines: 2_000,
       });
@@ -94,7 +96,7 @@ beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
 });
 
-describe('broker durability (child process, Redis persistence)', () => {
+describe.each(PERSISTENCE_KINDS)('broker durability (child process, %s persistence)', (kind) => {
   let redis: RedisServer;
   let admin: Redis;
   let credentials: DeviceCredentials;
@@ -111,9 +113,10 @@ describe('broker durability (child process, Redis persistence)', () => {
   });
 
   it('after kill -9 and a restart on the same Redis, an offline device gets the retained latest and every queued version', async () => {
-    const broker = await brokerProcess(redis);
+    const broker = await brokerProcess(redis, kind);
     onTestFinished(() => broker.stop());
-    const deviceId = 'dev-durable';
+    const probe = persistenceProbe(kind, admin);
+    const deviceId = `dev-durable-${kind}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);
@@ -132,16 +135,20 @@ describe('broker durability (child process, Redis persistence)', () => {
     // a kill -9 in between would lose a message the publisher saw acknowledged.
     await waitFor(
       async () =>
-        (await admin.llen(`outgoing:${deviceId}`)) >= 3 &&
-        ((await admin.hgetBuffer('retained', desired))?.includes('{"version":3}') ?? false),
+        (await probe.queueLength(deviceId)) >= 3 && ((await probe.retained(desired))?.includes('{"version":3}') ?? false),
       { description: 'queue and retained message persisted', timeoutMs: 10_000 },
     );
 
     await broker.kill9();
     await broker.start();
 
-    const device = await connect(broker.url, deviceOptions);
-    const got = collect(device, desired);
+    // Collecting from before the CONNACK: queued messages follow right behind it.
+    let got: Received[] = [];
+    const device = await connectEarly(broker.url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000, resubscribe: false, ...deviceOptions }, (c) => {
+      got = collect(c, desired);
+    });
+    clients.add(device);
+    device.on('error', () => undefined);
     // Like an agent: resubscribe explicitly on every connect so the retained document arrives.
     await device.subscribeAsync(desired, { qos: 1 });
     await waitFor(() => [1, 2, 3].every((v) => got.some((m) => m.payload === JSON.stringify({ version: v }))), {
@@ -153,18 +160,18 @@ describe('broker durability (child process, Redis persistence)', () => {
     await device.endAsync();
 
     // The retained document a newcomer sees is the latest.
-    const probe = await connect(broker.url, { clientId: 'svc:probe', username: SERVICE, password: broker.servicePassword });
-    const retained = collect(probe, desired);
-    await probe.subscribeAsync(desired, { qos: 1 });
+    const newcomer = await connect(broker.url, { clientId: 'svc:probe', username: SERVICE, password: broker.servicePassword });
+    const retained = collect(newcomer, desired);
+    await newcomer.subscribeAsync(desired, { qos: 1 });
     await waitFor(() => retained[0]);
     expect(retained).toEqual([{ payload: JSON.stringify({ version: 3 }), retain: true }]);
-    await probe.endAsync();
+    await newcomer.endAsync();
   });
 
   it('survives Redis being killed and restarted under it, and serves again once Redis is back', async () => {
-    const broker = await brokerProcess(redis);
+    const broker = await brokerProcess(redis, kind);
     onTestFinished(() => broker.stop());
-    const deviceId = 'dev-redis-blip';
+    const deviceId = `dev-redis-blip-${kind}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { captureLogs, type LogLine } from '../helpers/log-capture.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseBrokerConfig, type BrokerConfigInput } from '../../broker/config.js';
@@ -8,11 +8,14 @@ import { createBroker, type OutpostBroker } from '../../broker/create-broker.js'
 import { Topics } from '../../shared/topics.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { connectEarly } from '../helpers/mqtt-connect-early.js';
 import { remainingLength } from '../helpers/mqtt-bytes.js';
+import { PERSISTENCE_KINDS, persistenceProbe, type PersistenceKind, type PersistenceProbe } from '../helpers/persistence-probe.js';
 
 /**
  * DD-020: what one device can make the broker store in Redis is bounded.
- * Real Redis, real aedes broker on a random loopback port, raw MQTT.js clients.
+ * Real Redis, real aedes broker on a random loopback port, raw MQTT.js clients,
+ * on each persistence (DD-028).
  */
 
 const SERVICE = 'svc:outpost';
@@ -35,15 +38,19 @@ interface Env {
   redis: RedisServer;
   /** Reads Redis directly, as an operator would. */
   admin: Redis;
+  /** The persistence's state in Redis. */
+  probe: PersistenceProbe;
   logs: LogLine[];
   enroll(deviceId: string): Promise<string>;
   /** A device client; closed when the test ends. */
   device(deviceId: string, extra?: IClientOptions): Promise<MqttClient>;
+  /** A device client whose messages are collected from before its CONNACK (queued ones follow right behind it). */
+  deviceCollecting(deviceId: string): Promise<{ client: MqttClient; got: Map<string, string[]> }>;
   service(): Promise<MqttClient>;
 }
 
 /** A fresh Redis and broker for one test, cleaned up when it ends. */
-async function startEnv(overrides: Partial<BrokerConfigInput> = {}): Promise<Env> {
+async function startEnv(persistence: PersistenceKind, overrides: Partial<BrokerConfigInput> = {}): Promise<Env> {
   const redis = await startRedis();
   onTestFinished(() => redis.stop());
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
@@ -56,6 +63,7 @@ async function startEnv(overrides: Partial<BrokerConfigInput> = {}): Promise<Env
     redisUrl: redis.url,
     servicePassword: SERVICE_PASSWORD,
     logLevel: 'debug',
+    persistence,
     ...overrides,
   });
   const broker = await createBroker(config, { logger });
@@ -63,12 +71,8 @@ async function startEnv(overrides: Partial<BrokerConfigInput> = {}): Promise<Env
   const url = `mqtt://127.0.0.1:${(await broker.listen()).port}`;
   const secrets = new Map<string, string>();
 
-  async function connect(options: IClientOptions): Promise<MqttClient> {
-    const client = await mqtt.connectAsync(
-      url,
-      { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000, resubscribe: false, ...options },
-      false,
-    );
+  async function connect(options: IClientOptions, attach: (client: MqttClient) => void = () => undefined): Promise<MqttClient> {
+    const client = await connectEarly(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000, resubscribe: false, ...options }, attach);
     client.on('error', () => undefined);
     onTestFinished(() => client.endAsync(true).catch(() => undefined));
     return client;
@@ -79,6 +83,7 @@ async function startEnv(overrides: Partial<BrokerConfigInput> = {}): Promise<Env
     url,
     redis,
     admin,
+    probe: persistenceProbe(persistence, admin),
     logs,
     async enroll(deviceId) {
       const secret = await broker.credentials.issue(deviceId);
@@ -87,6 +92,13 @@ async function startEnv(overrides: Partial<BrokerConfigInput> = {}): Promise<Env
     },
     device: (deviceId, extra = {}) =>
       connect({ clientId: deviceId, username: deviceId, password: secrets.get(deviceId) ?? '', clean: false, ...extra }),
+    async deviceCollecting(deviceId) {
+      let got = new Map<string, string[]>();
+      const client = await connect({ clientId: deviceId, username: deviceId, password: secrets.get(deviceId) ?? '', clean: false }, (c) => {
+        got = collect(c);
+      });
+      return { client, got };
+    },
     service: () => connect({ clientId: `svc:limits-${randomBytes(4).toString('hex')}`, username: SERVICE, password: SERVICE_PASSWORD }),
   };
 }
@@ -123,32 +135,27 @@ function qos2Publish(topic: string, messageId: number, payload: Buffer): Buffer 
   return Buffer.concat([Buffer.from([0x34]), remainingLength(body.length), body]);
 }
 
-/** Every key aedes's persistence owns (everything but Outpost's `outpost:` keys), with its MEMORY USAGE. */
-async function aedesFootprint(admin: Redis): Promise<{ keys: number; bytes: number; incoming: number }> {
+/** Every key aedes's persistence owns, with its MEMORY USAGE. */
+async function aedesFootprint(admin: Redis, probe: PersistenceProbe): Promise<{ keys: number; bytes: number; incoming: number }> {
   let cursor = '0';
   const footprint = { keys: 0, bytes: 0, incoming: 0 };
   do {
     const [next, keys] = await admin.scan(cursor, 'COUNT', 1000);
     cursor = next;
-    for (const key of keys.filter((k) => !k.startsWith('outpost:'))) {
+    for (const key of keys.filter((k) => probe.ownsKey(k))) {
       footprint.keys += 1;
       footprint.bytes += Number(await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
-      if (key.startsWith('incoming:')) footprint.incoming += 1;
+      if (probe.isIncomingKey(key)) footprint.incoming += 1;
     }
   } while (cursor !== '0');
   return footprint;
 }
 
-/** Packet keys of the offline queues (their `:offlineCount` companions not counted). */
-async function queuedPackets(admin: Redis): Promise<number> {
-  return (await admin.keys('packet:*')).filter((k) => !k.endsWith(':offlineCount')).length;
-}
-
 const desiredDoc = (deviceId: string, version: number): string => JSON.stringify({ protocol: 1, deviceId, version });
 
-describe('broker limits (DD-020)', () => {
+describe.each(PERSISTENCE_KINDS)('broker limits (DD-020), %s persistence', (kind) => {
   it(`a device flooding QoS 2 (${FLOOD_ROUNDS} reconnects × ${FLOOD_MESSAGES_PER_ROUND} × ${FLOOD_PAYLOAD_BYTES} B) grows aedes's Redis keys by < ${QOS2_FLOOD_GROWTH_BOUND_BYTES} B while other devices keep converging`, async () => {
-    const env = await startEnv();
+    const env = await startEnv(kind);
     const flooder = 'dev-flood';
     const others = ['dev-ok-1', 'dev-ok-2', 'dev-ok-3', 'dev-ok-4', 'dev-ok-5'];
     for (const id of [flooder, ...others]) await env.enroll(id);
@@ -167,7 +174,7 @@ describe('broker limits (DD-020)', () => {
       });
     };
     await converge(1);
-    const before = await aedesFootprint(env.admin);
+    const before = await aedesFootprint(env.admin, env.probe);
 
     const payload = Buffer.alloc(FLOOD_PAYLOAD_BYTES, 0x71);
     let pubrecs = 0;
@@ -195,7 +202,7 @@ describe('broker limits (DD-020)', () => {
       await client.endAsync(true);
     }
 
-    const after = await aedesFootprint(env.admin);
+    const after = await aedesFootprint(env.admin, env.probe);
     expect(after.incoming).toBe(0);
     expect(after.bytes - before.bytes).toBeLessThan(QOS2_FLOOD_GROWTH_BOUND_BYTES);
     expect({ pubrecs, closedByBroker }).toEqual({ pubrecs: 0, closedByBroker: FLOOD_ROUNDS });
@@ -207,7 +214,7 @@ describe('broker limits (DD-020)', () => {
 
   it('a device offline while 50 QoS 1 messages are queued for it (maxQueuedMessages 20) gets only the newest 20, and the retained desired document still arrives', async () => {
     const max = 20;
-    const env = await startEnv({ maxQueuedMessages: max, maxSessionDelivery: 100 });
+    const env = await startEnv(kind, { maxQueuedMessages: max, maxSessionDelivery: 100 });
     const id = 'dev-offline';
     await env.enroll(id);
     const first = await env.device(id);
@@ -218,21 +225,15 @@ describe('broker limits (DD-020)', () => {
     await svc.publishAsync(topics.desired(id), desiredDoc(id, 1), { qos: 1, retain: true });
     const command = (n: number): string => `command-${String(n).padStart(3, '0')}`;
     for (let n = 1; n <= 50; n++) await svc.publishAsync(topics.commands(id), command(n), { qos: 1 });
-    const queue = `outgoing:${id}`;
     // aedes queues after the PUBACK: wait until the last command is the newest entry.
-    await waitFor(
-      async () => {
-        const newest = await env.admin.lindex(queue, -1);
-        return newest !== null && ((await env.admin.getBuffer(newest))?.includes(command(50)) ?? false);
-      },
-      { description: 'the last command is queued' },
-    );
-    expect(await env.admin.llen(queue)).toBe(max);
+    await waitFor(async () => String((await env.probe.queued(id)).at(-1)?.['payload'] ?? '') === command(50), {
+      description: 'the last command is queued',
+    });
+    expect(await env.probe.queueLength(id)).toBe(max);
     // The dropped messages' packets went with their entries.
-    expect(await queuedPackets(env.admin)).toBe(max);
+    expect(await env.probe.storedPackets()).toBe(max);
 
-    const device = await env.device(id);
-    const got = collect(device);
+    const { client: device, got } = await env.deviceCollecting(id);
     // Like an agent: subscribe explicitly on every connect, so the retained document comes.
     await device.subscribeAsync([topics.desired(id), topics.commands(id)], { qos: 1 });
     const newest = Array.from({ length: max }, (_, i) => command(50 - max + 1 + i));
@@ -243,13 +244,13 @@ describe('broker limits (DD-020)', () => {
 
     expect([...new Set(got.get(topics.commands(id)))].sort()).toEqual([...newest, 'sentinel'].sort());
     // Everything acknowledged: no queue entry and no packet left behind.
-    await waitFor(async () => (await env.admin.exists(queue)) === 0 && (await queuedPackets(env.admin)) === 0, {
+    await waitFor(async () => (await env.probe.queueLength(id)) === 0 && (await env.probe.storedPackets()) === 0, {
       description: 'queue and packets released after the PUBACKs',
     });
   });
 
   it("the session sweep removes the session, queue and will of a device whose credential was deleted, and keeps an enrolled offline device's", async () => {
-    const env = await startEnv({ sessionSweepIntervalMs: 200 });
+    const env = await startEnv(kind, { sessionSweepIntervalMs: 200 });
     const gone = 'dev-decommissioned';
     const kept = 'dev-enrolled';
     for (const id of [gone, kept]) {
@@ -262,43 +263,36 @@ describe('broker limits (DD-020)', () => {
     for (const id of [gone, kept]) {
       for (let v = 1; v <= 3; v++) await svc.publishAsync(topics.desired(id), desiredDoc(id, v), { qos: 1, retain: true });
     }
-    await waitFor(async () => (await env.admin.llen(`outgoing:${gone}`)) === 3 && (await env.admin.llen(`outgoing:${kept}`)) === 3, {
+    await waitFor(async () => (await env.probe.queueLength(gone)) === 3 && (await env.probe.queueLength(kept)) === 3, {
       description: 'three versions queued for each device',
     });
-    // Wills a broker that died with both devices connected would have left (0x80: an empty msgpack map).
-    const willOf = (id: string): string => `will:dead-broker:${id}`;
-    for (const id of [gone, kept]) {
-      await env.admin.set(willOf(id), Buffer.from([0x80]));
-      await env.admin.rpush('will', willOf(id));
-    }
+    // Wills a broker that died with both devices connected would have left.
+    const willOf = (clientId: string) => ({ brokerId: 'dead-broker', clientId });
+    for (const id of [gone, kept]) await env.probe.plantWill(willOf(id));
 
     expect(await env.broker.credentials.revoke(gone)).toBe(true);
     const passes = (): number => env.logs.filter((l) => l.msg === 'session sweep pass').length;
     await waitFor(
       async () =>
-        (await env.admin.exists(`client:${gone}`, `outgoing:${gone}`, willOf(gone))) === 0 &&
-        (await env.admin.sismember('clients', gone)) === 0 &&
-        !(await env.admin.lrange('will', 0, -1)).includes(willOf(gone)),
+        !Object.values(await env.probe.session(gone)).includes(true) && !(await env.probe.wills()).some((w) => w.clientId === gone),
       { description: `${gone}'s subscriptions, queue and will removed` },
     );
     // One more whole pass, so `kept` was looked at after the credential went.
     const seen = passes();
     await waitFor(() => passes() > seen, { description: 'another sweep pass' });
 
-    expect(await env.admin.exists(`client:${kept}`)).toBe(1);
-    expect(await env.admin.sismember('clients', kept)).toBe(1);
-    expect(await env.admin.llen(`outgoing:${kept}`)).toBe(3);
-    expect(await env.admin.lrange('will', 0, -1)).toContain(willOf(kept));
+    expect(await env.probe.session(kept)).toEqual({ stored: true, listed: true });
+    expect(await env.probe.queueLength(kept)).toBe(3);
+    expect(await env.probe.wills()).toContainEqual(willOf(kept));
     // Only the kept device's three packets are left.
-    expect(await queuedPackets(env.admin)).toBe(3);
+    expect(await env.probe.storedPackets()).toBe(3);
     expect(env.logs.find((l) => l.msg === 'state of devices without a credential removed')).toMatchObject({
       level: 30,
       deviceIds: [gone],
     });
 
     // The kept session is whole: its queue arrives on reconnect.
-    const device = await env.device(kept);
-    const got = collect(device);
+    const { client: device, got } = await env.deviceCollecting(kept);
     expect(device.connected).toBe(true);
     await waitFor(() => [1, 2, 3].every((v) => got.get(topics.desired(kept))?.includes(desiredDoc(kept, v))), {
       description: 'the kept device gets its queued versions',
@@ -306,7 +300,7 @@ describe('broker limits (DD-020)', () => {
   });
 
   it('QoS 2 anywhere else: a QoS 2 will is refused at CONNECT, the service may not publish QoS 2, a QoS 2 subscription is served at QoS 1, a PUBREC is refused', async () => {
-    const env = await startEnv();
+    const env = await startEnv(kind);
     const id = 'dev-qos';
     await env.enroll(id);
 
@@ -319,7 +313,7 @@ describe('broker limits (DD-020)', () => {
     forger.publish(topics.desired(id), desiredDoc(id, 1), { qos: 2, retain: true });
     await forgerGone;
     expect(env.logs.find((l) => l.msg === 'publish refused' && l['service'] === SERVICE)).toMatchObject({ level: 40, code: 'QOS_NOT_ALLOWED' });
-    expect(await env.admin.hexists('retained', topics.desired(id))).toBe(0);
+    expect(await env.probe.retained(topics.desired(id))).toBeNull();
 
     const device = await env.device(id);
     const publishes: Array<{ payload: string; qos: number; messageId: number | undefined }> = [];
@@ -341,16 +335,15 @@ describe('broker limits (DD-020)', () => {
     await deviceGone;
     expect(env.logs.find((l) => l.msg === 'PUBREC refused: the broker never sends QoS 2')).toMatchObject({ level: 40, clientId: id });
     // The queue entry is still the plain packet, redelivered on the next connect.
-    const queued = await env.admin.lrange(`outgoing:${id}`, 0, -1);
+    const queued = await env.probe.queued(id);
     expect(queued).toHaveLength(1);
-    expect(queued[0]).toMatch(/^packet:/);
-    const again = await env.device(id);
-    const got = collect(again);
+    expect(queued[0]).toMatchObject({ cmd: 'publish', qos: 1 });
+    const { got } = await env.deviceCollecting(id);
     await waitFor(() => got.get(topics.commands(id))?.includes('in-flight'), { description: 'the command redelivered' });
   });
 
   it("the controller's purge (a clean=true CONNECT as the device) leaves none of the queued messages behind", async () => {
-    const env = await startEnv();
+    const env = await startEnv(kind);
     const id = 'dev-purged';
     await env.enroll(id);
     const first = await env.device(id);
@@ -358,14 +351,13 @@ describe('broker limits (DD-020)', () => {
     await first.endAsync();
     const svc = await env.service();
     for (let v = 1; v <= 5; v++) await svc.publishAsync(topics.desired(id), desiredDoc(id, v), { qos: 1, retain: true });
-    await waitFor(async () => (await env.admin.llen(`outgoing:${id}`)) === 5, { description: 'five versions queued' });
-    expect(await queuedPackets(env.admin)).toBe(5);
+    await waitFor(async () => (await env.probe.queueLength(id)) === 5, { description: 'five versions queued' });
+    expect(await env.probe.storedPackets()).toBe(5);
 
     const purge = await env.device(id, { clean: true });
     await purge.endAsync();
-    await waitFor(async () => (await env.admin.exists(`client:${id}`, `outgoing:${id}`)) === 0, { description: 'session removed' });
+    await waitFor(async () => !Object.values(await env.probe.session(id)).includes(true), { description: 'session removed' });
     // aedes-persistence-redis alone deletes the list but leaves every packet it referred to.
-    await waitFor(async () => (await queuedPackets(env.admin)) === 0, { description: 'queued packets released' });
-    expect((await env.admin.keys('packet:*')).length).toBe(0);
+    await waitFor(async () => (await env.probe.storedPackets()) === 0, { description: 'queued packets released' });
   });
 });

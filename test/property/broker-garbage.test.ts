@@ -98,8 +98,10 @@ describe('broker under garbage (property-based)', () => {
 
   /** Everything aedes and Outpost keep in Redis, but for the well-behaved clients' in-flight traffic. */
   async function redisState(): Promise<string> {
-    const keys = (await admin.keys('*')).filter((k) => !k.startsWith('packet:') && k !== `outgoing:${GOOD_DEVICE}` && !k.startsWith('counter:')).sort();
-    const retained = (await admin.hkeys('retained')).sort();
+    // The well-behaved device's queue and in-flight state, in either persistence's layout (DD-028).
+    const inFlight = new Set([`outgoing:${GOOD_DEVICE}`, ...['q', 'qp', 'qm'].map((kind) => `outpost:mqtt:${kind}:${GOOD_DEVICE}`)]);
+    const keys = (await admin.keys('*')).filter((k) => !k.startsWith('packet:') && !inFlight.has(k) && !k.startsWith('counter:')).sort();
+    const retained = [...(await admin.hkeys('retained')), ...(await admin.hkeys('outpost:mqtt:retained'))].sort();
     const clients = (await admin.smembers('clients')).sort();
     const wills = (await admin.lrange('will', 0, -1)).sort();
     return JSON.stringify({ keys, retained, clients, wills });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { backoffCeilingMs, backoffDelayMs, BackoffPolicy } from '../../shared/backoff.js';
-import { seededRandom } from '../helpers/seeded-random.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 
 const policy: BackoffPolicy = { baseMs: 100, capMs: 10_000, factor: 2 };
 const fixed = (value: number) => (): number => value;

@@ -1,0 +1,373 @@
+import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
+import aedesPacket from 'aedes-packet';
+import type { Redis } from 'ioredis';
+import { errorMessage, OutpostError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { clip } from '../auth/log-fields.js';
+import { decode, encode } from './codec.js';
+import { persistenceKeys, type PersistenceKeys } from './keys.js';
+import { lookUpRetained } from './retained-lookup.js';
+import { defineScripts, type PersistenceScripts } from './scripts.js';
+import { SubscriptionIndex, type IndexBroker, type IndexedSub } from './subscription-index.js';
+
+/** Most entries one enqueue drops from an over-long queue (one left by a larger cap); the rest go on later enqueues. */
+const MAX_DROPS_PER_ENQUEUE = 500;
+/** Stored sessions loaded per round trip at startup, and wills read per round trip by the will sweep. */
+const BATCH = 500;
+/** No cap: what aedes-persistence's own suite expects. Outpost always passes maxQueuedMessages. */
+const UNBOUNDED = 2 ** 31 - 1;
+
+type PacketConstructor = new (original: object, broker?: unknown) => Record<string, unknown>;
+const Packet = aedesPacket as unknown as PacketConstructor;
+
+export interface OutpostPersistenceOptions {
+  /** The connection it uses; destroy() disconnects it. Waiting out outages is the connection's business (maxRetriesPerRequest: null). */
+  redis: Redis;
+  /** Prefix of every key it writes (keys.ts). */
+  keyPrefix: string;
+  logger: Logger;
+  /** Queued messages handed to aedes per CONNECT (default 1000). */
+  maxSessionDelivery?: number;
+  /** Longest queue of a persistent session; the OLDEST entries are dropped beyond it (DD-020). Default: unbounded. */
+  maxQueuedMessages?: number;
+  /**
+   * Whether the broker sends QoS 2 (default true, as aedes may). Outpost's
+   * broker never does, so a PUBREC from a client is a protocol error: refused
+   * (QOS_NOT_ALLOWED), and every queue entry stays a plain PUBLISH.
+   */
+  outboundQos2?: boolean;
+}
+
+interface Client {
+  readonly id: string;
+  readonly brokerId?: string;
+  /** Set on aedes's own client object at CONNECT when a will follows (lib/handlers/connect.js storeWill). */
+  readonly will?: unknown;
+}
+
+interface QueuedPacket {
+  cmd?: string;
+  brokerId?: string | null;
+  brokerCounter?: number | string;
+  messageId?: number;
+  payload?: Buffer | string;
+  topic?: string;
+}
+
+/**
+ * DD-028. An aedes persistence (aedes-persistence 11's async interface, what
+ * aedes 1.2 calls) on Redis in which each operation is one round trip (one
+ * Lua script or command), everything is keyed per client, retained lookups of
+ * exact topics are one HMGET, and offline queues are bounded.
+ */
+export class OutpostPersistence extends EventEmitter {
+  readonly #redis: Redis;
+  readonly #keys: PersistenceKeys;
+  readonly #scripts: PersistenceScripts;
+  readonly #index: SubscriptionIndex;
+  readonly #logger: Logger;
+  readonly #maxSessionDelivery: number;
+  readonly #maxQueued: number;
+  readonly #outboundQos2: boolean;
+  /** aedes stores the whole subscription list once per granted filter of one SUBSCRIBE: one write is enough. */
+  readonly #pendingAdds = new WeakMap<object, Promise<void>>();
+  #broker: IndexBroker | undefined;
+  #destroyed = false;
+
+  constructor(options: OutpostPersistenceOptions) {
+    super();
+    this.#redis = options.redis;
+    this.#keys = persistenceKeys(options.keyPrefix);
+    this.#scripts = defineScripts(options.redis);
+    this.#logger = options.logger;
+    this.#index = new SubscriptionIndex(options.logger);
+    this.#maxSessionDelivery = options.maxSessionDelivery ?? 1000;
+    this.#maxQueued = options.maxQueuedMessages ?? UNBOUNDED;
+    this.#outboundQos2 = options.outboundQos2 ?? true;
+  }
+
+  get broker(): IndexBroker | undefined {
+    return this.#broker;
+  }
+
+  /** Loads the subscription index of every stored session, then hears other brokers' changes. */
+  async setup(broker: IndexBroker): Promise<void> {
+    this.#broker = broker;
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.#redis.sscan(this.#keys.clients, cursor, 'COUNT', BATCH);
+      cursor = next;
+      if (ids.length === 0) continue;
+      const replies = (await this.#redis.pipeline(ids.map((id) => ['hgetallBuffer', this.#keys.subs(id)])).exec()) ?? [];
+      for (const [i, id] of ids.entries()) {
+        const [err, hash] = replies[i] ?? [new Error('missing reply'), null];
+        if (err) throw err;
+        this.#index.load(id, subsOf(hash as Record<string, Buffer>));
+      }
+    } while (cursor !== '0');
+    await this.#index.listen(broker);
+  }
+
+  async storeRetained(packet: QueuedPacket): Promise<void> {
+    const topic = packet.topic ?? '';
+    if (packet.payload === undefined || packet.payload.length === 0) await this.#redis.hdel(this.#keys.retained, topic);
+    else await this.#redis.hset(this.#keys.retained, topic, encode({ ...packet }));
+  }
+
+  /**
+   * Never emits 'error': aedes pipes it without an error handler
+   * (lib/handlers/subscribe.js). A failed lookup is logged and ends the
+   * stream; the subscription stands, without its retained message.
+   */
+  createRetainedStreamCombi(patterns: string[]): Readable {
+    const logger = this.#logger;
+    const source = lookUpRetained(this.#redis, this.#keys.retained, [...patterns]);
+    return Readable.from(
+      (async function* () {
+        try {
+          yield* source;
+        } catch (err) {
+          logger.warn({ err: errorMessage(err), topics: patterns.length }, 'retained message lookup failed');
+        }
+      })(),
+    );
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern]);
+  }
+
+  addSubscriptions(client: Client, subs: readonly IndexedSub[]): Promise<void> {
+    const pending = this.#pendingAdds.get(subs);
+    if (pending) return pending;
+    // The last one per topic wins, as in aedes's dedupe and its memory persistence.
+    const byTopic = new Map<string, IndexedSub>();
+    for (const sub of subs) byTopic.set(sub.topic, sub);
+    const unique = [...byTopic.values()];
+    this.#index.added(client.id, subs);
+    const args = unique.flatMap((sub) => [sub.topic, encode(storedSub(sub))]);
+    const done = unique.length === 0 ? Promise.resolve() : this.#scripts.addSubscriptions([this.#keys.subs(client.id), this.#keys.clients], [client.id, ...args]).then(() => undefined);
+    // Only while it runs: a later call with the same (mutated) array is a new change.
+    this.#pendingAdds.set(subs, done);
+    const forget = (): void => void this.#pendingAdds.delete(subs);
+    done.then(forget, forget);
+    return done;
+  }
+
+  async removeSubscriptions(client: Client, topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) return;
+    this.#index.removed(client.id, topics);
+    const [subs, queue, packets, messageIds] = this.#keys.session(client.id);
+    await this.#scripts.removeSubscriptions([subs, queue, packets, messageIds, this.#keys.clients], [client.id, ...topics]);
+  }
+
+  async subscriptionsByClient(client: Client): Promise<Array<IndexedSub & { qos: number }>> {
+    return subsOf(await this.#redis.hgetallBuffer(this.#keys.subs(client.id))) as Array<IndexedSub & { qos: number }>;
+  }
+
+  async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
+    return { subsCount: this.#index.count, clientsCount: await this.#redis.scard(this.#keys.clients) };
+  }
+
+  async subscriptionsByTopic(topic: string): Promise<unknown[]> {
+    return this.#index.match(topic);
+  }
+
+  /** Ends the session: subscriptions, queue and in-flight state, in one script (a clean=true CONNECT, the session sweep). */
+  async cleanSubscriptions(client: Client): Promise<void> {
+    const [subs, queue, packets, messageIds] = this.#keys.session(client.id);
+    const topics = await this.#scripts.cleanSession([subs, queue, packets, messageIds, this.#keys.clients], [client.id]);
+    this.#index.removed(client.id, topics);
+  }
+
+  /** Like cleanSubscriptions, and the inbound QoS 2 state too: everything a session sweep removes. */
+  async removeSession(clientId: string): Promise<void> {
+    const [subs, queue, packets, messageIds] = this.#keys.session(clientId);
+    const topics = await this.#scripts.cleanSession([subs, queue, packets, messageIds, this.#keys.clients, this.#keys.incoming(clientId)], [clientId]);
+    this.#index.removed(clientId, topics);
+  }
+
+  outgoingEnqueue(sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
+    return this.outgoingEnqueueCombi([sub], packet);
+  }
+
+  async outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }> | null | undefined, packet: QueuedPacket): Promise<void> {
+    if (!subs || subs.length === 0) return;
+    const keys = subs.flatMap((s) => [this.#keys.queue(s.clientId), this.#keys.queuePackets(s.clientId)]);
+    const dropped = await this.#scripts.enqueue(keys, [entryOf(packet), encode(new Packet(packet)), this.#maxQueued, MAX_DROPS_PER_ENQUEUE]);
+    if (dropped > 0) this.#logger.debug({ dropped, subscribers: subs.length, maxQueuedMessages: this.#maxQueued }, 'oldest queued messages dropped');
+  }
+
+  /**
+   * Records the message id a queued packet is sent under, so a replay re-sends
+   * it under the same id [MQTT-4.4.0-1] and its PUBACK finds it. An entry no
+   * longer queued is not recreated (and not an error: aedes would drop the
+   * connection for it).
+   */
+  async outgoingUpdate(client: Client, packet: QueuedPacket): Promise<void> {
+    if (packet.messageId === undefined || packet.messageId === null) return;
+    let stored: object;
+    let entry = '';
+    if (packet.cmd === 'pubrel') {
+      if (!this.#outboundQos2) {
+        this.#logger.warn({ clientId: clip(client.id), code: 'QOS_NOT_ALLOWED' }, 'PUBREC refused: the broker never sends QoS 2');
+        throw new OutpostError('QOS_NOT_ALLOWED', 'PUBREC for a message the broker sent at QoS 1');
+      }
+      stored = { cmd: 'pubrel', messageId: packet.messageId };
+    } else {
+      const copy = new Packet(packet);
+      copy.messageId = packet.messageId;
+      stored = copy;
+      if (packet.brokerId) entry = entryOf(packet);
+    }
+    await this.#scripts.update([this.#keys.queuePackets(client.id), this.#keys.queueMessageIds(client.id)], [entry, packet.messageId, encode(stored)]);
+  }
+
+  async outgoingClearMessageId(client: Client, packet: QueuedPacket | undefined): Promise<Record<string, unknown> | undefined> {
+    const messageId = typeof packet === 'object' && packet !== null ? packet.messageId : undefined;
+    const entry = typeof packet === 'object' && packet !== null && packet.brokerId ? entryOf(packet) : '';
+    if ((messageId === undefined || messageId === null) && entry === '') return undefined;
+    const [, queue, packets, messageIds] = this.#keys.session(client.id);
+    const stored = await this.#scripts.clear([queue, packets, messageIds], [messageId ?? '', entry]);
+    if (!stored) return undefined;
+    const original = decode(stored);
+    if (messageId !== undefined && messageId !== null) original.messageId = messageId;
+    return original;
+  }
+
+  /** At most maxSessionDelivery queued packets, oldest first, read in one script. */
+  outgoingStream(client: Client): Readable {
+    const [, queue, packets] = this.#keys.session(client.id);
+    const scripts = this.#scripts;
+    const max = this.#maxSessionDelivery;
+    // Read when first pulled, so a stream destroyed unread leaves no promise to reject unhandled.
+    return Readable.from(
+      (async function* () {
+        for (const packet of await scripts.stream([queue, packets], [max])) yield decode(packet);
+      })(),
+    );
+  }
+
+  async incomingStorePacket(client: Client, packet: QueuedPacket): Promise<void> {
+    const copy = new Packet(packet);
+    copy.messageId = packet.messageId;
+    await this.#redis.hset(this.#keys.incoming(client.id), String(packet.messageId), encode(copy));
+  }
+
+  async incomingGetPacket(client: Client, packet: QueuedPacket): Promise<Record<string, unknown>> {
+    const stored = await this.#redis.hgetBuffer(this.#keys.incoming(client.id), String(packet.messageId));
+    if (!stored) throw new Error('no such packet');
+    return decode(stored);
+  }
+
+  async incomingDelPacket(client: Client, packet: QueuedPacket): Promise<void> {
+    await this.#redis.hdel(this.#keys.incoming(client.id), String(packet.messageId));
+  }
+
+  async cleanIncoming(client: Client): Promise<void> {
+    await this.#redis.unlink(this.#keys.incoming(client.id));
+  }
+
+  async putWill(client: Client, packet: Record<string, unknown>): Promise<void> {
+    const brokerId = this.#broker?.id ?? '';
+    packet['clientId'] = client.id;
+    packet['brokerId'] = brokerId;
+    await this.#scripts.putWill([this.#keys.will(client.id), this.#keys.wills], [encodeURIComponent(client.id), brokerId, encode(packet)]);
+  }
+
+  async getWill(client: Client): Promise<Record<string, unknown> | null> {
+    const stored = await this.#redis.hgetBuffer(this.#keys.will(client.id), 'p');
+    return stored ? decode(stored) : null;
+  }
+
+  /**
+   * Deletes the client's will; with `client.brokerId` only if that broker
+   * stored it (aedes's will sweep names the broker whose will it published).
+   * aedes's CONNECT calls it without a broker id, so a reconnecting client's
+   * will left by a broker that died is gone before aedes could publish it
+   * (DD-011). Never rejects: aedes's CONNECT chains only `.finally()` onto it
+   * (lib/handlers/connect.js storeWill); a will left behind is harmless,
+   * stale presence carries an epoch.
+   *
+   * At CONNECT aedes sets `client.will` and calls delWill then putWill; the
+   * will is keyed by the client, so putWill's write replaces the old one in
+   * the same step and this round trip is skipped.
+   */
+  async delWill(client: Client): Promise<Record<string, unknown> | null> {
+    if (client.will !== undefined && client.will !== null && client.brokerId === undefined) return null;
+    try {
+      const stored = await this.#scripts.deleteWill([this.#keys.will(client.id), this.#keys.wills], [encodeURIComponent(client.id), client.brokerId ?? '']);
+      return stored ? decode(stored) : null;
+    } catch (err) {
+      this.#logger.warn({ clientId: clip(client.id), err: errorMessage(err) }, 'deleting a will failed');
+      return null;
+    }
+  }
+
+  /** Wills of brokers not in `brokers` (aedes's will sweep), read a batch per round trip. */
+  streamWill(brokers: Record<string, unknown> = {}): Readable {
+    const { wills, will } = this.#keys;
+    const willPrefix = will('');
+    const scripts = this.#scripts;
+    return Readable.from(
+      (async function* () {
+        let cursor = '0';
+        do {
+          const [next, ...packets] = await scripts.streamWills([wills], [willPrefix, cursor, BATCH]);
+          cursor = next?.toString() ?? '0';
+          for (const packet of packets) {
+            const decoded = decode(packet);
+            if (typeof decoded['brokerId'] === 'string' && brokers[decoded['brokerId']] === undefined) yield decoded;
+          }
+        } while (cursor !== '0');
+      })(),
+    );
+  }
+
+  getClientList(topic: string): Readable {
+    return Readable.from(this.#index.clientsOf(topic));
+  }
+
+  /** Ids of clients that have a will stored, a page per call (the session sweep's view). */
+  async scanWills(cursor: string, count: number): Promise<[next: string, clientIds: string[]]> {
+    const [next, ids] = await this.#redis.sscan(this.#keys.wills, cursor, 'COUNT', count);
+    return [next, ids.map(safeDecode).filter((id): id is string => id !== undefined)];
+  }
+
+  /** Ids of clients with a stored session, a page per call. */
+  scanSessions(cursor: string, count: number): Promise<[next: string, clientIds: string[]]> {
+    return this.#redis.sscan(this.#keys.clients, cursor, 'COUNT', count);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) throw new Error('destroyed called twice!');
+    this.#destroyed = true;
+    await this.#index.stop();
+    this.#redis.disconnect();
+  }
+}
+
+/** The queue entry id of a packet: unique per broker and message. */
+function entryOf(packet: QueuedPacket): string {
+  if (!packet.brokerId || packet.brokerCounter === undefined) throw new Error('queued packet has no broker id or counter');
+  return `${packet.brokerId}:${packet.brokerCounter}`;
+}
+
+/** A subscription as stored: what aedes restores from on a clean=false CONNECT, without the client id. */
+function storedSub(sub: IndexedSub): Record<string, unknown> {
+  const { clientId: _clientId, ...rest } = sub as IndexedSub & { clientId?: unknown };
+  return rest;
+}
+
+function subsOf(hash: Record<string, Buffer>): IndexedSub[] {
+  return Object.values(hash).map((value) => decode<IndexedSub>(value));
+}
+
+function safeDecode(id: string): string | undefined {
+  try {
+    return decodeURIComponent(id);
+  } catch {
+    return undefined;
+  }
+}
