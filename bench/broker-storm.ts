@@ -11,7 +11,7 @@
  * table with the ratio legacy / outpost.
  *
  * Usage: node dist/bench/broker-storm.js [--devices 2000] [--persistence legacy,outpost]
- *        [--connack-timeout-ms 15000] [--deadline-s 300] [--listen-backlog 4096] [--no-will] [--profile-dir DIR]
+ *        [--connack-timeout-ms 15000] [--deadline-s 300] [--listen-backlog 4096] [--emitter redis|local] [--no-will] [--profile-dir DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +45,8 @@ const Options = z.object({
   connackTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
   deadlineS: z.coerce.number().int().min(10).default(300),
   listenBacklog: z.coerce.number().int().min(1).default(4096),
+  /** The broker's emitter (DD-028): redis (several broker processes can share Redis) or local. */
+  emitter: z.enum(['redis', 'local']).default('redis'),
   /** Writes a V8 CPU profile of each broker run there (node --cpu-prof). */
   profileDir: z.string().min(1).optional(),
   /** Each device has a presence will (QoS 1, retained), as agents do. */
@@ -82,6 +84,7 @@ function parseOptions(): Options {
       'connack-timeout-ms': { type: 'string' },
       'deadline-s': { type: 'string' },
       'listen-backlog': { type: 'string' },
+      emitter: { type: 'string' },
       'profile-dir': { type: 'string' },
       'no-will': { type: 'boolean' },
     },
@@ -92,6 +95,7 @@ function parseOptions(): Options {
     connackTimeoutMs: values['connack-timeout-ms'],
     deadlineS: values['deadline-s'],
     listenBacklog: values['listen-backlog'],
+    emitter: values.emitter,
     profileDir: values['profile-dir'],
     will: values['no-will'] !== true,
   });
@@ -272,7 +276,7 @@ async function storm(kind: PersistenceKind, options: Options): Promise<StormResu
     await waitUntil('redis', () => accepts(redisPort), 10_000);
     broker = startChild(
       process.execPath,
-      [...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []), CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', brokerRedisUrl, '--persistence', kind, '--listen-backlog', String(options.listenBacklog), '--log-level', 'warn'],
+      [...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []), CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', brokerRedisUrl, '--persistence', kind, '--listen-backlog', String(options.listenBacklog), '--emitter', options.emitter, '--log-level', 'warn'],
       { OUTPOST_SERVICE_PASSWORD: servicePassword },
     );
     await waitUntil('the broker', () => accepts(port), 20_000);

@@ -90,6 +90,15 @@ export const BrokerConfig = z
      */
     persistence: z.enum(PERSISTENCE_KINDS, { error: `must be one of ${PERSISTENCE_KINDS.join(', ')}` }).default('outpost'),
     /**
+     * How the broker hands a PUBLISH to its subscribers: `redis`
+     * (mqemitter-redis: every broker process on the same Redis sees every
+     * message, so several of them can share the fleet) or `local` (in this
+     * process only: no Redis channel per subscribed topic, for a single
+     * broker process). Sessions, queues and retained messages are in Redis
+     * either way.
+     */
+    emitter: z.enum(['redis', 'local'], { error: 'must be redis or local' }).default('redis'),
+    /**
      * Queue of connections the kernel has accepted but the broker has not yet
      * taken (net.Server listen `backlog`; the kernel caps it at
      * net.core.somaxconn). A reconnect storm overflows a short one, and every

@@ -1,8 +1,6 @@
-import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Aedes, type AedesOptions, type Client, type Subscription } from 'aedes';
 import { Redis } from 'ioredis';
-import mqemitterRedis from 'mqemitter-redis';
 import { errorMessage, OutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { Topics } from '../shared/topics.js';
@@ -24,6 +22,7 @@ import { createPersistence } from './persistence/create-persistence.js';
 import { withDurableRetained } from './durable-retained.js';
 import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
 import { CredentialWatch } from './credential-watch.js';
+import { createEmitter } from './emitter.js';
 
 /**
  * aedes only applies it to MQTT 3.1 (its default of 23 is 3.1's limit), but
@@ -108,25 +107,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   const persistenceRedis = persistence.redis;
   watchRedis(persistenceRedis, new RedisOutageLog(logger, 'persistence'));
 
-  // Own connections, because mqemitter-redis leaves the promise of its QUIT
-  // on close unhandled (ForgivingRedis), and so that commands wait out a
-  // Redis outage like persistence's do: a SUBSCRIBE that failed during one
-  // would not be restored by ioredis afterwards, leaving a subscription that
-  // silently receives nothing.
-  const emitterRedis = { maxRetriesPerRequest: null };
-  const mq = mqemitterRedis({
-    subConn: new ForgivingRedis(config.redisUrl, emitterRedis),
-    pubConn: new ForgivingRedis(config.redisUrl, { ...emitterRedis, enableAutoPipelining: true }),
-    concurrency: config.concurrency,
-    // aedes's default emitter sets it [MQTT-4.7.1-3]; a custom one must too.
-    matchEmptyLevels: true,
-  });
-  // mqemitter-redis re-emits its connections' errors here; without a listener
-  // the first Redis blip would be an unhandled 'error' event and kill the process.
-  const mqLog = new RedisOutageLog(logger, 'emitter');
-  const mqState = emitterState(mq);
-  mqState.on('error', (err: unknown) => mqLog.failed(err));
-  mqState.on('pubConnect', () => mqLog.recovered());
+  const mq = createEmitter(config, logger);
 
   let aedesRef: Aedes | undefined;
   const options: AedesOptions = {
@@ -314,13 +295,6 @@ function ready(redis: Redis): Promise<void> {
     redis.once('ready', () => resolve());
     redis.once('end', () => reject(new Error('Redis connection ended before it was ready')));
   });
-}
-
-/** mqemitter-redis 7 reports Redis errors on `mq.state`, which its types do not declare. */
-function emitterState(mq: object): EventEmitter {
-  const state: unknown = Reflect.get(mq, 'state');
-  if (!(state instanceof EventEmitter)) throw new Error('mqemitter-redis has no `state` emitter: check the installed version');
-  return state;
 }
 
 type CloseStep = [name: string, run: () => Promise<unknown>];

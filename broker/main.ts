@@ -33,6 +33,7 @@ interface RunOptions {
   maxSessionDelivery?: string;
   sessionSweepIntervalMs?: string;
   persistence?: string;
+  emitter?: string;
   listenBacklog?: string;
   serviceUsername?: string;
   servicePassword?: string;
@@ -65,6 +66,7 @@ const SOURCES: Record<string, string> = {
   maxSessionDelivery: '--max-session-delivery / OUTPOST_BROKER_MAX_SESSION_DELIVERY',
   sessionSweepIntervalMs: '--session-sweep-interval-ms / OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS',
   persistence: '--persistence / OUTPOST_BROKER_PERSISTENCE',
+  emitter: '--emitter / OUTPOST_BROKER_EMITTER',
   listenBacklog: '--listen-backlog / OUTPOST_BROKER_LISTEN_BACKLOG',
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
   servicePassword: '--service-password-file / OUTPOST_SERVICE_PASSWORD',
@@ -100,6 +102,7 @@ export function registerBrokerCommands(program: Command): void {
     .option('--max-session-delivery <n>', 'queued messages replayed per CONNECT (env OUTPOST_BROKER_MAX_SESSION_DELIVERY, default 100)')
     .option('--session-sweep-interval-ms <ms>', 'how often sessions of device ids without a credential are removed (env OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS, default 600000)')
     .option('--persistence <kind>', "aedes persistence: outpost (one Redis round trip per operation) or legacy (aedes-persistence-redis, for comparison) (env OUTPOST_BROKER_PERSISTENCE, default outpost)")
+    .option('--emitter <kind>', 'how messages reach subscribers: redis (every broker process on this Redis; several may share the fleet) or local (this process only) (env OUTPOST_BROKER_EMITTER, default redis)')
     .option('--listen-backlog <n>', 'listen queue of the TCP and TLS listeners, capped by net.core.somaxconn (env OUTPOST_BROKER_LISTEN_BACKLOG, default 4096)')
     .option('--service-username <name>', 'service identity username (env OUTPOST_SERVICE_USERNAME, default svc:outpost)')
     .addOption(new Option('--service-password <password>', 'refused: use --service-password-file or env OUTPOST_SERVICE_PASSWORD').hideHelp())
@@ -175,6 +178,7 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
       maxSessionDelivery: pick(options.maxSessionDelivery, env, 'OUTPOST_BROKER_MAX_SESSION_DELIVERY'),
       sessionSweepIntervalMs: pick(options.sessionSweepIntervalMs, env, 'OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS'),
       persistence: pick(options.persistence, env, 'OUTPOST_BROKER_PERSISTENCE'),
+      emitter: pick(options.emitter, env, 'OUTPOST_BROKER_EMITTER'),
       listenBacklog: pick(options.listenBacklog, env, 'OUTPOST_BROKER_LISTEN_BACKLOG'),
       serviceUsername: pick(options.serviceUsername, env, 'OUTPOST_SERVICE_USERNAME'),
       servicePassword,

@@ -26,7 +26,7 @@ interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 'outpost'): Promise<BrokerProcess> {
+async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 'outpost', emitter: Emitter = 'redis'): Promise<BrokerProcess> {
   const port = await freePort();
   const servicePassword = randomBytes(16).toString('hex');
   let proc: ManagedProcess | undefined;
@@ -40,7 +40,7 @@ async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 
     async start() {
       const p = spawnProcess(process.execPath, {
         name: `outpost broker :${port}`,
-        args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'debug', '--persistence', persistence],
+        args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'debug', '--persistence', persistence, '--emitter', emitter],
         env: { OUTPOST_SERVICE_PASSWORD: servicePassword },
         bufferLines: 2_000,
       });
@@ -96,7 +96,11 @@ beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
 });
 
-describe.each(PERSISTENCE_KINDS)('broker durability (child process, %s persistence)', (kind) => {
+type Emitter = 'redis' | 'local';
+/** Every persistence with the default emitter, and the outpost persistence with the in-process one. */
+const SETUPS: Array<[PersistenceKind, Emitter]> = [...PERSISTENCE_KINDS.map((k): [PersistenceKind, Emitter] => [k, 'redis']), ['outpost', 'local']];
+
+describe.each(SETUPS)('broker durability (child process, %s persistence, %s emitter)', (kind, emitter) => {
   let redis: RedisServer;
   let admin: Redis;
   let credentials: DeviceCredentials;
@@ -113,10 +117,10 @@ describe.each(PERSISTENCE_KINDS)('broker durability (child process, %s persisten
   });
 
   it('after kill -9 and a restart on the same Redis, an offline device gets the retained latest and every queued version', async () => {
-    const broker = await brokerProcess(redis, kind);
+    const broker = await brokerProcess(redis, kind, emitter);
     onTestFinished(() => broker.stop());
     const probe = persistenceProbe(kind, admin);
-    const deviceId = `dev-durable-${kind}`;
+    const deviceId = `dev-durable-${kind}-${emitter}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);
@@ -169,9 +173,9 @@ describe.each(PERSISTENCE_KINDS)('broker durability (child process, %s persisten
   });
 
   it('survives Redis being killed and restarted under it, and serves again once Redis is back', async () => {
-    const broker = await brokerProcess(redis, kind);
+    const broker = await brokerProcess(redis, kind, emitter);
     onTestFinished(() => broker.stop());
-    const deviceId = `dev-redis-blip-${kind}`;
+    const deviceId = `dev-redis-blip-${kind}-${emitter}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);
