@@ -74,6 +74,11 @@ interface StormResult {
   brokerRedisCommandsPerReconnect: number;
   redisCpuMsPerDevice: number;
   redisByCommand: Record<string, number>;
+  /** Broker RSS with every session stored and no client connected, and with all N connected and idle. */
+  brokerRssIdleMB: number;
+  brokerRssConnectedMB: number;
+  /** (connected − idle) / N: what one idle connected device costs the broker. */
+  brokerKBPerConnectedDevice: number;
 }
 
 function parseOptions(): Options {
@@ -223,6 +228,12 @@ function startChild(command: string, args: string[], env: Record<string, string>
 }
 
 /** utime + stime of a process, in seconds. */
+/** Resident set size of a process, in bytes (/proc/<pid>/status VmRSS). */
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start after the last ')'.
@@ -313,6 +324,7 @@ async function storm(kind: PersistenceKind, options: Options): Promise<StormResu
 
     // The storm.
     const brokerPid = broker.proc.pid ?? 0;
+    const rssIdle = rssBytes(brokerPid);
     const cpu0 = cpuSeconds(brokerPid);
     const redis0 = await redisCounters(redis);
     const sent0 = proxy.commands;
@@ -357,6 +369,7 @@ async function storm(kind: PersistenceKind, options: Options): Promise<StormResu
     const settle = Date.now() + 1000;
     await waitUntil('settle', () => Date.now() > settle, 2000);
     const cpu1 = cpuSeconds(brokerPid);
+    const rssConnected = rssBytes(brokerPid);
     const redis1 = await redisCounters(redis);
     const sent = proxy.commands - sent0;
 
@@ -388,6 +401,9 @@ async function storm(kind: PersistenceKind, options: Options): Promise<StormResu
       brokerRedisCommandsPerReconnect: Number((sent / n).toFixed(2)),
       redisCpuMsPerDevice: Number((((redis1.cpuS - redis0.cpuS) * 1000) / n).toFixed(3)),
       redisByCommand: Object.fromEntries(Object.entries(byCommand).sort((a, b) => b[1] - a[1])),
+      brokerRssIdleMB: Number((rssIdle / 1e6).toFixed(1)),
+      brokerRssConnectedMB: Number((rssConnected / 1e6).toFixed(1)),
+      brokerKBPerConnectedDevice: Number(((rssConnected - rssIdle) / 1024 / n).toFixed(2)),
     };
   } catch (err) {
     if (broker) process.stderr.write(`broker output:\n${broker.output()}\n`);
@@ -412,6 +428,8 @@ function table(results: readonly StormResult[]): string {
     ['Redis commands per reconnect (commandstats, incl. inside scripts)', (r) => r.redisCommandsPerReconnect.toFixed(2)],
     ['commands the broker sends per reconnect (a script once)', (r) => r.brokerRedisCommandsPerReconnect.toFixed(2)],
     ['Redis CPU per device', (r) => `${r.redisCpuMsPerDevice.toFixed(3)} ms`],
+    ['broker RSS: sessions stored, none connected → all connected, idle', (r) => `${r.brokerRssIdleMB} → ${r.brokerRssConnectedMB} MB`],
+    ['broker memory per idle connected device', (r) => `${r.brokerKBPerConnectedDevice.toFixed(1)} KB`],
   ];
   const legacy = results.find((r) => r.persistence === 'legacy');
   const outpost = results.find((r) => r.persistence === 'outpost');
