@@ -1,3 +1,4 @@
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandView } from '../../controller/commands/command-record.js';
 import { Telemetry } from '../../shared/schemas/telemetry.js';
@@ -91,7 +92,12 @@ describe('commands and telemetry end to end', () => {
   });
 
   it('logs returns the last lines of the workload, tail respected', async () => {
-    await new Promise((r) => setTimeout(r, 2500)); // let it print a dozen lines
+    // Until it has printed a dozen lines (it prints one every 0.2 s).
+    const id = (await ticker()).id;
+    await waitFor(async () => /line-1[2-9]|line-[2-9]\d|line-\d{3,}/.test((await new Docker().getContainer(id).logs({ stdout: true, tail: 3 })).toString('latin1')), {
+      timeoutMs: 20_000,
+      description: 'a dozen lines printed',
+    });
     const res = await send({ type: 'logs', workload, tail: 5 });
     expect(res.status, res.raw.body).toBe(200);
     const view = viewOf(res);
@@ -176,14 +182,17 @@ describe('commands and telemetry end to end', () => {
     const queued = viewOf(res);
     expect(queued).toMatchObject({ status: 'queued', online: false, result: null });
     expect(queued.message).toBe(`${deviceId} is offline: command ${queued.command.id} queued, expires at ${queued.expiresAt}`);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The device comes back only once the command's time to live is over.
+    await waitFor(() => Date.now() > Date.parse(queued.expiresAt) + 100, { timeoutMs: 10_000, description: 'the command expired' });
     await startDevice();
     const event = await watch.waitForEvent((e) => e.data['commandId'] === queued.command.id, 30_000, 'command.expired');
     expect(event).toMatchObject({ type: 'command.expired', code: 'COMMAND_EXPIRED', workload });
     const view = await answered(queued.command.id);
     expect(view).toMatchObject({ status: 'expired', result: { ok: false, code: 'COMMAND_EXPIRED' } });
-    // Never executed: one answer only, and the container was not restarted.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Never executed: one answer only, and the container was not restarted. A ping sent after it is
+    // answered after it (a device handles its commands in order): anything more would be in by then.
+    const sentinel = await send({ type: 'ping' });
+    expect(viewOf(sentinel)).toMatchObject({ status: 'done', result: { ok: true } });
     expect(watch.events.filter((e) => e.data['commandId'] === queued.command.id).map((e) => e.type)).toEqual(['command.expired']);
     const after = await ticker();
     expect(after.id).toBe(before.id);
