@@ -240,6 +240,19 @@ export async function runIntentModel(opts: ModelOptions): Promise<ModelResult> {
       }
     };
 
+    /**
+     * Starts the controllers that are down, once for all concurrent callers:
+     * two operations finding no live controller at the same moment would
+     * otherwise each start both, and two of the four would outlive the run.
+     */
+    let restarting: Promise<void> | null = null;
+    const restartDead = (): Promise<void> =>
+      (restarting ??= Promise.all(controllers.map((c, i) => (c === null || c.proc.exitInfo !== undefined ? start(i) : undefined)))
+        .then(() => undefined)
+        .finally(() => {
+          restarting = null;
+        }));
+
     /** Sends until a definite answer: 2xx (acknowledged) or a definite refusal. */
     const perform = async (op: Op, killMidRequest: boolean): Promise<void> => {
       let attempt = 0;
@@ -248,7 +261,7 @@ export async function runIntentModel(opts: ModelOptions): Promise<ModelResult> {
         const targets = live();
         const target = targets.length > 0 ? pick(targets) : null;
         if (!target) {
-          await Promise.all(controllers.map((c, i) => (c === null || c.proc.exitInfo !== undefined ? start(i) : undefined)));
+          await restartDead();
           continue;
         }
         const request = op.run(clientOf(target));
@@ -311,7 +324,7 @@ export async function runIntentModel(opts: ModelOptions): Promise<ModelResult> {
       }
       if (roll < 0.2) {
         // Dead controllers come back now and then, as a supervisor would restart them.
-        await Promise.all(controllers.map((c, i) => (c === null || c.proc.exitInfo !== undefined ? start(i) : undefined)));
+        await restartDead();
       }
       const concurrent = random() < 0.3 ? 2 : 1;
       const ops = Array.from({ length: concurrent }, () => nextOp());
@@ -321,7 +334,7 @@ export async function runIntentModel(opts: ModelOptions): Promise<ModelResult> {
     }
 
     // Everyone back; then nobody does anything: the system must settle by itself.
-    await Promise.all(controllers.map((c, i) => (c === null || c.proc.exitInfo !== undefined ? start(i) : undefined)));
+    await restartDead();
     const verifyApi = clientOf(live()[0] as ControllerProcess);
 
     // Every acknowledged mutation is in the final registry.
