@@ -99,6 +99,12 @@ export const BrokerConfig = z
      */
     emitter: z.enum(['redis', 'local'], { error: 'must be redis or local' }).default('redis'),
     /**
+     * Broker processes (DD-035): above 1, this process forks that many
+     * workers that share the listeners (node:cluster) and one another's
+     * messages through the Redis emitter, to use more than one core.
+     */
+    workers: int(1, 64).default(1),
+    /**
      * Queue of connections the kernel has accepted but the broker has not yet
      * taken (net.Server listen `backlog`; the kernel caps it at
      * net.core.somaxconn). A reconnect storm overflows a short one, and every
@@ -128,6 +134,9 @@ export const BrokerConfig = z
   })
   .superRefine((c, ctx) => {
     const tlsGiven = c.tlsCertFile !== undefined || c.tlsKeyFile !== undefined;
+    if (c.workers > 1 && c.emitter === 'local') {
+      ctx.addIssue({ code: 'custom', path: ['workers'], message: 'above 1 needs the redis emitter: with --emitter local a worker would not deliver what a device on another worker publishes' });
+    }
     if (c.tlsCertFile === undefined && (c.tlsKeyFile !== undefined || c.tlsPort !== undefined || c.tlsClientCaFile !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsCertFile'], message: 'required for a TLS listener (with tlsKeyFile)' });
     }

@@ -3,10 +3,11 @@ import { Option, type Command } from 'commander';
 import { Redis } from 'ioredis';
 import { DeviceId } from '../shared/device-id.js';
 import { errorMessage } from '../shared/errors.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, type Logger } from '../shared/logger.js';
 import { DeviceCredentials, MIN_SECRET_LENGTH } from '../shared/device-credentials.js';
 import { readSecretFile, SECRET_FILE_WARNING, secretFileWarning, secretOnCommandLine, type SecretFileWarning } from '../shared/secret-input.js';
 import { checkBrokerConfig, DEFAULT_KEY_PREFIX, KeyPrefix, RedisUrl, type BrokerConfig, type ConfigIssue } from './config.js';
+import { isBrokerWorker, leaveCluster, runBrokerPrimary, WORKER_INDEX_ENV } from './cluster.js';
 import { createBroker } from './create-broker.js';
 
 /** Exit code for unusable configuration or arguments. */
@@ -34,6 +35,7 @@ interface RunOptions {
   sessionSweepIntervalMs?: string;
   persistence?: string;
   emitter?: string;
+  workers?: string;
   listenBacklog?: string;
   serviceUsername?: string;
   servicePassword?: string;
@@ -67,6 +69,7 @@ const SOURCES: Record<string, string> = {
   sessionSweepIntervalMs: '--session-sweep-interval-ms / OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS',
   persistence: '--persistence / OUTPOST_BROKER_PERSISTENCE',
   emitter: '--emitter / OUTPOST_BROKER_EMITTER',
+  workers: '--workers / OUTPOST_BROKER_WORKERS',
   listenBacklog: '--listen-backlog / OUTPOST_BROKER_LISTEN_BACKLOG',
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
   servicePassword: '--service-password-file / OUTPOST_SERVICE_PASSWORD',
@@ -103,6 +106,7 @@ export function registerBrokerCommands(program: Command): void {
     .option('--session-sweep-interval-ms <ms>', 'how often sessions of device ids without a credential are removed (env OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS, default 600000)')
     .option('--persistence <kind>', "aedes persistence: outpost (one Redis round trip per operation) or legacy (aedes-persistence-redis, for comparison) (env OUTPOST_BROKER_PERSISTENCE, default outpost)")
     .option('--emitter <kind>', 'how messages reach subscribers: redis (every broker process on this Redis; several may share the fleet) or local (this process only) (env OUTPOST_BROKER_EMITTER, default redis)')
+    .option('--workers <n>', 'broker processes sharing the listeners and Redis, e.g. one per core; above 1 needs --emitter redis (env OUTPOST_BROKER_WORKERS, default 1)')
     .option('--listen-backlog <n>', 'listen queue of the TCP and TLS listeners, capped by net.core.somaxconn (env OUTPOST_BROKER_LISTEN_BACKLOG, default 4096)')
     .option('--service-username <name>', 'service identity username (env OUTPOST_SERVICE_USERNAME, default svc:outpost)')
     .addOption(new Option('--service-password <password>', 'refused: use --service-password-file or env OUTPOST_SERVICE_PASSWORD').hideHelp())
@@ -179,6 +183,7 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
       sessionSweepIntervalMs: pick(options.sessionSweepIntervalMs, env, 'OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS'),
       persistence: pick(options.persistence, env, 'OUTPOST_BROKER_PERSISTENCE'),
       emitter: pick(options.emitter, env, 'OUTPOST_BROKER_EMITTER'),
+      workers: pick(options.workers, env, 'OUTPOST_BROKER_WORKERS'),
       listenBacklog: pick(options.listenBacklog, env, 'OUTPOST_BROKER_LISTEN_BACKLOG'),
       serviceUsername: pick(options.serviceUsername, env, 'OUTPOST_SERVICE_USERNAME'),
       servicePassword,
@@ -218,8 +223,24 @@ async function runBroker(options: RunOptions, env: Env): Promise<void> {
     reportConfigIssues(config);
     return;
   }
-  const logger = createLogger({ level: config.logLevel, name: 'outpost-broker' });
-  for (const w of warnings) logger.warn(w, SECRET_FILE_WARNING);
+  const worker = isBrokerWorker();
+  const workerIndex = env[WORKER_INDEX_ENV];
+  const logger = createLogger({ level: config.logLevel, name: worker && workerIndex !== undefined ? `outpost-broker-${workerIndex}` : 'outpost-broker' });
+  if (config.workers > 1 && !worker) {
+    for (const w of warnings) logger.warn(w, SECRET_FILE_WARNING);
+    process.exitCode = await runBrokerPrimary({ workers: config.workers, logger, shutdownGraceMs: SHUTDOWN_GRACE_MS });
+    return;
+  }
+  if (!worker) for (const w of warnings) logger.warn(w, SECRET_FILE_WARNING);
+  try {
+    await serve(config, logger, worker);
+  } finally {
+    leaveCluster();
+  }
+}
+
+/** One broker process, from start to a signalled shutdown. */
+async function serve(config: BrokerConfig, logger: Logger, worker: boolean): Promise<void> {
   const broker = await createBroker(config, { logger });
   try {
     await broker.listen();
@@ -237,12 +258,15 @@ async function runBroker(options: RunOptions, env: Env): Promise<void> {
     logger.warn('shutdown forced');
     process.exit(1);
   };
-  process.once('SIGINT', force);
-  process.once('SIGTERM', force);
+  // A worker gets a Ctrl-C from the terminal and the primary's SIGTERM: the
+  // second is not an operator's "now"; the primary escalates after its grace.
+  const second = worker ? (): void => undefined : force;
+  process.once('SIGINT', second);
+  process.once('SIGTERM', second);
   setTimeout(force, SHUTDOWN_GRACE_MS).unref();
   await broker.close();
-  process.removeListener('SIGINT', force);
-  process.removeListener('SIGTERM', force);
+  process.removeListener('SIGINT', second);
+  process.removeListener('SIGTERM', second);
 }
 
 async function withCredentials(

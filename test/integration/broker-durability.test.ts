@@ -26,7 +26,7 @@ interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 'outpost', emitter: Emitter = 'redis'): Promise<BrokerProcess> {
+async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 'outpost', emitter: Emitter = 'redis', workers = 1): Promise<BrokerProcess> {
   const port = await freePort();
   const servicePassword = randomBytes(16).toString('hex');
   let proc: ManagedProcess | undefined;
@@ -40,7 +40,7 @@ async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 
     async start() {
       const p = spawnProcess(process.execPath, {
         name: `outpost broker :${port}`,
-        args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'debug', '--persistence', persistence, '--emitter', emitter],
+        args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'debug', '--persistence', persistence, '--emitter', emitter, '--workers', String(workers)],
         env: { OUTPOST_SERVICE_PASSWORD: servicePassword },
         bufferLines: 2_000,
       });
@@ -97,10 +97,18 @@ beforeAll(() => {
 });
 
 type Emitter = 'redis' | 'local';
-/** Every persistence with the default emitter, and the outpost persistence with the in-process one. */
-const SETUPS: Array<[PersistenceKind, Emitter]> = [...PERSISTENCE_KINDS.map((k): [PersistenceKind, Emitter] => [k, 'redis']), ['outpost', 'local']];
+/**
+ * Every persistence with the default emitter, the outpost persistence with
+ * the in-process one, and two broker processes (DD-035; kill -9 of the
+ * primary takes its workers down with it).
+ */
+const SETUPS: Array<[PersistenceKind, Emitter, number]> = [
+  ...PERSISTENCE_KINDS.map((k): [PersistenceKind, Emitter, number] => [k, 'redis', 1]),
+  ['outpost', 'local', 1],
+  ['outpost', 'redis', 2],
+];
 
-describe.each(SETUPS)('broker durability (child process, %s persistence, %s emitter)', (kind, emitter) => {
+describe.each(SETUPS)('broker durability (child process, %s persistence, %s emitter, %i worker(s))', (kind, emitter, workers) => {
   let redis: RedisServer;
   let admin: Redis;
   let credentials: DeviceCredentials;
@@ -117,10 +125,10 @@ describe.each(SETUPS)('broker durability (child process, %s persistence, %s emit
   });
 
   it('after kill -9 and a restart on the same Redis, an offline device gets the retained latest and every queued version', async () => {
-    const broker = await brokerProcess(redis, kind, emitter);
+    const broker = await brokerProcess(redis, kind, emitter, workers);
     onTestFinished(() => broker.stop());
     const probe = persistenceProbe(kind, admin);
-    const deviceId = `dev-durable-${kind}-${emitter}`;
+    const deviceId = `dev-durable-${kind}-${emitter}-${workers}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);
@@ -173,9 +181,9 @@ describe.each(SETUPS)('broker durability (child process, %s persistence, %s emit
   });
 
   it('survives Redis being killed and restarted under it, and serves again once Redis is back', async () => {
-    const broker = await brokerProcess(redis, kind, emitter);
+    const broker = await brokerProcess(redis, kind, emitter, workers);
     onTestFinished(() => broker.stop());
-    const deviceId = `dev-redis-blip-${kind}-${emitter}`;
+    const deviceId = `dev-redis-blip-${kind}-${emitter}-${workers}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);
