@@ -44,9 +44,13 @@ export function logBrokerEvents(aedes: Aedes, deps: BrokerEventDeps): void {
   // Not in aedes's typed events, but emitted for persistence failures.
   const emitter: EventEmitter = aedes;
   emitter.on('error', (err: unknown) => logger.error({ err: errorMessage(err) }, 'broker error'));
-  aedes.on('clientReady', (client) => logger.debug({ ...fields(client), clean: client.clean }, 'client connected'));
-  aedes.on('clientDisconnect', (client) => logger.debug(fields(client), 'client disconnected'));
-  aedes.on('keepaliveTimeout', (client) => logger.debug(fields(client), 'client keepalive timeout'));
+  // The fields are built only when debug is on: these fire for every device in a reconnect storm.
+  const debug = (msg: string, extra: (client: Client) => Record<string, unknown> = () => ({})) => (client: Client) => {
+    if (logger.isLevelEnabled('debug')) logger.debug({ ...fields(client), ...extra(client) }, msg);
+  };
+  aedes.on('clientReady', debug('client connected', (client) => ({ clean: client.clean })));
+  aedes.on('clientDisconnect', debug('client disconnected'));
+  aedes.on('keepaliveTimeout', debug('client keepalive timeout'));
 
   const onClientError = (kind: string) => (client: Client, err: Error) => {
     // Our own refusals (auth, topics, sizes) were logged where they were decided.

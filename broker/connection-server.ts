@@ -1,10 +1,10 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Duplex, pipeline } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { tlsPeerOf, type TlsPeers } from './auth/tls-peer.js';
-import { PacketSizeGuard } from './packet-size-guard.js';
+import { GuardedConnection } from './guarded-connection.js';
 
 export interface ConnectionServerOptions {
   /** aedes.handle */
@@ -45,9 +45,9 @@ export interface ConnectionServer {
 }
 
 /**
- * TCP and TLS listeners that hand aedes a guarded duplex per connection:
- * reads come through a PacketSizeGuard (after decryption, for TLS), writes go
- * straight to the socket.
+ * TCP and TLS listeners that hand aedes a GuardedConnection per connection:
+ * reads pass a PacketSizeGuard (after decryption, for TLS), writes of one
+ * tick leave as one socket write.
  */
 export function createConnectionServer(options: ConnectionServerOptions): ConnectionServer {
   const { handle, maxRemainingLength, logger, tlsPeers, listenBacklog } = options;
@@ -76,13 +76,10 @@ export function createConnectionServer(options: ConnectionServerOptions): Connec
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.on('error', (err) => logger.debug({ remote, tls, err: errorMessage(err) }, 'socket error'));
 
-    const guard = new PacketSizeGuard({
+    const conn = new GuardedConnection(socket, {
       maxRemainingLength,
       onRefuse: (refusal) => logger.warn({ remote, ...refusal }, 'oversized or malformed packet, connection dropped'),
     });
-    // pipeline destroys the socket when the guard fails, and the guard when the socket does.
-    pipeline(socket, guard, () => undefined);
-    const conn = Duplex.from({ readable: guard, writable: socket });
     remotes.set(conn, remote);
     if (tls) tlsPeers.set(conn, tlsPeerOf(socket as TLSSocket));
     try {

@@ -90,8 +90,10 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
 
   // Fails fast while Redis is away (no offline queue): a CONNECT then gets
   // "server unavailable" at once instead of hanging until Redis returns.
+  // Auto-pipelined: in a reconnect storm the credential lookups of one
+  // event-loop turn leave as one socket write, not one each.
   const credentialsRedis =
-    deps.redis ?? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    deps.redis ?? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
   const ownRedis = deps.redis ? undefined : credentialsRedis;
   if (ownRedis) watchRedis(ownRedis, new RedisOutageLog(logger, 'credentials'));
   const credentials = new DeviceCredentials(credentialsRedis, config.keyPrefix);

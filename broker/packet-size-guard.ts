@@ -1,4 +1,3 @@
-import { Transform, type TransformCallback } from 'node:stream';
 import { OutpostError } from '../shared/errors.js';
 
 /**
@@ -21,24 +20,17 @@ export interface PacketRefusal {
   maxRemainingLength: number;
 }
 
-export interface PacketSizeGuardOptions {
-  maxRemainingLength: number;
-  /** Told once, just before the stream is destroyed. */
-  onRefuse?: (refusal: PacketRefusal) => void;
-}
-
 /**
- * Sits between a socket and `aedes.handle`: follows the MQTT fixed headers in
- * the byte stream (across any chunk boundaries) without buffering anything,
- * and fails the stream as soon as a packet declares a remaining length over
- * the limit. mqtt-packet would otherwise buffer the whole packet first, up to
- * the protocol's 256 MB, for every connection that asks.
- *
- * Bytes pass through unchanged and in the same chunks.
+ * Follows the MQTT fixed headers in a connection's byte stream (across any
+ * chunk boundaries) without buffering anything, and refuses a chunk as soon
+ * as a packet in it declares a remaining length over the limit. mqtt-packet
+ * would otherwise buffer the whole packet first, up to the protocol's 256 MB,
+ * for every connection that asks. The caller passes on a chunk only when
+ * `scan` accepted it (guarded-connection.ts), so no byte of a refused
+ * packet's body reaches the parser.
  */
-export class PacketSizeGuard extends Transform {
+export class PacketSizeGuard {
   readonly #max: number;
-  readonly #onRefuse: ((refusal: PacketRefusal) => void) | undefined;
   /** 'type': next byte starts a packet; 'length': inside the remaining length; 'body': skipping `#toSkip` bytes. */
   #state: 'type' | 'length' | 'body' = 'type';
   #packetType = 0;
@@ -47,30 +39,15 @@ export class PacketSizeGuard extends Transform {
   #lengthBytes = 0;
   #toSkip = 0;
 
-  constructor(options: PacketSizeGuardOptions) {
-    super();
-    if (!Number.isInteger(options.maxRemainingLength) || options.maxRemainingLength < 0) {
+  constructor(maxRemainingLength: number) {
+    if (!Number.isInteger(maxRemainingLength) || maxRemainingLength < 0) {
       throw new RangeError('maxRemainingLength must be a non-negative integer');
     }
-    this.#max = options.maxRemainingLength;
-    this.#onRefuse = options.onRefuse;
+    this.#max = maxRemainingLength;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const refusal = this.#scan(chunk);
-    if (refusal) {
-      this.#onRefuse?.(refusal);
-      const message =
-        refusal.reason === 'too-large'
-          ? `MQTT packet of ${refusal.remainingLength} bytes exceeds the limit of ${refusal.maxRemainingLength}`
-          : 'malformed MQTT remaining length';
-      callback(new OutpostError('PAYLOAD_TOO_LARGE', message, { details: { ...refusal } }));
-      return;
-    }
-    callback(null, chunk);
-  }
-
-  #scan(chunk: Buffer): PacketRefusal | null {
+  /** Null when every packet (part) in the chunk is within the limit; the refusal otherwise. */
+  scan(chunk: Buffer): PacketRefusal | null {
     let i = 0;
     while (i < chunk.length) {
       if (this.#state === 'body') {
@@ -106,4 +83,13 @@ export class PacketSizeGuard extends Transform {
     }
     return null;
   }
+}
+
+/** The error a connection is destroyed with when the guard refused it. */
+export function refusalError(refusal: PacketRefusal): OutpostError {
+  const message =
+    refusal.reason === 'too-large'
+      ? `MQTT packet of ${refusal.remainingLength} bytes exceeds the limit of ${refusal.maxRemainingLength}`
+      : 'malformed MQTT remaining length';
+  return new OutpostError('PAYLOAD_TOO_LARGE', message, { details: { ...refusal } });
 }

@@ -186,7 +186,11 @@ describe('outpost broker --workers', () => {
     const secret = await credentials.issue(id);
     const client = await connect(cluster.url, { clientId: id, username: id, password: secret, clean: false, reconnectPeriod: 200 });
     await client.subscribeAsync(topics.desired(id), { qos: 1 });
-    const worker = await waitFor(() => [...cluster.connectedOn()].find(([, list]) => list.includes(id))?.[0]);
+    // Wrapped: worker 0 is falsy.
+    const { worker } = await waitFor(() => {
+      const found = [...cluster.connectedOn()].find(([, list]) => list.includes(id));
+      return found ? { worker: found[0] } : undefined;
+    });
     const pid = cluster.workerPids().get(worker);
     expect(pid).toBeGreaterThan(0);
     const reconnected = new Promise<void>((resolve) => client.once('close', () => client.once('connect', () => resolve())));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PacketSizeGuard, type PacketRefusal } from '../../broker/packet-size-guard.js';
+import { PacketSizeGuard, refusalError, type PacketRefusal } from '../../broker/packet-size-guard.js';
 import { isOutpostError } from '../../shared/errors.js';
 import { remainingLength } from '../helpers/mqtt-bytes.js';
 
@@ -21,22 +21,16 @@ interface Run {
   refusals: PacketRefusal[];
 }
 
+/** What a connection passes on: each chunk the guard accepts, until the first refusal. */
 async function feed(maxRemainingLength: number, chunks: Buffer[]): Promise<Run> {
-  const refusals: PacketRefusal[] = [];
-  const guard = new PacketSizeGuard({ maxRemainingLength, onRefuse: (r) => refusals.push(r) });
+  const guard = new PacketSizeGuard(maxRemainingLength);
   const out: Buffer[] = [];
-  guard.on('data', (c: Buffer) => out.push(c));
-  const settled = new Promise<Error | null>((resolve) => {
-    guard.on('end', () => resolve(null));
-    guard.on('error', (err) => resolve(err));
-  });
   for (const chunk of chunks) {
-    if (guard.destroyed) break;
-    guard.write(chunk);
+    const refusal = guard.scan(chunk);
+    if (refusal) return { output: Buffer.concat(out), error: refusalError(refusal), refusals: [refusal] };
+    out.push(chunk);
   }
-  if (!guard.destroyed) guard.end();
-  const error = await settled;
-  return { output: Buffer.concat(out), error, refusals };
+  return { output: Buffer.concat(out), error: null, refusals: [] };
 }
 
 /** Every way to cut `stream` in two, plus one byte at a time. */
