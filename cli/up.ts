@@ -181,6 +181,9 @@ async function runUp(
       ? { tlsPort, tlsCertFile: serverCert.certFile, tlsKeyFile: serverCert.keyFile, tlsClientCaFile: pki.ca.certFile }
       : {}),
     ...(env.OUTPOST_TOPIC_PREFIX ? { topicPrefix: env.OUTPOST_TOPIC_PREFIX } : {}),
+    // One broker, in this process: no Redis channel per subscribed topic (DD-035). A fleet that grows
+    // past one process runs `outpost broker --workers N` (redis emitter) instead.
+    emitter: pick(undefined, env, 'OUTPOST_BROKER_EMITTER') ?? 'local',
     logLevel: options.logLevel ?? env.OUTPOST_LOG_LEVEL ?? 'info',
   });
   if (!checked.ok) {
