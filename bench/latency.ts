@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   let setup: { enrollS: number; startS: number; convergeS: number } | undefined;
   let cpu = { controllerS: 0, brokerS: 0 };
   try {
-    const observer = await FleetObserver.start(plane.brokerUrl, plane.servicePassword);
+    const observer = await FleetObserver.start(plane.brokerUrl, plane.servicePassword, ['desired', 'reported', 'events']);
     try {
       const fleet = await startSimFleet(plane.client, plane.brokerUrl, observer, 'lat', {
         devices: o.devices,

@@ -9,7 +9,8 @@
  * release 1. None of that set-up is timed. Then, timed from the first API
  * call: release 2 created + one all-at-once rollout (a single 100 % wave)
  * created through the API, until the rollout's own status (GET /v1/rollouts,
- * polled every 100 ms) says `succeeded`.
+ * polled every 100 ms) says `succeeded` (also: when its counts first showed
+ * 50 %, 90 % and 100 % of the devices succeeded).
  *
  * Also recorded, by the benchmark's own MQTT client (service identity) which
  * stamps every message with its arrival time on this machine's clock:
@@ -57,6 +58,8 @@ interface RolloutResult {
   /** The two API calls (release create + rollout create) alone. */
   apiMs: number;
   succeeded: number;
+  /** First API call → the first poll at which the rollout's status counted at least this share of the devices succeeded. */
+  statusSucceededMs: Record<'50%' | '90%' | '100%', number | null>;
   /** Devices of the rollout not succeeded, plus simulator failures. */
   failures: number;
   failureDetails: string[];
@@ -97,7 +100,7 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
 async function measure(n: number, o: Options): Promise<RolloutResult> {
   const plane = await startProcessControlPlane({ rolloutPollSeconds: o.rolloutPollSeconds });
   try {
-    const observer = await FleetObserver.start(plane.brokerUrl, plane.servicePassword);
+    const observer = await FleetObserver.start(plane.brokerUrl, plane.servicePassword, ['desired', 'reported']);
     try {
       const app = `roll${n}`;
       const fleet = await startSimFleet(plane.client, plane.brokerUrl, observer, app, {
@@ -122,11 +125,16 @@ async function measure(n: number, o: Options): Promise<RolloutResult> {
         const apiMs = epochMs() - t0;
         const deadline = Date.now() + o.deadlineS * 1000;
         let phase = rollout.phase;
+        const statusSucceededMs: RolloutResult['statusSucceededMs'] = { '50%': null, '90%': null, '100%': null };
         while (phase !== 'succeeded') {
           if (TERMINAL_BAD.has(phase)) break;
           if (Date.now() > deadline) throw new Error(`rollout not succeeded after ${o.deadlineS} s (phase ${phase})`);
           await new Promise((r) => setTimeout(r, POLL_MS));
-          phase = (await listRollouts(plane.client)).find((r) => r.id === rollout.id)?.phase ?? 'missing';
+          const summary = (await listRollouts(plane.client)).find((r) => r.id === rollout.id);
+          phase = summary?.phase ?? 'missing';
+          const share = (summary?.totals.succeeded ?? 0) / n;
+          const at = round1(epochMs() - t0);
+          for (const [key, min] of [['50%', 0.5], ['90%', 0.9], ['100%', 1]] as const) if (share >= min) statusSucceededMs[key] ??= at;
         }
         const rolloutMs = epochMs() - t0;
         const cpu1 = plane.cpu();
@@ -149,6 +157,7 @@ async function measure(n: number, o: Options): Promise<RolloutResult> {
           rolloutMs: round1(rolloutMs),
           apiMs: round1(apiMs),
           succeeded: detail.totals.succeeded,
+          statusSucceededMs,
           failures: notSucceeded.length + fleet.failures.length + (phase === 'succeeded' ? 0 : 1),
           failureDetails,
           publish: distribution(publishedAt.map((m) => m.receivedAt - t0)),

@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { z } from 'zod';
-import { Topics, type DeviceChannel } from '../../shared/topics.js';
+import { Topics } from '../../shared/topics.js';
 import { epochMs } from './percentiles.js';
 
 /** The fields of a report the benchmarks look at (the agent's schema is stricter; this only reads). */
@@ -13,6 +13,8 @@ export type ReportFields = z.infer<typeof ReportFields>;
 
 const DesiredFields = z.looseObject({ version: z.number() });
 const EventFields = z.looseObject({ type: z.string(), at: z.string(), version: z.number().nullable(), data: z.record(z.string(), z.unknown()).optional() });
+
+export type ObservedChannel = 'desired' | 'reported' | 'events';
 
 /** A message as the observer saw it: `receivedAt` is this process's wall clock (epoch ms). */
 export interface Seen<T> {
@@ -72,7 +74,8 @@ export class FleetObserver {
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
 
-  static async start(brokerUrl: string, servicePassword: string): Promise<FleetObserver> {
+  /** Subscribes to `channels` of every device (each one is more traffic through the broker: ask only for what is used). */
+  static async start(brokerUrl: string, servicePassword: string, channels: readonly ObservedChannel[]): Promise<FleetObserver> {
     const client = await mqtt.connectAsync(brokerUrl, {
       clientId: `svc:bench-${process.pid}`,
       username: 'svc:outpost',
@@ -84,7 +87,6 @@ export class FleetObserver {
     });
     const observer = new FleetObserver(client);
     const topics = new Topics();
-    const channels: DeviceChannel[] = ['desired', 'reported', 'events'];
     await client.subscribeAsync(
       channels.map((c) => topics.allDevices(c)),
       { qos: 1 },
