@@ -35,7 +35,7 @@
  * the gate).
  *
  * Usage: node dist/bench/latency.js [--devices 1000] [--samples 200] [--concurrency 10] [--workers 2]
- *        [--pull-latency-ms 0] [--start-latency-ms 0] [--sample-timeout-s 30] [--setup-timeout-s 600]
+ *        [--pull-latency-ms 0] [--start-latency-ms 0] [--sample-timeout-s 30] [--setup-timeout-s 1800]
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -55,7 +55,7 @@ const Options = z.object({
   pullLatencyMs: z.coerce.number().int().min(0).default(0),
   startLatencyMs: z.coerce.number().int().min(0).default(0),
   sampleTimeoutS: z.coerce.number().int().min(1).default(30),
-  setupTimeoutS: z.coerce.number().int().min(10).default(600),
+  setupTimeoutS: z.coerce.number().int().min(10).default(1800),
 });
 type Options = z.infer<typeof Options>;
 

@@ -21,7 +21,7 @@
  * (/proc/<pid>/stat) during the timed part.
  *
  * Usage: node dist/bench/rollout-convergence.js [--devices 1000[,10000]] [--workers 2]
- *        [--pull-latency-ms 0] [--start-latency-ms 0] [--rollout-poll 2] [--setup-timeout-s 600] [--deadline-s 300]
+ *        [--pull-latency-ms 0] [--start-latency-ms 0] [--rollout-poll 2] [--setup-timeout-s 1800] [--deadline-s 900]
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -43,8 +43,8 @@ const Options = z.object({
   pullLatencyMs: z.coerce.number().int().min(0).default(0),
   startLatencyMs: z.coerce.number().int().min(0).default(0),
   rolloutPollSeconds: z.coerce.number().min(0.2).max(300).default(2),
-  setupTimeoutS: z.coerce.number().int().min(10).default(600),
-  deadlineS: z.coerce.number().int().min(5).default(300),
+  setupTimeoutS: z.coerce.number().int().min(10).default(1800),
+  deadlineS: z.coerce.number().int().min(5).default(900),
 });
 type Options = z.infer<typeof Options>;
 
