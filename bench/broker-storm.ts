@@ -13,7 +13,6 @@
  * Usage: node dist/bench/broker-storm.js [--devices 2000] [--persistence legacy,outpost]
  *        [--connack-timeout-ms 15000] [--deadline-s 300] [--listen-backlog 4096] [--emitter redis|local] [--no-will] [--profile-dir DIR]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,11 +26,10 @@ import { z } from 'zod';
 import { PERSISTENCE_KINDS, type PersistenceKind } from '../broker/persistence/kinds.js';
 import { DeviceCredentials } from '../shared/device-credentials.js';
 import { Topics } from '../shared/topics.js';
+import { cpuSeconds, startBenchChild, waitUntil, type BenchChild } from './lib/child-process.js';
 import { freePort } from './lib/free-port.js';
 
 const CLI = new URL('../cli/main.js', import.meta.url).pathname;
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
 /** Clients set up (first connect, subscribe) at a time before the storm: set-up speed is not measured. */
 const SETUP_CONCURRENCY = 100;
 
@@ -104,14 +102,6 @@ function parseOptions(): Options {
     profileDir: values['profile-dir'],
     will: values['no-will'] !== true,
   });
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -200,45 +190,10 @@ function respCommandCounter(onCommand: () => void): (chunk: Buffer) => void {
   };
 }
 
-interface Child {
-  proc: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-function startChild(command: string, args: string[], env: Record<string, string> = {}): Child {
-  const proc = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (d: Buffer): void => {
-    output = (output + d.toString()).slice(-20_000);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    proc,
-    output: () => output,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-/** utime + stime of a process, in seconds. */
 /** Resident set size of a process, in bytes (/proc/<pid>/status VmRSS). */
 function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
 }
 
 async function redisCounters(redis: Redis): Promise<{ calls: Map<string, number>; cpuS: number }> {
@@ -274,18 +229,18 @@ async function storm(kind: PersistenceKind, options: Options): Promise<StormResu
   const n = options.devices;
   const dir = await mkdtemp(join(tmpdir(), 'outpost-storm-'));
   const redisPort = await freePort();
-  const redisServer = startChild('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, '--maxmemory-policy', 'noeviction']);
+  const redisServer = startBenchChild('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, '--maxmemory-policy', 'noeviction']);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const proxy = new CommandCountingProxy(redisPort);
   const brokerRedisUrl = `redis://127.0.0.1:${await proxy.listen()}`;
   const port = await freePort();
   const servicePassword = randomBytes(16).toString('hex');
-  let broker: Child | undefined;
+  let broker: BenchChild | undefined;
   const clients: MqttClient[] = [];
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   try {
     await waitUntil('redis', () => accepts(redisPort), 10_000);
-    broker = startChild(
+    broker = startBenchChild(
       process.execPath,
       [...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []), CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', brokerRedisUrl, '--persistence', kind, '--listen-backlog', String(options.listenBacklog), '--emitter', options.emitter, '--log-level', 'warn'],
       { OUTPOST_SERVICE_PASSWORD: servicePassword },

@@ -26,6 +26,9 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'broker-storm', script: 'broker-storm.js', args: ['--devices', '2000'], smokeArgs: ['--devices', '50', '--deadline-s', '60'] },
   { name: 'publish-fanout', script: 'publish-fanout.js', args: ['10000'], smokeArgs: ['200'] },
   { name: 'controller-scale', script: 'controller-scale.js', args: ['--devices', '100000'], smokeArgs: ['--devices', '300', '--small', '100', '--reps', '3'] },
+  // 10,000 simulated devices are an option (--devices 1000,10000): bringing them up takes longer than a default run may.
+  { name: 'rollout-convergence', script: 'rollout-convergence.js', args: ['--devices', '1000'], smokeArgs: ['--devices', '20', '--setup-timeout-s', '120', '--deadline-s', '120'] },
+  { name: 'latency', script: 'latency.js', args: ['--devices', '1000', '--samples', '200'], smokeArgs: ['--devices', '20', '--samples', '20', '--setup-timeout-s', '120'] },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -21,12 +21,33 @@ describe('benchmarks at smoke size', () => {
     expect(exit.code, proc.output()).toBe(0);
     const doc = JSON.parse(await readFile(out, 'utf8')) as { smoke: boolean; results: Record<string, { exitCode: number; result: unknown }> };
     expect(doc.smoke).toBe(true);
-    expect(Object.keys(doc.results).sort()).toEqual(['broker-storm', 'controller-scale', 'publish-fanout']);
+    expect(Object.keys(doc.results).sort()).toEqual(['broker-storm', 'controller-scale', 'latency', 'publish-fanout', 'rollout-convergence']);
     for (const [name, r] of Object.entries(doc.results)) {
       expect(r.exitCode, name).toBe(0);
       expect(r.result, name).toEqual(expect.any(Object));
       expect(Object.keys(r.result as object).length, name).toBeGreaterThan(1);
     }
     expect(proc.output()).toMatch(/\|---/);
+
+    // The simulated-fleet benchmarks: every device converged, every sample complete, no failure.
+    const distribution = { n: expect.any(Number), p50Ms: expect.any(Number), p99Ms: expect.any(Number), maxMs: expect.any(Number) };
+    const rollout = doc.results['rollout-convergence']?.result as { results: unknown[] };
+    expect(rollout.results).toEqual([
+      expect.objectContaining({
+        devices: 20,
+        succeeded: 20,
+        failures: 0,
+        rolloutMs: expect.any(Number),
+        publish: { ...distribution, n: 20 },
+        applied: { ...distribution, n: 20 },
+        controllerCpuS: expect.any(Number),
+        brokerCpuS: expect.any(Number),
+      }),
+    ]);
+    const latency = doc.results.latency?.result as { stages: Record<string, unknown> };
+    expect(latency).toMatchObject({ devices: 20, samples: 20, failures: 0 });
+    for (const stage of ['apiToPublished', 'publishedToReceived', 'receivedToReconciled', 'total']) {
+      expect(latency.stages[stage], stage).toEqual({ ...distribution, n: 20 });
+    }
   });
 });
