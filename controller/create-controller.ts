@@ -102,6 +102,8 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       password: config.servicePassword,
       clientId: config.clientId,
       subscriptions: ingest.subscriptions(),
+      // A device's messages in order; devices at once.
+      orderKey: (topic) => topics.parseDevice(topic)?.deviceId ?? topic,
       ...brokerTls,
     },
     (topic, payload) => ingest.handle(topic, payload),

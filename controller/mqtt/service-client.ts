@@ -3,6 +3,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../../shared/logger.js';
 import { errorMessage } from '../../shared/errors.js';
 import { redactUrl } from '../../shared/redact-url.js';
+import { KeyedSerial } from '../registry/serial.js';
 import type { ServicePublisher } from './service-publisher.js';
 
 export interface ServiceClientOptions {
@@ -15,7 +16,13 @@ export interface ServiceClientOptions {
   publishTimeoutMs?: number;
   /** CA of the broker's certificate, for mqtts:// (DD-023). */
   ca?: Buffer;
+  /** Messages with the same key are handled one after the other, in arrival order (default: per topic). */
+  orderKey?: (topic: string) => string;
+  /** Messages being handled at once, over all keys (default 64); beyond it the connection is not read. */
+  maxInFlight?: number;
 }
+
+const DEFAULT_MAX_IN_FLIGHT = 64;
 
 interface ServiceClientEvents {
   /** Every (re)connect, after the subscriptions were granted. */
@@ -31,6 +38,10 @@ interface ServiceClientEvents {
  */
 export class ServiceClient extends EventEmitter<ServiceClientEvents> implements ServicePublisher {
   private client: MqttClient | null = null;
+  private readonly serial = new KeyedSerial();
+  private inFlight = 0;
+  /** MQTT.js's callback of the message that filled the window: it reads no further until called. */
+  private blocked: (() => void) | undefined;
 
   constructor(
     private readonly options: ServiceClientOptions,
@@ -56,16 +67,30 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
       ...(this.options.ca ? { ca: this.options.ca } : {}),
     });
     this.client = client;
-    // Ingest in arrival order, one at a time; the PUBACK waits for the store.
+    // In arrival order per key (a device's messages), different keys at once
+    // up to maxInFlight: one device's report waits for its earlier event,
+    // not for every other device's (a fleet's reports in a rollout came one
+    // Redis round trip after another). MQTT.js sends the PUBACK when the
+    // callback runs and reads the next packet only then, so the window is
+    // also the flow control. The PUBACK no longer waits for the store: with a
+    // clean session (above) an unacknowledged message is never redelivered
+    // anyway, so holding it bought nothing but the one-at-a-time pace.
+    const max = this.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    const keyOf = this.options.orderKey ?? ((topic: string) => topic);
     client.handleMessage = (packet, callback) => {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      this.onMessage(packet.topic, payload).then(
-        () => callback(),
-        (err: unknown) => {
-          this.logger.error({ topic: packet.topic, err: errorMessage(err) }, 'message handler failed');
-          callback();
-        },
-      );
+      this.inFlight += 1;
+      void this.serial
+        .run(keyOf(packet.topic), () => this.onMessage(packet.topic, payload))
+        .catch((err: unknown) => this.logger.error({ topic: packet.topic, err: errorMessage(err) }, 'message handler failed'))
+        .finally(() => {
+          this.inFlight -= 1;
+          const release = this.blocked;
+          this.blocked = undefined;
+          release?.();
+        });
+      if (this.inFlight < max) callback();
+      else this.blocked = callback;
     };
     client.on('error', (err) => this.logger.warn({ err: err.message }, 'controller mqtt error'));
     client.on('close', () => this.logger.debug('controller mqtt connection closed'));
