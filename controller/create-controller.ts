@@ -71,8 +71,8 @@ export interface ControllerDeps {
   now?: () => number;
   /** Fault injection for crash tests (shared/failpoints.ts); none in production. */
   failpoints?: Failpoints;
-  /** Replaces the broker-session purge of decommission (tests make it fail). */
-  purgeSession?: (deviceId: string) => Promise<void>;
+  /** Wraps the broker-session purge of decommission; it is handed the real one (tests make it fail). */
+  purgeSession?: (deviceId: string, purge: (deviceId: string) => Promise<void>) => Promise<void>;
 }
 
 /** Assembles the control plane from its configuration; nothing starts until start(). */
@@ -179,6 +179,12 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     pollSeconds: config.rolloutPollSeconds,
     publishBatchSize: config.publishBatchSize,
   });
+  const purge = (deviceId: string): Promise<void> =>
+    purgeDeviceSession(deviceId, {
+      brokerUrl: config.brokerUrl,
+      connect: (url, opts) => mqtt.connectAsync(url, { ...opts, ...brokerTls }),
+      setSecret: (id, secret) => sessions.setPurgeSecret(id, secret),
+    });
   const decommissioner = new Decommissioner({
     redis,
     keys,
@@ -189,14 +195,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     lease,
     mqtt: mqttClient,
     sessions,
-    purgeSession:
-      deps.purgeSession ??
-      ((deviceId) =>
-        purgeDeviceSession(deviceId, {
-          brokerUrl: config.brokerUrl,
-          connect: (url, opts) => mqtt.connectAsync(url, { ...opts, ...brokerTls }),
-          setSecret: (id, secret) => sessions.setPurgeSecret(id, secret),
-        })),
+    purgeSession: (deviceId) => (deps.purgeSession ? deps.purgeSession(deviceId, purge) : purge(deviceId)),
     revokeCredential: (id) => sessions.revoke(id),
     logger: logger.child({ component: 'decommission' }),
     now,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { readFile } from 'node:fs/promises';
+import { testBrokerKind } from '../helpers/broker-mode.js';
 import { startAedesFixture } from '../helpers/brokers.js';
 import { startDelayProxy } from '../helpers/delay-proxy.js';
 import { startRedis } from '../helpers/redis.js';
@@ -12,7 +14,13 @@ import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
 import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
 
-/** The broker is kill -9'd; its Redis keeps sessions, queues and retained documents. */
+/**
+ * The broker is kill -9'd; its Redis keeps sessions, queues and retained documents. On Mosquitto
+ * (OUTPOST_TEST_BROKER=mosquitto-dynsec) its persistence file keeps them, as far as it was written:
+ * the test broker saves after every change (autosave_interval 1 + autosave_on_changes true), and the
+ * test kills it once the file was rewritten after the last publish (docs/operations.md: with the
+ * default autosave_interval 1800 a kill -9 loses up to half an hour of them).
+ */
 describe('broker kill -9', () => {
   let broker: Awaited<ReturnType<typeof startAedesFixture>>;
   let controller: TestController;
@@ -42,13 +50,25 @@ describe('broker kill -9', () => {
     await rig.publish(2, v2);
     await rig.publish(3, v3);
 
-    // Both versions are queued for the offline session, in Redis (the fixture's broker runs the default persistence).
-    const redis = new Redis(broker.redis.url);
-    try {
-      const probe = persistenceProbe('outpost', redis);
-      await waitFor(async () => (await probe.queueLength(rig.deviceId)) >= 2, { timeoutMs: 10_000, description: 'v2 and v3 queued' });
-    } finally {
-      redis.disconnect();
+    const file = broker.persistenceFile;
+    if (file !== undefined) {
+      // Mosquitto: its file (written whole at each save) holds both documents (unsigned JSON, stored as sent).
+      await waitFor(
+        async () => {
+          const saved = await readFile(file).catch(() => Buffer.alloc(0));
+          return saved.includes('"V":"2"') && saved.includes('"V":"3"');
+        },
+        { timeoutMs: 10_000, description: 'v2 and v3 in the persistence file' },
+      );
+    } else {
+      // Both versions are queued for the offline session, in Redis (the fixture's broker runs the default persistence).
+      const redis = new Redis(broker.redis.url);
+      try {
+        const probe = persistenceProbe('outpost', redis);
+        await waitFor(async () => (await probe.queueLength(rig.deviceId)) >= 2, { timeoutMs: 10_000, description: 'v2 and v3 queued' });
+      } finally {
+        redis.disconnect();
+      }
     }
     await broker.kill9();
     await broker.restart();
@@ -87,7 +107,11 @@ describe('broker kill -9', () => {
   });
 });
 
-describe('broker kill -9 right after a PUBACK', () => {
+// Outpost's broker stores a retained document before its PUBACK (DD-010), into Redis, here made slow.
+// Mosquitto acknowledges first and saves its whole store on a later loop iteration, so a kill -9 in
+// between can lose an acknowledged document there: nothing to prove on it, and what repairs the loss
+// is the controller's anti-entropy (DD-031; controller-restarts.test.ts wipes Mosquitto's store).
+describe.skipIf(testBrokerKind() === 'mosquitto-dynsec')('broker kill -9 right after a PUBACK', () => {
   it('a retained desired state the broker acknowledged is never lost, even with a slow Redis', async () => {
     // aedes acknowledges QoS 1 before it writes to Redis; a slow Redis makes that window wide.
     const redis = await startRedis();

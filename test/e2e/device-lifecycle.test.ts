@@ -4,8 +4,11 @@ import mqtt from 'mqtt';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClientError } from '../../cli/client/api-client.js';
-import { purgeDeviceSession } from '../../controller/mqtt/purge-session.js';
-import { credentialRecord, newSecret } from '../../shared/device-credentials.js';
+import { deviceRoleName } from '../../controller/broker-admin/dynsec-acl.js';
+import { executeDynsecSteps } from '../../controller/broker-admin/dynsec-steps.js';
+import { observeDynsec } from '../../controller/broker-admin/observe-dynsec.js';
+import { newSecret } from '../../shared/device-credentials.js';
+import { Topics } from '../../shared/topics.js';
 import { startAgent } from '../helpers/agent-process.js';
 import { runCli } from '../helpers/cli-run.js';
 import { startBrokerRig, type BrokerRig } from '../helpers/controller-process.js';
@@ -17,6 +20,8 @@ import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { TEST_IMAGE } from '../helpers/images.js';
 import type { ManagedProcess } from '../helpers/process.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
+import type { MosquittoDynsecServer } from '../helpers/mosquitto-dynsec.js';
+import { retainedOn } from '../helpers/retained-probe.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const APP = 'life';
@@ -44,24 +49,18 @@ describe('device lifecycle', () => {
   beforeAll(async () => {
     rig = await startBrokerRig();
     dir = await makeTempDir('lifecycle');
-    const redis = new Redis(rig.redis.url);
-    // The real purge, behind a switch that makes it fail while the test wants it to.
-    const purge = (deviceId: string): Promise<void> => {
+    // The real purge (of either broker), behind a switch that makes it fail while the test wants it to.
+    const purge = (deviceId: string, realPurge: (deviceId: string) => Promise<void>): Promise<void> => {
       if (purgeRefused) {
         purgeFailures += 1;
         return Promise.reject(new Error('purge refused (injected failure)'));
       }
-      return purgeDeviceSession(deviceId, {
-        brokerUrl: rig.brokerUrl,
-        connect: (url, opts) => mqtt.connectAsync(url, opts),
-        setSecret: (id, secret) => redis.set(`outpost:cred:${id}`, credentialRecord(secret)).then(() => undefined),
-      });
+      return realPurge(deviceId);
     };
     cp = await startInProcessControlPlane(rig, { deps: { purgeSession: purge } });
     watch = await watchDesired(rig.brokerUrl, rig.serviceAuth);
     observer = await connectTestController(rig.brokerUrl, rig.serviceAuth);
     await cp.client.createRelease({ app: APP, version: '1', workloads: { web: { image: TEST_IMAGE } } });
-    return () => redis.disconnect();
   });
 
   afterAll(async () => {
@@ -88,13 +87,41 @@ describe('device lifecycle', () => {
     return { agent, secretFile, secret: (await readFile(secretFile, 'utf8')).trim() };
   }
 
+  /**
+   * Mosquitto keeps clients, roles and sessions itself: the dynsec client and its role are gone, and
+   * the persistent session with its queued message too — a client created again under the same id
+   * (by the admin, as only the test can) finds no session.
+   */
+  async function expectNothingOnMosquitto(dynsec: MosquittoDynsecServer, id: string): Promise<void> {
+    const admin = await dynsec.adminClient();
+    const observed = await observeDynsec(admin);
+    expect(observed.clients.map((c) => c.username)).not.toContain(id);
+    expect(observed.roles).not.toContain(deviceRoleName(id));
+    const secret = await dynsec.enroll(id);
+    try {
+      const again = mqtt.connect(rig.brokerUrl, { clientId: id, username: id, password: secret, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 });
+      try {
+        const connack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
+          again.once('connect', resolve);
+          again.once('error', reject);
+        });
+        expect(connack.sessionPresent).toBe(false);
+      } finally {
+        await again.endAsync(true);
+      }
+    } finally {
+      const [deleted] = await executeDynsecSteps(admin, new Topics(), [{ kind: 'delete', deviceId: id }]);
+      expect(deleted?.error).toBeNull();
+    }
+  }
+
   function connectAs(id: string, secret: string): Promise<mqtt.MqttClient> {
     return mqtt.connectAsync(rig.brokerUrl, { clientId: id, username: id, password: secret, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 });
   }
 
   it('rotate-secret ends the live session at once; the old secret is refused; the agent reconnects with the new one from its secret file', async () => {
     const id = `rot-${Date.now().toString(36)}`;
-    const { secretFile, secret: oldSecret } = await enrolWithAgent(id);
+    const { agent, secretFile, secret: oldSecret } = await enrolWithAgent(id);
     const presence = (await observer.watch(id)).presence;
     const online = await waitFor(() => presence.findLast((p) => p.status === 'online'), { description: 'online presence' });
 
@@ -104,8 +131,10 @@ describe('device lifecycle', () => {
     const newSecret = (await readFile(secretFile, 'utf8')).trim();
     expect(newSecret).not.toBe(oldSecret);
 
-    // The session that authenticated with the old secret ended (its will says offline) ...
-    await waitFor(() => presence.find((p) => p.status === 'offline' && p.epoch >= online.epoch), { description: 'old session ended' });
+    // The session that authenticated with the old secret ended: on Outpost's broker its will says
+    // offline; Mosquitto's dynsec kick publishes no will (DD-030), so there the agent's own log says so.
+    if (rig.dynsec) await agent.waitForLine(new RegExp(`"epoch":${online.epoch},"msg":"disconnected"`), 10_000);
+    else await waitFor(() => presence.find((p) => p.status === 'offline' && p.epoch >= online.epoch), { description: 'old session ended' });
     // ... and the agent is back, on a new connection, with the new secret from the file.
     await waitFor(() => presence.find((p) => p.status === 'online' && p.epoch > online.epoch), { timeoutMs: 30_000, description: 'agent back online' });
     await expect(connectAs(id, oldSecret)).rejects.toThrow(/Not authorized|Bad username or password/i);
@@ -194,6 +223,10 @@ describe('device lifecycle', () => {
     } finally {
       redis.disconnect();
     }
+    // Nothing retained is left on the broker for it.
+    const t = new Topics();
+    expect(await retainedOn(rig.brokerUrl, rig.serviceAuth, [t.desired(id), t.reported(id), t.presence(id)])).toEqual(new Map());
+    if (rig.dynsec) await expectNothingOnMosquitto(rig.dynsec, id);
     const retried = await cp.client.removeDevice(id);
     expect(retried.decommission).toMatchObject({ state: 'done', attempts: purgeFailures });
   });

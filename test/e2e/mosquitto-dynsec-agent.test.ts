@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../helpers/agent-process.js';
+import { testBrokerKind } from '../helpers/broker-mode.js';
 import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
 import { deviceContainers } from '../helpers/device-containers.js';
 import { removeDeviceContainers, waitFor } from '../helpers/docker.js';
@@ -18,7 +19,8 @@ import { connectTestController, type DeviceWatch, type TestController } from '..
  * secret re-read from its file, and a decommission with --wipe removes its
  * workloads and locks it out.
  */
-describe('a real agent on Mosquitto with Outpost-managed credentials', () => {
+// Runs on Mosquitto in the default run already; the Mosquitto run of the suite would repeat it.
+describe.skipIf(testBrokerKind() === 'mosquitto-dynsec')('a real agent on Mosquitto with Outpost-managed credentials', () => {
   let rig: ControlPlaneRig;
   let observer: TestController;
   let watch: DeviceWatch;

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../cli/client/api-client.js';
+import { parseControllerConfig } from '../../controller/config.js';
+import { runControlPlane, type RunningControlPlane } from '../../controller/run-control-plane.js';
+import { silentLogger } from '../../shared/logger.js';
 import { CLI, startAgent } from '../helpers/agent-process.js';
+import { testBrokerKind } from '../helpers/broker-mode.js';
 import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/certs.js';
 import { deviceContainers } from '../helpers/device-containers.js';
@@ -11,6 +17,8 @@ import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { freePort } from '../helpers/free-port.js';
 import { TEST_IMAGE } from '../helpers/images.js';
 import { spawnProcess, type ManagedProcess } from '../helpers/process.js';
+import { startMosquittoDynsecServer, type MosquittoDynsecServer } from '../helpers/mosquitto-dynsec.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { connectTestController, desiredDoc, type TestController } from '../helpers/test-controller.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -23,7 +31,8 @@ import { waitFor } from '../helpers/wait-for.js';
  * refused with a coded log line; the agent refuses plain MQTT to an address
  * that is not this machine before it connects anywhere.
  */
-describe('MQTT over TLS and mutual TLS', () => {
+// Outpost's broker's own TLS flags, refusal codes and log lines: Mosquitto's TLS is tested below.
+describe.skipIf(testBrokerKind() === 'mosquitto-dynsec')('MQTT over TLS and mutual TLS', () => {
   let pki: TestPki;
   let broker: BrokerFixture;
   let tlsUrl: string;
@@ -212,5 +221,121 @@ describe('MQTT over TLS and mutual TLS', () => {
     } finally {
       await stateDir.remove();
     }
+  });
+});
+
+/**
+ * The same on Mosquitto with dynamic security (DD-030): one listener with TLS
+ * and passwords, one with mutual TLS where the certificate's CN is the
+ * username (`use_identity_as_username`). The controller and its broker-admin
+ * connection use mqtts:// with the CA (--broker-ca); an agent converges over
+ * either listener. Mosquitto's differences (no client-id binding, an unknown
+ * certificate connects with no access) are pinned in
+ * test/integration/mosquitto-dynsec-mtls.test.ts.
+ */
+describe.runIf(testBrokerKind() === 'mosquitto-dynsec')('MQTT over TLS and mutual TLS on Mosquitto', () => {
+  let pki: TestPki;
+  let mosquitto: MosquittoDynsecServer;
+  let redis: RedisServer;
+  let plane: RunningControlPlane;
+  let api: ApiClient;
+  let tlsUrl: string;
+  let mtlsUrl: string;
+  let observer: TestController;
+  let dir: TempDir;
+  const agents: ManagedProcess[] = [];
+  const devices: string[] = [];
+  dumpOnFailure((): Record<string, string> => ({ mosquitto: mosquitto?.server.output() ?? '', ...Object.fromEntries(agents.map((a) => [a.name, a.output()])) }));
+
+  beforeAll(async () => {
+    pki = await makeTestPki();
+    const [tlsPort, mtlsPort] = [await freePort(), await freePort()];
+    const tls = [`cafile ${pki.ca.cert}`, `certfile ${pki.server.cert}`, `keyfile ${pki.server.key}`];
+    mosquitto = await startMosquittoDynsecServer({
+      extraConfig: [
+        `listener ${tlsPort} 127.0.0.1`,
+        ...tls,
+        `listener ${mtlsPort} 127.0.0.1`,
+        ...tls,
+        'require_certificate true',
+        'use_identity_as_username true',
+      ],
+    });
+    tlsUrl = `mqtts://127.0.0.1:${tlsPort}`;
+    mtlsUrl = `mqtts://127.0.0.1:${mtlsPort}`;
+    redis = await startRedis();
+    const adminToken = randomBytes(16).toString('hex');
+    plane = await runControlPlane(
+      parseControllerConfig({
+        redisUrl: redis.url,
+        brokerUrl: tlsUrl,
+        brokerCaFile: pki.ca.cert,
+        servicePassword: mosquitto.service.password,
+        adminTokens: [adminToken],
+        apiPort: 0,
+        antiEntropyIntervalSeconds: 0,
+        brokerAdmin: 'mosquitto-dynsec',
+        brokerAdminUsername: mosquitto.admin.username,
+        brokerAdminPassword: mosquitto.admin.password,
+      }),
+      silentLogger(),
+      {},
+    );
+    api = new ApiClient({ baseUrl: plane.apiUrl, token: adminToken, retryDelayMs: 200 });
+    observer = await connectTestController(tlsUrl, { ...mosquitto.service, ca: await readFile(pki.ca.cert) });
+    dir = await makeTempDir('tls-mosquitto');
+    await api.createRelease({ app: 'tlsapp', version: '1', workloads: { web: { image: TEST_IMAGE, env: { V: '1' } } } });
+  });
+
+  afterAll(async () => {
+    for (const agent of agents) await agent.stop();
+    for (const id of devices) await removeDeviceContainers(id);
+    await observer?.close();
+    await plane?.close();
+    await redis?.stop();
+    await mosquitto?.stop();
+    await dir?.remove();
+    await pki?.remove();
+  });
+
+  async function enrolAndConverge(prefix: string, url: string, withSecret: boolean): Promise<void> {
+    const id = `${prefix}-${randomBytes(3).toString('hex')}`;
+    devices.push(id);
+    const { secret } = await api.addDevice({ id, labels: {} });
+    const watch = await observer.watch(id);
+    const cert = withSecret ? undefined : await pki.ca.device(id);
+    const agent = await startAgent({
+      deviceId: id,
+      brokerUrl: url,
+      secret: withSecret ? secret : '',
+      stateDir: join(dir.path, id),
+      extraArgs: ['--ca', pki.ca.cert, ...(cert ? ['--cert', cert.cert, '--key', cert.key] : [])],
+      env: withSecret ? {} : { OUTPOST_DEVICE_SECRET: undefined },
+    });
+    agents.push(agent);
+    await api.createDeployment({ id: `dep-${id}`, app: 'tlsapp', version: '1', target: { kind: 'devices', devices: [id] } });
+    await watch.waitForReport((r) => r.phase === 'converged' && (r.desired.appliedVersion ?? 0) >= 1, 60_000, `${id} converged`);
+    expect((await deviceContainers(id)).map((c) => c.state)).toEqual(['running']);
+    await waitFor(async () => (await api.getDevice(id)).inSync, { timeoutMs: 20_000, description: `${id} in sync` });
+  }
+
+  it('the controller (service and broker admin) works over mqtts://, and an agent with its password converges over it', async () => {
+    await enrolAndConverge('mq-tlspw', tlsUrl, true);
+  });
+
+  it('an agent with only a device certificate (no secret) converges over the mutual-TLS listener', async () => {
+    await enrolAndConverge('mq-mtls', mtlsUrl, false);
+  });
+
+  it('refuses a wrong password over TLS, and on the mutual-TLS listener a certificate from another CA or none at all', async () => {
+    const id = `mq-refused-${randomBytes(3).toString('hex')}`;
+    devices.push(id);
+    await api.addDevice({ id, labels: {} });
+    const ca = await readFile(pki.ca.cert);
+    const base = { clientId: id, username: id, ca, clean: true, protocolVersion: 4 as const, reconnectPeriod: 0, connectTimeout: 5000 };
+    await expect(mqtt.connectAsync(tlsUrl, { ...base, password: 'not-the-secret-at-all' })).rejects.toThrow(/Not authorized|Bad username or password/i);
+    const foreign = await pki.otherCa.device(id);
+    await expect(mqtt.connectAsync(mtlsUrl, { ...base, cert: await readFile(foreign.cert), key: await readFile(foreign.key) })).rejects.toThrow();
+    await expect(mqtt.connectAsync(mtlsUrl, base)).rejects.toThrow();
   });
 });

@@ -3,14 +3,10 @@
  * `OUTPOST_TEST_BROKER=outpost` (default: Outpost's aedes broker) or
  * `mosquitto-dynsec` (Mosquitto 2.0 with its dynamic-security plugin, device
  * credentials managed by the controller, DD-030). Read when a fixture starts,
- * never at import time. `npm run test:e2e:mosquitto` sets it, and leaves out
- * the files that test Outpost's broker itself rather than the device plane:
- * broker-restart (kill -9 and Redis restarts of the aedes broker, its Redis),
- * quickstart (`outpost up`, whose embedded broker is the product), tls (the
- * aedes broker's TLS and certificate flags), controller-restarts (wipes aedes's
- * retained hash in Redis) and device-lifecycle (its injected purge writes the
- * Redis credential record, and it expects the will on rotation, which
- * Mosquitto's dynsec kick does not send).
+ * never at import time. `npm test` runs test/e2e a second time with
+ * `mosquitto-dynsec` (DD-034); a test that is about Outpost's broker process
+ * itself skips there inside its own file (`describe.skipIf`), naming what
+ * covers the equivalent on Mosquitto.
  */
 export type TestBrokerKind = 'outpost' | 'mosquitto-dynsec';
 

@@ -22,6 +22,8 @@ export interface BrokerFixture {
   kill9(): Promise<void>;
   /** Starts the broker again on the same port and persistent state. */
   restart(): Promise<void>;
+  /** Mosquitto's persistence file (rewritten after changes: autosave_interval 1 + autosave_on_changes). */
+  readonly persistenceFile?: string;
   output(): string;
   stop(): Promise<void>;
 }
@@ -161,6 +163,7 @@ export async function startMosquittoDynsecFixture(
     url: dynsec.url,
     dynsec,
     server: dynsec.server,
+    persistenceFile: dynsec.server.persistenceFile,
     serviceAuth: { ...dynsec.service },
     enroll: (deviceId) => dynsec.enroll(deviceId),
     kill9: () => dynsec.server.kill9(),

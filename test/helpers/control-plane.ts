@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { Redis } from 'ioredis';
 import { checkBrokerConfig } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { parseControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
@@ -6,6 +8,7 @@ import { createController, type Controller, type ControllerDeps } from '../../co
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { testBrokerKind, type TestBrokerKind } from './broker-mode.js';
 import { brokerAdminFor, startMosquittoDynsecFixture } from './brokers.js';
+import { persistenceProbe } from './persistence-probe.js';
 import { startRedis, type RedisServer } from './redis.js';
 
 export interface ControlPlaneRig {
@@ -14,6 +17,12 @@ export interface ControlPlaneRig {
   readonly broker: OutpostBroker;
   /** Closes the broker and starts a new one on the same port and Redis (as after a crash). */
   restartBroker(): Promise<void>;
+  /**
+   * Restarts the broker with its retained store lost (as after a lost disk): Outpost's broker with
+   * its retained hash deleted from Redis; Mosquitto with its persistence file deleted, which loses
+   * its sessions and queues as well (its dynsec file, the credentials, stays).
+   */
+  restartBrokerWithoutRetained(): Promise<void>;
   /** Stops the broker without starting it again (Mosquitto rig only; restartBroker() brings it back). */
   stopBroker?(): Promise<void>;
   /** Closes the controller and starts a fresh one on the same Redis and broker. */
@@ -66,6 +75,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
   let controller = makeController();
   await controller.start();
+  const restartBroker = async (): Promise<void> => {
+    await broker.close();
+    const config = checkBrokerConfig({ host: '127.0.0.1', port, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
+    if (!config.ok) throw new Error(JSON.stringify(config.issues));
+    broker = await createBroker(config.config, { logger });
+    await broker.listen();
+  };
   return {
     redis,
     get broker() {
@@ -75,17 +91,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     get controller() {
       return controller;
     },
-    async restartBroker() {
-      await broker.close();
-      const config = checkBrokerConfig({ host: '127.0.0.1', port, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
-      if (!config.ok) throw new Error(JSON.stringify(config.issues));
-      broker = await createBroker(config.config, { logger });
-      await broker.listen();
-    },
+    restartBroker,
     async restartController() {
       await controller.close();
       controller = makeController();
       await controller.start();
+    },
+    async restartBrokerWithoutRetained() {
+      const client = new Redis(redis.url);
+      try {
+        // The broker runs the default persistence (DD-028).
+        const { retainedKey } = persistenceProbe('outpost', client);
+        if ((await client.hlen(retainedKey)) === 0) throw new Error('the broker holds no retained message to lose');
+        await client.del(retainedKey);
+      } finally {
+        client.disconnect();
+      }
+      await restartBroker();
     },
     serviceAuth: { username: 'svc:outpost', password: servicePassword },
     adminToken,
@@ -135,6 +157,12 @@ async function startDynsecControlPlane(opts: ControlPlaneOptions): Promise<Contr
       return controller;
     },
     restartBroker: () => fixture.restart(),
+    async restartBrokerWithoutRetained() {
+      // SIGTERM writes the file one last time; it is deleted after.
+      await fixture.server.terminate();
+      await rm(fixture.server.persistenceFile);
+      await fixture.restart();
+    },
     stopBroker: () => fixture.server.terminate(),
     async restartController() {
       await controller.close();

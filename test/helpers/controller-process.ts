@@ -7,6 +7,7 @@ import { freePort } from './free-port.js';
 import { spawnProcess, type ManagedProcess } from './process.js';
 import { testBrokerKind } from './broker-mode.js';
 import { brokerAdminProcessArgs, startMosquittoDynsecFixture } from './brokers.js';
+import type { MosquittoDynsecServer } from './mosquitto-dynsec.js';
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 
 export interface ControllerProcessOptions {
@@ -72,6 +73,8 @@ export interface BrokerRig {
   stopBroker(): Promise<void>;
   /** Starts a broker again on the same port and Redis. */
   startBroker(): Promise<void>;
+  /** Mosquitto with dynamic security, when the suite runs on it (OUTPOST_TEST_BROKER=mosquitto-dynsec). */
+  readonly dynsec?: MosquittoDynsecServer;
   close(): Promise<void>;
 }
 
@@ -124,6 +127,7 @@ async function dynsecBrokerRig(redis: RedisServer): Promise<BrokerRig> {
     servicePassword: fixture.serviceAuth.password,
     serviceAuth: fixture.serviceAuth,
     adminToken: randomBytes(16).toString('hex'),
+    dynsec: fixture.dynsec,
     async stopBroker() {
       await fixture.server.terminate();
       down = true;

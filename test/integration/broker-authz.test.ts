@@ -16,7 +16,6 @@ const SERVICE = 'svc:outpost';
 const SERVICE_PASSWORD = randomBytes(16).toString('hex');
 const MAX_PAYLOAD = 4096;
 /** Quiet period after which a message that should not arrive is taken as not arriving. */
-const SETTLE_MS = 400;
 const topics = new Topics();
 
 interface Env {
@@ -182,7 +181,8 @@ describe('broker authorization with real MQTT clients', () => {
       expect(await refusedCode(env, { clientId: B, username: B, password: env.secrets.get(A) ?? '' })).toBe(5);
       // the service identity may not take a device's client id either
       expect(await refusedCode(env, { clientId: B, username: SERVICE, password: SERVICE_PASSWORD })).toBe(2);
-      await sleep(200);
+      // Sentinel: a round trip on B's connection after every refusal was answered.
+      expect(await subscribe(b, [topics.desired(B)])).toEqual([1]);
       expect(bClosed).toBe(false);
       expect(b.connected).toBe(true);
       await b.endAsync();
@@ -325,7 +325,11 @@ describe('broker authorization with real MQTT clients', () => {
     await svc.publishAsync(topics.presence(B), marker, { qos: 1 });
     // Positive control: the message was routed, B got it.
     await waitFor(() => bGot.find((m) => m.payload === marker));
-    await sleep(SETTLE_MS);
+    // Sentinel: published after the markers by the same client, on a topic A may read.
+    expect(await subscribe(a, [topics.desired(A)])).toEqual([1]);
+    const sentinel = `sentinel-${randomBytes(4).toString('hex')}`;
+    await svc.publishAsync(topics.desired(A), sentinel, { qos: 1 });
+    await waitFor(() => aGot.find((m) => m.payload === sentinel));
     expect(aGot.filter((m) => m.payload === marker)).toEqual([]);
     // …and B's retained desired (set by the service earlier) did not come with any SUBACK.
     expect(aGot.filter((m) => m.topic.includes(`/${B}/`))).toEqual([]);
@@ -353,11 +357,11 @@ describe('broker authorization with real MQTT clients', () => {
       const warn = env.logs.find((l) => l.msg === 'publish refused' && l['topic'] === topic);
       expect(warn, topic).toMatchObject({ level: 40, deviceId: A });
     }
-    // Positive control: A's own reported gets through on the same subscription.
+    // Positive control and sentinel: A's own reported, published after every forged message, gets
+    // through on the same subscription; a forged one routed would have arrived before it.
     const a = await device(env, A);
     await a.publishAsync(topics.reported(A), 'allowed', { qos: 1 });
     await waitFor(() => svcGot.find((m) => m.payload === 'allowed'));
-    await sleep(SETTLE_MS);
     expect(svcGot.filter((m) => m.payload.startsWith('forged:'))).toEqual([]);
     await Promise.all([a.endAsync(), svc.endAsync()]);
   });
@@ -381,6 +385,11 @@ describe('broker authorization with real MQTT clients', () => {
     const marker = `cmd-${randomBytes(4).toString('hex')}`;
     await svc.publishAsync(topics.commands(B), marker, { qos: 1 });
     await waitFor(() => bGot.find((m) => m.payload === marker)); // positive control: routed to B
+    // Sentinel on A's own commands, after the marker, while A is still connected (the forgers below take its client id over).
+    const aSentinel = `sentinel-a-${randomBytes(4).toString('hex')}`;
+    await svc.publishAsync(topics.commands(A), aSentinel, { qos: 1 });
+    await waitFor(() => aGot.find((m) => m.payload === aSentinel));
+    expect(aGot.filter((m) => m.payload === marker)).toEqual([]);
     await a.publishAsync(topics.telemetry(A), 'a-telemetry', { qos: 0 });
     await waitFor(() => svcGot.find((m) => m.topic === topics.telemetry(A) && m.payload === 'a-telemetry'));
 
@@ -391,8 +400,14 @@ describe('broker authorization with real MQTT clients', () => {
       await closed(forger);
       expect(env.logs.find((l) => l.msg === 'publish refused' && l['topic'] === topic), topic).toMatchObject({ level: 40, deviceId: A });
     }
-    await sleep(SETTLE_MS);
-    expect(aGot.filter((m) => m.payload === marker)).toEqual([]);
+    // Sentinels after the forgeries: on B's commands (B and the service read them) and A's own telemetry (the service).
+    const bSentinel = `sentinel-b-${randomBytes(4).toString('hex')}`;
+    await svc.publishAsync(topics.commands(B), bSentinel, { qos: 1 });
+    await waitFor(() => bGot.find((m) => m.payload === bSentinel) && svcGot.find((m) => m.payload === bSentinel));
+    const teller = await device(env, A);
+    await teller.publishAsync(topics.telemetry(A), 'sentinel-telemetry', { qos: 1 });
+    await waitFor(() => svcGot.find((m) => m.payload === 'sentinel-telemetry'));
+    await teller.endAsync();
     expect([...svcGot, ...bGot].filter((m) => m.payload.startsWith('forged:'))).toEqual([]);
     await Promise.all([a.endAsync(true), b.endAsync(), svc.endAsync()]);
   });
@@ -497,8 +512,9 @@ describe.each(
     await waitFor(() => bGot.find((m) => m.payload === 'b-retained'));
     await svc.publishAsync(topics.desired(B), 'b-live', { qos: 1 });
     await waitFor(() => bGot.find((m) => m.payload === 'b-live'));
-
-    await sleep(SETTLE_MS);
+    // Sentinel: after b-live, from the same client, on A's own desired.
+    await svc.publishAsync(topics.desired(A), 'a-sentinel', { qos: 1 });
+    await waitFor(() => aGot.find((m) => m.payload === 'a-sentinel'));
     expect(aGot.filter((m) => m.topic !== topics.desired(A))).toEqual([]);
     expect(aGot.map((m) => m.payload).filter((p) => p.startsWith('b-'))).toEqual([]);
     if (!purgeRefusedSubscriptions) {
