@@ -30,9 +30,9 @@ function startersFor(kind: TargetKind, o: StormOptions): Array<() => Promise<Tar
     case 'outpost':
       return o.persistence.map((persistence: PersistenceKind) => () => startOutpostTarget({ persistence, emitter: o.emitter, listenBacklog: o.listenBacklog, profileDir: o.profileDir }));
     case 'outpost-mosquitto':
-      return [() => startMosquittoTarget({ dynsec: true, autosave: o.mosquittoAutosave })];
+      return [() => startMosquittoTarget({ dynsec: true, autosave: o.mosquittoAutosave, dynsecSetup: o.dynsecSetup })];
     case 'mosquitto':
-      return [() => startMosquittoTarget({ dynsec: false, autosave: o.mosquittoAutosave })];
+      return [() => startMosquittoTarget({ dynsec: false, autosave: o.mosquittoAutosave, dynsecSetup: o.dynsecSetup })];
   }
 }
 

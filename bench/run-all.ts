@@ -23,7 +23,8 @@ interface Benchmark {
 }
 
 const BENCHMARKS: Benchmark[] = [
-  { name: 'broker-storm', script: 'broker-storm.js', args: ['--devices', '2000'], smokeArgs: ['--devices', '50', '--deadline-s', '60'] },
+  // Every target (Outpost broker, Outpost-on-Mosquitto, plain Mosquitto) × both client kinds (raw, simulated agents).
+  { name: 'broker-storm', script: 'broker-storm.js', args: ['--devices', '2000'], smokeArgs: ['--devices', '30', '--deadline-s', '60'] },
   { name: 'publish-fanout', script: 'publish-fanout.js', args: ['10000'], smokeArgs: ['200'] },
   { name: 'controller-scale', script: 'controller-scale.js', args: ['--devices', '100000'], smokeArgs: ['--devices', '300', '--small', '100', '--reps', '3'] },
 ];

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynsecClient } from '../../controller/broker-admin/dynsec-client.js';
 import { bootstrapDynsec } from '../../controller/broker-admin/dynsec-bootstrap.js';
-import { executeDynsecSteps } from '../../controller/broker-admin/dynsec-steps.js';
+import { commandsFor, executeDynsecSteps } from '../../controller/broker-admin/dynsec-steps.js';
 import { newSecret } from '../../shared/device-credentials.js';
 import { silentLogger } from '../../shared/logger.js';
 import { Topics } from '../../shared/topics.js';
 import { freePort } from '../lib/free-port.js';
+import { applyDynsecCommands, parseDynsecFile } from './dynsec-file.js';
 import { accepts, rssBytes, startChild, waitUntil, type Child } from './processes.js';
 import type { Target } from './target.js';
 
@@ -28,6 +29,12 @@ export interface MosquittoTargetOptions {
   dynsec: boolean;
   /** on-change: the persistence Outpost ships (compose/mosquitto/mosquitto.conf); periodic: Mosquitto's default autosave (1800 s). */
   autosave: 'on-change' | 'periodic';
+  /**
+   * commands: each device created over the plugin's API by executeDynsecSteps (what enrolment runs);
+   * file: the same commands (commandsFor) written into the plugin's file while Mosquitto is stopped
+   * (dynsec-file.ts: Mosquitto 2.0 saves its whole file after every command).
+   */
+  dynsecSetup: 'commands' | 'file';
 }
 
 /** The settings of compose/mosquitto/mosquitto.conf that matter here, on a loopback listener. */
@@ -83,9 +90,12 @@ export async function startMosquittoTarget(o: MosquittoTargetOptions): Promise<T
     const port = await freePort();
     const configFile = join(dir, 'mosquitto.conf');
     await writeFile(configFile, config(port, dir, o, dynsecFile));
-    const b = startChild('mosquitto', ['-c', configFile]);
-    broker = b;
-    await waitUntil('mosquitto', () => accepts(port), 20_000);
+    const startBroker = async (): Promise<Child> => {
+      broker = startChild('mosquitto', ['-c', configFile]);
+      await waitUntil('mosquitto', () => accepts(port), 20_000);
+      return broker;
+    };
+    let b = await startBroker();
     const url = `mqtt://127.0.0.1:${port}`;
     const topics = new Topics();
     if (o.dynsec) {
@@ -93,21 +103,32 @@ export async function startMosquittoTarget(o: MosquittoTargetOptions): Promise<T
       await adminClient.start();
       await bootstrapDynsec(adminClient, topics, service);
     }
-    const a = adminClient;
+    const viaCommands = async (a: DynsecClient, ids: readonly string[], secrets: ReadonlyMap<string, string>): Promise<void> => {
+      for (let i = 0; i < ids.length; i += ENROL_CHUNK) {
+        const steps = ids.slice(i, i + ENROL_CHUNK).map((deviceId) => ({ kind: 'create' as const, deviceId, secret: secrets.get(deviceId) ?? null }));
+        const failed = (await executeDynsecSteps(a, topics, steps)).find((step) => step.error);
+        if (failed?.error) throw failed.error;
+      }
+    };
+    const viaFile = async (ids: readonly string[], secrets: ReadonlyMap<string, string>): Promise<void> => {
+      await adminClient?.close();
+      adminClient = undefined;
+      await b.stop();
+      const commands = ids.flatMap((deviceId) => commandsFor({ kind: 'create', deviceId, secret: secrets.get(deviceId) ?? null }, topics).commands);
+      await writeFile(dynsecFile, JSON.stringify(applyDynsecCommands(parseDynsecFile(await readFile(dynsecFile, 'utf8')), commands)));
+      b = await startBroker();
+    };
     return {
       kind: o.dynsec ? 'outpost-mosquitto' : 'mosquitto',
       label: o.dynsec ? 'outpost-mosquitto' : 'mosquitto',
       url,
-      pid: b.pid,
+      get pid() {
+        return b.pid;
+      },
       service,
       async enroll(ids) {
         const secrets = new Map(ids.map((id) => [id, newSecret()]));
-        if (!a) return secrets;
-        for (let i = 0; i < ids.length; i += ENROL_CHUNK) {
-          const steps = ids.slice(i, i + ENROL_CHUNK).map((deviceId) => ({ kind: 'create' as const, deviceId, secret: secrets.get(deviceId) ?? null }));
-          const failed = (await executeDynsecSteps(a, topics, steps)).find((s) => s.error);
-          if (failed?.error) throw failed.error;
-        }
+        if (adminClient) await (o.dynsecSetup === 'file' ? viaFile(ids, secrets) : viaCommands(adminClient, ids, secrets));
         return secrets;
       },
       memory: async () => ({ rssBytes: rssBytes(b.pid), heapUsedBytes: null }),

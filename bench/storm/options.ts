@@ -21,6 +21,8 @@ export const StormOptions = z.strictObject({
   emitter: z.enum(['redis', 'local']).default('redis'),
   /** Both Mosquitto targets: on-change is what Outpost ships; periodic is Mosquitto's default (1800 s). */
   mosquittoAutosave: z.enum(['on-change', 'periodic']).default('on-change'),
+  /** Outpost-on-Mosquitto: devices created as dynsec commands (as enrolment does), or those commands written into its file (large fleets; see dynsec-file.ts). */
+  dynsecSetup: z.enum(['commands', 'file']).default('commands'),
   /** Worker processes of the simulated agents. */
   agentWorkers: z.coerce.number().int().min(1).max(64).default(2),
   connackTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
@@ -35,7 +37,7 @@ export type StormOptions = z.infer<typeof StormOptions>;
 
 export const USAGE =
   'node dist/bench/broker-storm.js [--devices 2000] [--targets outpost,outpost-mosquitto,mosquitto] [--clients raw,agent] ' +
-  '[--persistence outpost|legacy,outpost] [--emitter redis|local] [--mosquitto-autosave on-change|periodic] [--agent-workers 2] ' +
+  '[--persistence outpost|legacy,outpost] [--emitter redis|local] [--mosquitto-autosave on-change|periodic] [--dynsec-setup commands|file] [--agent-workers 2] ' +
   '[--connack-timeout-ms 15000] [--deadline-s 300] [--listen-backlog 4096] [--no-will] [--profile-dir DIR]';
 
 export function parseStormOptions(argv: readonly string[] = process.argv.slice(2)): StormOptions {
@@ -48,6 +50,7 @@ export function parseStormOptions(argv: readonly string[] = process.argv.slice(2
       persistence: { type: 'string' },
       emitter: { type: 'string' },
       'mosquitto-autosave': { type: 'string' },
+      'dynsec-setup': { type: 'string' },
       'agent-workers': { type: 'string' },
       'connack-timeout-ms': { type: 'string' },
       'deadline-s': { type: 'string' },
@@ -63,6 +66,7 @@ export function parseStormOptions(argv: readonly string[] = process.argv.slice(2
     persistence: values.persistence,
     emitter: values.emitter,
     mosquittoAutosave: values['mosquitto-autosave'],
+    dynsecSetup: values['dynsec-setup'],
     agentWorkers: values['agent-workers'],
     connackTimeoutMs: values['connack-timeout-ms'],
     deadlineS: values['deadline-s'],
