@@ -11,7 +11,7 @@ import { silentLogger } from '../../shared/logger.js';
 import { Topics } from '../../shared/topics.js';
 import { freePort } from '../lib/free-port.js';
 import { applyDynsecCommands, parseDynsecFile } from './dynsec-file.js';
-import { accepts, rssBytes, startChild, waitUntil, type Child } from './processes.js';
+import { rssBytes, startChild, waitUntil, type Child } from './processes.js';
 import type { Target } from './target.js';
 
 /** Where Debian (and a few other layouts) put the plugin. */
@@ -45,6 +45,9 @@ function config(port: number, dir: string, o: MosquittoTargetOptions, dynsecFile
     // Mosquitto 2 drops root privileges to user "mosquitto" and then cannot write into a root-owned temp dir.
     ...(process.getuid?.() === 0 ? ['user root'] : []),
     'per_listener_settings false',
+    // Before any listener-scoped setting (max_qos): one of those ahead of every listener line makes
+    // Mosquitto open its default listener on 0.0.0.0:1883 as well.
+    `listener ${port} 127.0.0.1`,
     `allow_anonymous ${!o.dynsec}`,
     ...(o.dynsec ? [`plugin ${plugin ?? ''}`, `plugin_opt_config_file ${dynsecFile}`] : []),
     'persistence true',
@@ -53,10 +56,12 @@ function config(port: number, dir: string, o: MosquittoTargetOptions, dynsecFile
     'max_inflight_messages 1000',
     'max_queued_messages 100000',
     'max_qos 1',
-    `listener ${port} 127.0.0.1`,
     'log_dest stderr',
     'log_type error',
     'log_type warning',
+    // "… running" tells that the listener is bound; no connection log per client.
+    'log_type information',
+    'connection_messages false',
     '',
   ].join('\n');
 }
@@ -87,19 +92,29 @@ export async function startMosquittoTarget(o: MosquittoTargetOptions): Promise<T
       const code = await new Promise<number | null>((resolve) => init.proc.once('exit', (c) => resolve(c)));
       if (code !== 0) throw new Error(`mosquitto_ctrl dynsec init failed: ${init.output()}`);
     }
-    const port = await freePort();
     const configFile = join(dir, 'mosquitto.conf');
-    await writeFile(configFile, config(port, dir, o, dynsecFile));
+    let port = 0;
     const startBroker = async (): Promise<Child> => {
-      broker = startChild('mosquitto', ['-c', configFile]);
-      await waitUntil('mosquitto', () => accepts(port), 20_000);
-      return broker;
+      const child = startChild('mosquitto', ['-c', configFile]);
+      broker = child;
+      const exited = (): boolean => child.proc.exitCode !== null || child.proc.signalCode !== null;
+      // Its log, not a probe connection: a connect to a loopback port no one listens on yet can pick that
+      // very port as its source (TCP simultaneous open) and keep Mosquitto from binding it.
+      await waitUntil('mosquitto', () => exited() || / running$/m.test(child.output()), 20_000);
+      if (exited()) throw new Error(`mosquitto exited: ${child.output()}`);
+      return child;
     };
-    let b = await startBroker();
-    const url = `mqtt://127.0.0.1:${port}`;
+    // Another process may take the free port before Mosquitto binds it (a shared machine): a new one then.
+    const firstStart = async (attempt = 1): Promise<Child> => {
+      port = await freePort();
+      await writeFile(configFile, config(port, dir, o, dynsecFile));
+      return startBroker().catch((err: unknown) => (attempt < 5 && /Address already in use/.test(String(err)) ? firstStart(attempt + 1) : Promise.reject(err)));
+    };
+    let b = await firstStart();
+    const url = (): string => `mqtt://127.0.0.1:${port}`;
     const topics = new Topics();
     if (o.dynsec) {
-      adminClient = new DynsecClient({ brokerUrl: url, ...admin, clientId: 'svc:storm-admin', timeoutMs: 60_000 }, silentLogger());
+      adminClient = new DynsecClient({ brokerUrl: url(), ...admin, clientId: 'svc:storm-admin', timeoutMs: 60_000 }, silentLogger());
       await adminClient.start();
       await bootstrapDynsec(adminClient, topics, service);
     }
@@ -116,12 +131,15 @@ export async function startMosquittoTarget(o: MosquittoTargetOptions): Promise<T
       await b.stop();
       const commands = ids.flatMap((deviceId) => commandsFor({ kind: 'create', deviceId, secret: secrets.get(deviceId) ?? null }, topics).commands);
       await writeFile(dynsecFile, JSON.stringify(applyDynsecCommands(parseDynsecFile(await readFile(dynsecFile, 'utf8')), commands)));
-      b = await startBroker();
+      // A new port: the old one can linger in the kernel after Mosquitto exits.
+      b = await firstStart();
     };
     return {
       kind: o.dynsec ? 'outpost-mosquitto' : 'mosquitto',
       label: o.dynsec ? 'outpost-mosquitto' : 'mosquitto',
-      url,
+      get url() {
+        return url();
+      },
       get pid() {
         return b.pid;
       },

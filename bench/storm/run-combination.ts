@@ -30,8 +30,7 @@ export async function runCombination(start: () => Promise<Target>, clients: Clie
   const ids = Array.from({ length: n }, (_, i) => `storm-${String(i).padStart(6, '0')}`);
   const issuedAt = new Date().toISOString();
   const docs = new Map(ids.map((id) => [id, stormDocument(id, VERSION, issuedAt)]));
-  const ctx: FleetContext = { url: target.url, ids, document: (id) => docs.get(id) ?? '', version: VERSION, connackTimeoutMs: o.connackTimeoutMs, will: o.will };
-  const fleet = fleetFor(clients, ctx, o);
+  let fleet: ClientFleet | undefined;
   try {
     const topics = new Topics();
     // One connection and publish first, so that the empty broker's figure has its code paths loaded.
@@ -42,6 +41,9 @@ export async function runCombination(start: () => Promise<Target>, clients: Clie
     let t = performance.now();
     const secrets = await target.enroll(ids);
     const enrolS = (performance.now() - t) / 1000;
+    // After enrolment: a target may have restarted on another port for it (dynsec-setup file).
+    const ctx: FleetContext = { url: target.url, ids, document: (id) => docs.get(id) ?? '', version: VERSION, connackTimeoutMs: o.connackTimeoutMs, will: o.will };
+    fleet = fleetFor(clients, ctx, o);
     t = performance.now();
     await fleet.setup(secrets);
     const sessionsS = (performance.now() - t) / 1000;
@@ -78,7 +80,7 @@ export async function runCombination(start: () => Promise<Target>, clients: Clie
     process.stderr.write(`${target.label} output:\n${target.output()}\n`);
     throw err;
   } finally {
-    await fleet.close();
+    await fleet?.close();
     await target.stop();
   }
 }
