@@ -98,8 +98,7 @@ export async function startMosquittoTarget(o: MosquittoTargetOptions): Promise<T
       const child = startChild('mosquitto', ['-c', configFile]);
       broker = child;
       const exited = (): boolean => child.proc.exitCode !== null || child.proc.signalCode !== null;
-      // Its log, not a probe connection: a connect to a loopback port no one listens on yet can pick that
-      // very port as its source (TCP simultaneous open) and keep Mosquitto from binding it.
+      // Its log says "running" once every listener is bound (and an exit with its reason if one is not).
       await waitUntil('mosquitto', () => exited() || / running$/m.test(child.output()), 20_000);
       if (exited()) throw new Error(`mosquitto exited: ${child.output()}`);
       return child;
