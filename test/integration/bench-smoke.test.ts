@@ -5,6 +5,18 @@ import { CLI } from '../helpers/agent-process.js';
 import { spawnProcess } from '../helpers/process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
+/** The part of a broker-storm combination the smoke checks. */
+interface StormCombination {
+  target: string;
+  clients: string;
+  devices: number;
+  converged: number;
+  lost: number;
+  duplicated: number;
+  allMs: number | null;
+  memory: { rssKBPerConnectedDevice: number; heapKBPerConnectedDevice: number | null };
+}
+
 /** Every benchmark of `npm run bench` runs at a smoke size, so none can rot (issue 10). Timings are not asserted. */
 describe('benchmarks at smoke size', () => {
   let dir: TempDir | undefined;
@@ -49,5 +61,18 @@ describe('benchmarks at smoke size', () => {
     for (const stage of ['apiToPublished', 'publishedToReceived', 'receivedToReconciled', 'total']) {
       expect(latency.stages[stage], stage).toEqual({ ...distribution, n: 20 });
     }
+
+    // The storm ran every target with both client kinds, and every combination converged completely.
+    const storm = doc.results['broker-storm']?.result as { results: StormCombination[]; ratios: Array<{ target: string; clients: string }> };
+    const combinations = storm.results.map((r) => `${r.target}×${r.clients}`).sort();
+    expect(combinations).toEqual(['mosquitto×agent', 'mosquitto×raw', 'outpost-mosquitto×agent', 'outpost-mosquitto×raw', 'outpost×agent', 'outpost×raw']);
+    for (const r of storm.results) {
+      const name = `${r.target}×${r.clients}`;
+      expect({ name, lost: r.lost, duplicated: r.duplicated, converged: r.converged }).toEqual({ name, lost: 0, duplicated: 0, converged: r.devices });
+      expect(r.allMs, name).toEqual(expect.any(Number));
+      expect(r.memory.rssKBPerConnectedDevice, name).toEqual(expect.any(Number));
+      if (r.target === 'outpost') expect(r.memory.heapKBPerConnectedDevice, name).toEqual(expect.any(Number));
+    }
+    expect(storm.ratios.map((r) => `${r.target}×${r.clients}`).sort()).toEqual(['outpost-mosquitto×agent', 'outpost-mosquitto×raw', 'outpost×agent', 'outpost×raw']);
   });
 });
