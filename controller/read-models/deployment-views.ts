@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { composeDesired, prepareDeployments } from '../desired-state/compose-desired.js';
+import { prepareDeployments } from '../desired-state/compose-desired.js';
+import { CompositionCache } from '../desired-state/composition-cache.js';
 import type { DeviceStatus, StatusStore } from '../ingest/status-store.js';
 import type { Deployment } from '../model/deployment.js';
 import { releaseRef } from '../model/names.js';
@@ -54,8 +55,10 @@ export class DeploymentViews {
     const statuses = await this.deps.status.many(devices.map((d) => d.id));
     const heads = await desiredVersions(this.deps.redis, this.deps.keys, devices.map((d) => d.id));
     const detail: DeploymentDetail = { ...deployment, targeted, applied: [], shadowed: [], pinned: [], running: [] };
+    // Devices with equal inputs resolve equally: composed once each (DD-033).
+    const compositions = new CompositionCache(prepared, releases);
     devices.forEach((device, i) => {
-      const app = composeDesired(device, prepared, releases).apps.find((a) => a.app === deployment.app);
+      const app = compositions.compose(device).apps.find((a) => a.app === deployment.app);
       if (!app || app.deploymentId !== deployment.id) {
         detail.shadowed.push(device.id);
         return;

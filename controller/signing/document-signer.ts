@@ -1,4 +1,5 @@
 import { signDocument } from '../../shared/desired-signature.js';
+import { memoJcs } from '../../shared/jcs-memo.js';
 import type { SigningKeys } from './signing-keys.js';
 
 /**
@@ -16,11 +17,25 @@ export class DocumentSigner {
   ) {}
 
   async sign(stored: string): Promise<{ payload: string; expiresAtMs: number }> {
-    const doc = JSON.parse(stored) as Record<string, unknown>;
-    delete doc.signature;
+    const [signed] = await this.signMany([stored]);
+    if (!signed) throw new Error('signMany returned nothing');
+    return signed;
+  }
+
+  /** Signs a batch with one read of the keys: every document of the batch carries the same keys and expiry. */
+  async signMany(stored: readonly string[]): Promise<{ payload: string; expiresAtMs: number }[]> {
+    if (stored.length === 0) return [];
+    const { signers, trustSet } = await this.keys.snapshot();
     const expiresAtMs = this.now() + this.validityMs;
-    doc.expiresAt = new Date(expiresAtMs).toISOString();
-    doc.trust = { keys: await this.keys.trustSet() };
-    return { payload: JSON.stringify(signDocument(doc, await this.keys.signers())), expiresAtMs };
+    const expiresAt = new Date(expiresAtMs).toISOString();
+    // Workloads, provenance and trust repeat across a batch: canonicalized once each (DD-033).
+    const canonical = memoJcs();
+    return stored.map((s) => {
+      const doc = JSON.parse(s) as Record<string, unknown>;
+      delete doc.signature;
+      doc.expiresAt = expiresAt;
+      doc.trust = { keys: trustSet };
+      return { payload: JSON.stringify(signDocument(doc, signers, canonical)), expiresAtMs };
+    });
   }
 }
