@@ -43,8 +43,9 @@ export class DeploymentViews {
     return this.detail(await this.deps.deployments.require(id));
   }
 
-  async detail(deployment: Deployment): Promise<DeploymentDetail> {
-    const targeted = await this.deps.targetedIds(deployment);
+  /** `targeted`: the devices the deployment targets, when the caller has just resolved them (a fleet's worth of reads saved). */
+  async detail(deployment: Deployment, targetedNow?: string[]): Promise<DeploymentDetail> {
+    const targeted = targetedNow ?? (await this.deps.targetedIds(deployment));
     const devices = await this.deps.devices.many(targeted);
     const all = await this.deps.deployments.all();
     const ofApp = all.filter((d) => d.app === deployment.app);
