@@ -1,5 +1,7 @@
-import { signDocument } from '../../shared/desired-signature.js';
-import { memoJcs } from '../../shared/jcs-memo.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { signBatch, type SignBatchInput } from './sign-batch.js';
+import type { SignWorkerPool } from './sign-worker-pool.js';
 import type { SigningKeys } from './signing-keys.js';
 
 /**
@@ -14,6 +16,8 @@ export class DocumentSigner {
     private readonly keys: SigningKeys,
     private readonly validityMs: number,
     private readonly now: () => number,
+    /** Signs batches off the event loop (DD-033); absent or failing: inline. */
+    private readonly offload?: { pool: Pick<SignWorkerPool, 'sign' | 'available'>; logger: Logger },
   ) {}
 
   async sign(stored: string): Promise<{ payload: string; expiresAtMs: number }> {
@@ -27,15 +31,19 @@ export class DocumentSigner {
     if (stored.length === 0) return [];
     const { signers, trustSet } = await this.keys.snapshot();
     const expiresAtMs = this.now() + this.validityMs;
-    const expiresAt = new Date(expiresAtMs).toISOString();
-    // Workloads, provenance and trust repeat across a batch: canonicalized once each (DD-033).
-    const canonical = memoJcs();
-    return stored.map((s) => {
-      const doc = JSON.parse(s) as Record<string, unknown>;
-      delete doc.signature;
-      doc.expiresAt = expiresAt;
-      doc.trust = { keys: trustSet };
-      return { payload: JSON.stringify(signDocument(doc, signers, canonical)), expiresAtMs };
-    });
+    const input: SignBatchInput = { stored, signers, trustSet, expiresAt: new Date(expiresAtMs).toISOString() };
+    const payloads = await this.signed(input);
+    return payloads.map((payload) => ({ payload, expiresAtMs }));
+  }
+
+  private async signed(input: SignBatchInput): Promise<string[]> {
+    // A single document (a decommission, a refresh) is not worth a thread hop.
+    if (!this.offload?.pool.available || input.stored.length < 2) return signBatch(input);
+    try {
+      return await this.offload.pool.sign(input);
+    } catch (err) {
+      this.offload.logger.warn({ err: errorMessage(err) }, 'signing in the worker failed; signing inline');
+      return signBatch(input);
+    }
   }
 }
