@@ -144,6 +144,11 @@ export class DesiredWriter {
       const s = signatures?.[i];
       return s ? { ...d, ...s } : { ...d, expiresAtMs: null };
     });
+    // Signing a chunk takes a while: the lease may have gone meanwhile (DD-021, one publisher at a time).
+    if (!ctx.stillHeld()) {
+      out.pending.push(...docs.map((d) => d.deviceId));
+      return;
+    }
     const outcomes = await Promise.allSettled(signed.map((d) => deps.mqtt.publish(deps.topics.desired(d.deviceId), d.payload, { retain: true, qos: 1 })));
     if (outcomes.some((o) => o.status === 'fulfilled')) await this.failpoints.hit('publish:after-publish');
     const acked: { deviceId: string; version: number; expiresAtMs: number | null }[] = [];
