@@ -7,7 +7,8 @@
  * the broker intact, and a full pass), and — at a small fleet and again at the
  * large one — single-device operations, whose cost must not grow with the
  * fleet (ratio ≈ 1). Prints JSON and markdown tables.
- * Usage: node dist/bench/controller-scale.js [--devices 100000] [--small 1000] [--reps 20]
+ * Usage: node dist/bench/controller-scale.js [--devices 100000] [--small 1000] [--reps 20] [--only deploy]
+ * (`--only deploy`: the fleet deploy alone, e.g. to profile it with node --cpu-prof.)
  */
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
@@ -16,17 +17,21 @@ import { startBenchControlPlane, runBench } from './lib/bench-control-plane.js';
 import { commandCalls } from './lib/redis-stats.js';
 
 const { values: args } = parseArgs({
-  options: { devices: { type: 'string', default: '100000' }, small: { type: 'string', default: '1000' }, reps: { type: 'string', default: '20' } },
+  options: { devices: { type: 'string', default: '100000' }, small: { type: 'string', default: '1000' }, reps: { type: 'string', default: '20' }, only: { type: 'string' } },
 });
 const N = Number(args.devices);
 const SMALL = Math.min(N, Number(args.small));
 const REPS = Math.max(1, Number(args.reps));
+const ONLY = args.only ?? null;
+if (ONLY !== null && ONLY !== 'deploy') throw new Error(`--only: expected "deploy", got "${ONLY}"`);
 const idOf = (i: number): string => `scale-${String(i).padStart(6, '0')}`;
 
 interface Step {
   name: string;
   devices: number;
   ms: number;
+  /** CPU of this process (controller and broker) during the step: comparable on a loaded machine, unlike ms. */
+  cpuMs?: number;
   redisCommands: number;
   detail?: string;
 }
@@ -51,11 +56,13 @@ async function main(): Promise<void> {
   const measure = async (name: string, devices: number, fn: () => Promise<string | void>): Promise<Step> => {
     const calls0 = await commandCalls(redis);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const detail = await fn();
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     // The INFO of each snapshot counts itself.
     const redisCommands = (await commandCalls(redis)) - calls0 - 1;
-    return { name, devices, ms: Math.round(ms * 10) / 10, redisCommands, ...(detail ? { detail } : {}) };
+    return { name, devices, ms: Math.round(ms * 10) / 10, cpuMs: Math.round((cpu.user + cpu.system) / 1000), redisCommands, ...(detail ? { detail } : {}) };
   };
   /** Single-device operations, each on REPS different devices; the median time and commands per operation. */
   const deviceOps = async (fleet: number): Promise<Step[]> => {
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
     // A small fleet with a deployment: the per-device operations' baseline.
     await enroll(redis, keys, 0, SMALL);
     await cp.createDeployment({ app: 'app', version: '1', target: { kind: 'selector', selector: 'fleet=scale' } });
-    const small = await deviceOps(SMALL);
+    const small = ONLY === 'deploy' ? [] : await deviceOps(SMALL);
     // The large fleet.
     await enroll(redis, keys, SMALL, N);
     const rss0 = process.memoryUsage().rss;
@@ -97,6 +104,12 @@ async function main(): Promise<void> {
         return `${result.published.length} published`;
       }),
     );
+    if (ONLY === 'deploy') {
+      process.stdout.write(`${JSON.stringify({ benchmark: 'controller-scale', only: ONLY, node: process.version, devices: N, fleet }, null, 2)}\n\n`);
+      process.stdout.write('| fleet operation | devices | ms | CPU ms | Redis commands | result |\n|---|---|---|---|---|---|\n');
+      for (const r of fleet) process.stdout.write(`| ${r.name} | ${r.devices} | ${r.ms} | ${r.cpuMs ?? ''} | ${r.redisCommands} | ${r.detail ?? ''} |\n`);
+      return;
+    }
     fleet.push(await measure('recompute all, nothing changed', N, async () => `${(await controller.publisher.recompute()).published.length} published`));
     fleet.push(await measure('device ls (every device)', N, async () => `${(await cp.listDevices()).length} listed`));
     fleet.push(await measure('device ls --selector shard=7', N, async () => `${(await cp.listDevices({ selector: 'shard=7' })).length} listed`));
@@ -121,8 +134,8 @@ async function main(): Promise<void> {
     });
     const out = { benchmark: 'controller-scale', node: process.version, devices: N, controllerRssMBDelta, fleet, perDevice };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n\n`);
-    process.stdout.write('| fleet operation | devices | ms | Redis commands | result |\n|---|---|---|---|---|\n');
-    for (const r of fleet) process.stdout.write(`| ${r.name} | ${r.devices} | ${r.ms} | ${r.redisCommands} | ${r.detail ?? ''} |\n`);
+    process.stdout.write('| fleet operation | devices | ms | CPU ms | Redis commands | result |\n|---|---|---|---|---|---|\n');
+    for (const r of fleet) process.stdout.write(`| ${r.name} | ${r.devices} | ${r.ms} | ${r.cpuMs ?? ''} | ${r.redisCommands} | ${r.detail ?? ''} |\n`);
     process.stdout.write(`\n| single-device operation (median of ${REPS}) | ms at ${SMALL} | ms at ${N} | Redis commands at ${SMALL} | at ${N} | ratio |\n|---|---|---|---|---|---|\n`);
     for (const r of perDevice) process.stdout.write(`| ${r.name} | ${r.msSmall} | ${r.msLarge} | ${r.commandsSmall} | ${r.commandsLarge} | ${r.commandRatio} |\n`);
   } finally {

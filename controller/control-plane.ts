@@ -156,8 +156,8 @@ export class ControlPlane {
   }
 
   async createDeployment(input: DeploymentInput): Promise<{ deployment: DeploymentDetail; created: boolean; delivery: Delivery; result: RecomputeResult }> {
-    const { deployment, created, delivery, result } = await this.parts.deployments.create(input);
-    return { deployment: await this.parts.deploymentViews.detail(deployment), created, delivery, result };
+    const { deployment, created, targeted, delivery, result } = await this.parts.deployments.create(input);
+    return { deployment: await this.parts.deploymentViews.detail(deployment, targeted), created, delivery, result };
   }
 
   listDeployments(): Promise<Deployment[]> {

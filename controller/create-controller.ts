@@ -17,6 +17,7 @@ import { DesiredPublisher } from './desired-state/desired-publisher.js';
 import { DesiredWriter } from './desired-state/desired-writer.js';
 import { IntentDrain } from './desired-state/intent-drain.js';
 import { DocumentSigner } from './signing/document-signer.js';
+import { SignWorkerPool } from './signing/sign-worker-pool.js';
 import { ExpiryRefresher } from './signing/expiry-refresher.js';
 import { SigningKeys } from './signing/signing-keys.js';
 import { Ingest } from './ingest/ingest.js';
@@ -111,7 +112,10 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   );
   // DD-026: every published document is signed, unless the fleet still has agents older than signatures.
   const signingKeys = new SigningKeys(redis, keys, { logger: logger.child({ component: 'signing' }), now, ...(config.signingKeyFile ? { keyFile: config.signingKeyFile } : {}) });
-  const signer = config.signDesired ? new DocumentSigner(signingKeys, config.desiredValiditySeconds * 1000, now) : undefined;
+  const signWorkers = new SignWorkerPool(logger.child({ component: 'signing' }));
+  const signer = config.signDesired
+    ? new DocumentSigner(signingKeys, config.desiredValiditySeconds * 1000, now, { pool: signWorkers, logger: logger.child({ component: 'signing' }) })
+    : undefined;
   const writer = new DesiredWriter({
     redis,
     keys,
@@ -304,6 +308,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       await rollouts.close();
       await mqttClient.close();
       await sessions.close();
+      await signWorkers.close();
       redis.disconnect();
     },
   };

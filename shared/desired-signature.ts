@@ -48,15 +48,18 @@ export function publicKeyOf(trusted: TrustedKey): KeyObject {
 }
 
 /** The bytes a signature covers: the canonical form of the document without `signature`. */
-export function signingPayload(doc: Readonly<Record<string, unknown>>): Buffer {
+export function signingPayload(doc: Readonly<Record<string, unknown>>, canonical: (value: unknown) => string = jcs): Buffer {
   const { signature: _signature, ...rest } = doc;
-  return Buffer.from(jcs(rest), 'utf8');
+  return Buffer.from(canonical(rest), 'utf8');
 }
 
-/** The document with `signature` set: one entry per key, a single object for one key. */
-export function signDocument<T extends Record<string, unknown>>(doc: T, keys: readonly SigningKey[]): T & { signature: DocSignature | DocSignature[] } {
+/**
+ * The document with `signature` set: one entry per key, a single object for one key.
+ * `canonical` must produce RFC 8785 (default: jcs); a batch passes a memoizing one (shared/jcs-memo.ts).
+ */
+export function signDocument<T extends Record<string, unknown>>(doc: T, keys: readonly SigningKey[], canonical: (value: unknown) => string = jcs): T & { signature: DocSignature | DocSignature[] } {
   if (keys.length === 0) throw new Error('no signing key');
-  const payload = signingPayload(doc);
+  const payload = signingPayload(doc, canonical);
   const signatures = keys.map((k) => ({ alg: SIGNATURE_ALG, keyId: k.keyId, value: sign(null, payload, k.privateKey).toString('base64url') }));
   return { ...doc, signature: signatures.length === 1 ? (signatures[0] as DocSignature) : signatures };
 }

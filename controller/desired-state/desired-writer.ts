@@ -11,52 +11,12 @@ import type { Device } from '../model/device.js';
 import type { Release } from '../model/release.js';
 import type { Keys } from '../registry/keys.js';
 import type { DocumentSigner } from '../signing/document-signer.js';
-import { composeDesired, type PreparedDeployment } from './compose-desired.js';
+import type { ComposedDesired, PreparedDeployment } from './compose-desired.js';
+import { CompositionCache } from './composition-cache.js';
+import { confirmChunk, storeChunk, type StoreItem, type StoreResult } from './desired-scripts.js';
 
-/** Stands for the version in a document template until Redis assigns it. */
+/** Stands for the version in a document template until Redis assigns it (desired-scripts.ts). */
 const VERSION_PLACEHOLDER = 1;
-
-/**
- * Compare, version and store one device's document in one atomic step
- * (DD-017, DD-021). Refuses a device that is gone or being decommissioned
- * (unless this is the decommission's own wipe), and a composition read from
- * an older registry generation than the stored one: two controllers can
- * never store a stale document over a newer one. Equal content keeps its
- * version. A stored document joins the unpublished set until its PUBACK.
- *
- * KEYS: desired record, version counter, device record, device tombstone, unpublished set.
- * ARGV: content hash, document with "version":1 as placeholder, issuedAt, generation, device id, mode ('' | 'wipe').
- * Returns { version, document } when stored, { version } when unchanged, { -1 } stale, { -2 } gone.
- */
-const STORE = `
-if redis.call('EXISTS', KEYS[3]) == 0 then return { -2 } end
-if ARGV[6] ~= 'wipe' and redis.call('EXISTS', KEYS[4]) == 1 then return { -2 } end
-local rec = redis.call('HMGET', KEYS[1], 'hash', 'version', 'gen')
-local stored = tonumber(rec[3] or '0')
-local gen = tonumber(ARGV[4])
-if stored > gen then return { -1 } end
-if rec[1] == ARGV[1] then
-  if gen > stored then redis.call('HSET', KEYS[1], 'gen', ARGV[4]) end
-  return { tonumber(rec[2] or '0') }
-end
-local v = redis.call('INCR', KEYS[2])
-local doc = string.gsub(ARGV[2], '"version":1,', '"version":' .. v .. ',', 1)
-redis.call('HSET', KEYS[1], 'doc', doc, 'hash', ARGV[1], 'version', v, 'publishedAt', ARGV[3], 'gen', ARGV[4])
-redis.call('SADD', KEYS[5], ARGV[5])
-return { v, doc }`;
-
-/**
- * The broker acknowledged version ARGV[1]: record it (and, signed, when that
- * copy expires), unless a newer one was stored meanwhile (that one is still
- * unpublished).
- * KEYS: desired record, unpublished set, expiries. ARGV: version, device id, expiry ms or ''.
- */
-const CONFIRM = `
-if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'published', ARGV[1])
-redis.call('SREM', KEYS[2], ARGV[2])
-if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2]) end
-return 1`;
 
 /** Hash of a document with no workloads: a device that never had any needs no document. */
 export const EMPTY_CONTENT_HASH = sha256Hex(canonicalJson({ workloads: {}, provenance: {} }));
@@ -66,6 +26,8 @@ export interface WriteContext {
   generation: number;
   deployments: readonly PreparedDeployment[];
   releases: ReadonlyMap<string, Release>;
+  /** Shared by every chunk of one drain (DD-033); absent: one per write. Must be built from the same deployments and releases. */
+  compositions?: CompositionCache;
   /** False once the publish lease was lost: stop before publishing anything more. */
   stillHeld: () => boolean;
 }
@@ -89,7 +51,7 @@ export interface DesiredWriterDeps {
   now: () => number;
   failpoints?: Failpoints;
   /** Signs each document as it is published (DD-026); absent: unsigned documents. */
-  signer?: Pick<DocumentSigner, 'sign'>;
+  signer?: Pick<DocumentSigner, 'signMany'>;
 }
 
 /**
@@ -105,14 +67,22 @@ export class DesiredWriter {
     this.failpoints = deps.failpoints ?? NO_FAILPOINTS;
   }
 
+  /**
+   * One chunk (DD-033): one pipeline reads the heads, composition reuses
+   * what the drain already composed for equal inputs, one script stores the
+   * chunk, the chunk is published concurrently, one script confirms it.
+   */
   async write(batch: readonly Device[], ctx: WriteContext, out: WriteOutcome): Promise<void> {
     const { deps } = this;
+    const compositions = ctx.compositions ?? new CompositionCache(ctx.deployments, ctx.releases);
     const heads = await this.heads(batch.map((d) => d.id));
     const issuedAt = new Date(deps.now()).toISOString();
-    const changed: { device: Device; hash: string; template: string }[] = [];
+    // Per composition, the document validated once; each device's copy differs only in its (validated) id.
+    const validated = new Map<ComposedDesired, DesiredState>();
+    const changed: StoreItem[] = [];
     const republish: string[] = [];
     for (const device of batch) {
-      const composed = composeDesired(device, ctx.deployments, ctx.releases);
+      const composed = compositions.compose(device);
       if (composed.problems.length) out.problems[device.id] = composed.problems;
       const head = heads.get(device.id);
       if (composed.contentHash === (head?.hash ?? EMPTY_CONTENT_HASH)) {
@@ -120,8 +90,9 @@ export class DesiredWriter {
         if (head && head.version !== head.published) republish.push(device.id);
         continue;
       }
-      const template = JSON.stringify(
-        DesiredState.parse({
+      let doc = validated.get(composed);
+      if (!doc) {
+        doc = DesiredState.parse({
           protocol: PROTOCOL_VERSION,
           deviceId: device.id,
           version: VERSION_PLACEHOLDER,
@@ -129,15 +100,16 @@ export class DesiredWriter {
           workloads: composed.workloads,
           provenance: composed.provenance,
           signature: null,
-        }),
-      );
-      changed.push({ device, hash: composed.contentHash, template });
+        });
+        validated.set(composed, doc);
+      }
+      // Spreading keeps the member order, so "version":1 stays where the store script expects it.
+      changed.push({ deviceId: device.id, hash: composed.contentHash, template: JSON.stringify({ ...doc, deviceId: device.id }) });
     }
 
     const docs: { deviceId: string; version: number; payload: string }[] = [];
     if (changed.length > 0) {
-      const stored = await this.store(changed.map((c) => ({ deviceId: c.device.id, hash: c.hash, template: c.template })), ctx.generation, issuedAt, '');
-      for (const s of stored) {
+      for (const s of await this.store(changed, ctx.generation, issuedAt, '')) {
         if (s.kind === 'stored') docs.push(s);
         else if (s.kind === 'unchanged') out.unchanged++;
         else if (s.kind === 'stale') out.superseded++;
@@ -167,7 +139,16 @@ export class DesiredWriter {
       out.pending.push(...docs.map((d) => d.deviceId));
       return;
     }
-    const signed = await Promise.all(docs.map(async (d) => (deps.signer ? { ...d, ...(await deps.signer.sign(d.payload)) } : { ...d, expiresAtMs: null })));
+    const signatures = deps.signer ? await deps.signer.signMany(docs.map((d) => d.payload)) : null;
+    const signed = docs.map((d, i) => {
+      const s = signatures?.[i];
+      return s ? { ...d, ...s } : { ...d, expiresAtMs: null };
+    });
+    // Signing a chunk takes a while: the lease may have gone meanwhile (DD-021, one publisher at a time).
+    if (!ctx.stillHeld()) {
+      out.pending.push(...docs.map((d) => d.deviceId));
+      return;
+    }
     const outcomes = await Promise.allSettled(signed.map((d) => deps.mqtt.publish(deps.topics.desired(d.deviceId), d.payload, { retain: true, qos: 1 })));
     if (outcomes.some((o) => o.status === 'fulfilled')) await this.failpoints.hit('publish:after-publish');
     const acked: { deviceId: string; version: number; expiresAtMs: number | null }[] = [];
@@ -181,16 +162,8 @@ export class DesiredWriter {
       }
     });
     if (acked.length === 0) return;
-    const pipeline = deps.redis.pipeline();
-    for (const a of acked) {
-      pipeline.eval(CONFIRM, 3, deps.keys.desired(a.deviceId), deps.keys.unpublished(), deps.keys.expiries(), String(a.version), a.deviceId, a.expiresAtMs === null ? '' : String(a.expiresAtMs));
-    }
-    const rows = (await pipeline.exec()) ?? [];
-    rows.forEach(([err], i) => {
-      if (err) throw err;
-      const a = acked[i];
-      if (a) out.published.push({ deviceId: a.deviceId, version: a.version });
-    });
+    await confirmChunk(deps.redis, deps.keys, acked);
+    for (const a of acked) out.published.push({ deviceId: a.deviceId, version: a.version });
   }
 
   /** Stored documents of devices whose last version the broker has not acknowledged. */
@@ -223,40 +196,7 @@ export class DesiredWriter {
     return out;
   }
 
-  private async store(
-    items: readonly { deviceId: string; hash: string; template: string }[],
-    generation: number,
-    issuedAt: string,
-    mode: '' | 'wipe',
-  ): Promise<({ kind: 'stored'; deviceId: string; version: number; payload: string } | { kind: 'unchanged' | 'stale' | 'gone'; deviceId: string })[]> {
-    const { keys } = this.deps;
-    const pipeline = this.deps.redis.pipeline();
-    for (const c of items) {
-      pipeline.eval(
-        STORE,
-        5,
-        keys.desired(c.deviceId),
-        keys.version(c.deviceId),
-        keys.device(c.deviceId),
-        keys.deviceTombstone(c.deviceId),
-        keys.unpublished(),
-        c.hash,
-        c.template,
-        issuedAt,
-        String(generation),
-        c.deviceId,
-        mode,
-      );
-    }
-    const rows = (await pipeline.exec()) ?? [];
-    return items.map((c, i) => {
-      const [err, value] = rows[i] ?? [new Error('no reply'), null];
-      if (err) throw err;
-      const [version, payload] = value as [number, string | undefined];
-      if (version === -2) return { kind: 'gone', deviceId: c.deviceId };
-      if (version === -1) return { kind: 'stale', deviceId: c.deviceId };
-      if (payload === undefined) return { kind: 'unchanged', deviceId: c.deviceId };
-      return { kind: 'stored', deviceId: c.deviceId, version, payload };
-    });
+  private store(items: readonly StoreItem[], generation: number, issuedAt: string, mode: '' | 'wipe'): Promise<StoreResult[]> {
+    return storeChunk(this.deps.redis, this.deps.keys, items, generation, issuedAt, mode);
   }
 }

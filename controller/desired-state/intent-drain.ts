@@ -13,7 +13,8 @@ import type { Keys } from '../registry/keys.js';
 import type { ReleaseStore } from '../registry/release-store.js';
 import { coveredBy, parseScopes } from './dirty-scopes.js';
 import { prepareDeployments } from './compose-desired.js';
-import type { DesiredWriter, WriteOutcome } from './desired-writer.js';
+import { CompositionCache } from './composition-cache.js';
+import type { DesiredWriter, WriteContext, WriteOutcome } from './desired-writer.js';
 
 /** Remove the scopes a drain covered, unless they were marked again since. KEYS: dirty. ARGV: member, score, … */
 const CLEAR_SCOPES = `
@@ -44,7 +45,10 @@ export interface IntentDrainDeps {
   logger: Logger;
   /** How long a drain waits for another controller's drain to finish. */
   leaseWaitMs?: number;
+  /** Devices per chunk (a chunk's store and confirm take one script call per MAX_CHUNK devices, desired-scripts.ts). */
   batchSize?: number;
+  /** Chunks in flight at once (DD-033). */
+  chunkConcurrency?: number;
   failpoints?: Failpoints;
   /** Back-off of the retry while anything is left pending (MQTT down, lease held, Redis errors). */
   retry?: BackoffPolicy;
@@ -146,11 +150,9 @@ export class IntentDrain {
     const refs = new Set(deployments.map((d) => releaseRef(d.app, d.version)));
     for (const d of devices) for (const [app, version] of Object.entries(d.overrides.pins)) refs.add(releaseRef(app, version));
     const releases = await deps.releases.byRefs(refs);
-    const ctx = { generation, deployments: prepareDeployments(deployments), releases, stillHeld: () => lease.held };
-    const batchSize = deps.batchSize ?? 500;
-    for (let i = 0; i < devices.length; i += batchSize) {
-      await deps.writer.write(devices.slice(i, i + batchSize), ctx, result);
-    }
+    const prepared = prepareDeployments(deployments);
+    const ctx = { generation, deployments: prepared, releases, compositions: new CompositionCache(prepared, releases), stillHeld: () => lease.held };
+    await this.writeChunks(devices, ctx, result);
     result.considered = devices.length;
     await this.forgetGone(unpublished, devices);
     if (scopes.length > 0) await this.failpoints.hit('drain:before-clear');
@@ -162,6 +164,36 @@ export class IntentDrain {
       );
     }
     return result;
+  }
+
+  /**
+   * Chunks written by a small window of concurrent writers (DD-033): while
+   * one chunk waits for its PUBACKs or a Redis reply, the next is composed,
+   * stored and signed. Each device is in one chunk, so its documents stay in
+   * order. Every writer finishes before this returns (the lease is released
+   * after): the first error is rethrown once all have stopped.
+   */
+  private async writeChunks(devices: readonly Device[], ctx: WriteContext, result: DrainResult): Promise<void> {
+    const batchSize = Math.max(1, this.deps.batchSize ?? 500);
+    const chunks: Device[][] = [];
+    for (let i = 0; i < devices.length; i += batchSize) chunks.push(devices.slice(i, i + batchSize));
+    let next = 0;
+    let failed = false;
+    const writer = async (): Promise<void> => {
+      while (!failed && next < chunks.length) {
+        const chunk = chunks[next++] as Device[];
+        try {
+          await this.deps.writer.write(chunk, ctx, result);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    const window = Math.max(1, this.deps.chunkConcurrency ?? 2);
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(window, chunks.length) }, writer));
+    const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (rejected) throw rejected.reason;
   }
 
   /** The devices of the scopes plus the unpublished ones; all devices when a scope needs selectors. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { composeDesired, prepareDeployments } from '../desired-state/compose-desired.js';
+import { prepareDeployments } from '../desired-state/compose-desired.js';
+import { CompositionCache } from '../desired-state/composition-cache.js';
 import type { DeviceStatus, StatusStore } from '../ingest/status-store.js';
 import type { Deployment } from '../model/deployment.js';
 import { releaseRef } from '../model/names.js';
@@ -42,8 +43,9 @@ export class DeploymentViews {
     return this.detail(await this.deps.deployments.require(id));
   }
 
-  async detail(deployment: Deployment): Promise<DeploymentDetail> {
-    const targeted = await this.deps.targetedIds(deployment);
+  /** `targeted`: the devices the deployment targets, when the caller has just resolved them (a fleet's worth of reads saved). */
+  async detail(deployment: Deployment, targetedNow?: string[]): Promise<DeploymentDetail> {
+    const targeted = targetedNow ?? (await this.deps.targetedIds(deployment));
     const devices = await this.deps.devices.many(targeted);
     const all = await this.deps.deployments.all();
     const ofApp = all.filter((d) => d.app === deployment.app);
@@ -54,8 +56,10 @@ export class DeploymentViews {
     const statuses = await this.deps.status.many(devices.map((d) => d.id));
     const heads = await desiredVersions(this.deps.redis, this.deps.keys, devices.map((d) => d.id));
     const detail: DeploymentDetail = { ...deployment, targeted, applied: [], shadowed: [], pinned: [], running: [] };
+    // Devices with equal inputs resolve equally: composed once each (DD-033).
+    const compositions = new CompositionCache(prepared, releases);
     devices.forEach((device, i) => {
-      const app = composeDesired(device, prepared, releases).apps.find((a) => a.app === deployment.app);
+      const app = compositions.compose(device).apps.find((a) => a.app === deployment.app);
       if (!app || app.deploymentId !== deployment.id) {
         detail.shadowed.push(device.id);
         return;
