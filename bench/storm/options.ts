@@ -19,6 +19,8 @@ export const StormOptions = z.strictObject({
   persistence: list(PERSISTENCE_KINDS, 'outpost'),
   /** Outpost target only: the broker's emitter (DD-028). */
   emitter: z.enum(['redis', 'local']).default('redis'),
+  /** Outpost target only: broker processes (`outpost broker --workers`, DD-035); above 1 needs the redis emitter. */
+  brokerWorkers: z.coerce.number().int().min(1).max(16).default(1),
   /** Both Mosquitto targets: on-change is what Outpost ships; periodic is Mosquitto's default (1800 s). */
   mosquittoAutosave: z.enum(['on-change', 'periodic']).default('on-change'),
   /** Outpost-on-Mosquitto: devices created as dynsec commands (as enrolment does), or those commands written into its file (large fleets; see dynsec-file.ts). */
@@ -37,7 +39,7 @@ export type StormOptions = z.infer<typeof StormOptions>;
 
 export const USAGE =
   'node dist/bench/broker-storm.js [--devices 2000] [--targets outpost,outpost-mosquitto,mosquitto] [--clients raw,agent] ' +
-  '[--persistence outpost|legacy,outpost] [--emitter redis|local] [--mosquitto-autosave on-change|periodic] [--dynsec-setup commands|file] [--agent-workers 2] ' +
+  '[--persistence outpost|legacy,outpost] [--emitter redis|local] [--broker-workers 1] [--mosquitto-autosave on-change|periodic] [--dynsec-setup commands|file] [--agent-workers 2] ' +
   '[--connack-timeout-ms 15000] [--deadline-s 300] [--listen-backlog 4096] [--no-will] [--profile-dir DIR]';
 
 export function parseStormOptions(argv: readonly string[] = process.argv.slice(2)): StormOptions {
@@ -49,6 +51,7 @@ export function parseStormOptions(argv: readonly string[] = process.argv.slice(2
       clients: { type: 'string' },
       persistence: { type: 'string' },
       emitter: { type: 'string' },
+      'broker-workers': { type: 'string' },
       'mosquitto-autosave': { type: 'string' },
       'dynsec-setup': { type: 'string' },
       'agent-workers': { type: 'string' },
@@ -65,6 +68,7 @@ export function parseStormOptions(argv: readonly string[] = process.argv.slice(2
     clients: values.clients,
     persistence: values.persistence,
     emitter: values.emitter,
+    brokerWorkers: values['broker-workers'],
     mosquittoAutosave: values['mosquitto-autosave'],
     dynsecSetup: values['dynsec-setup'],
     agentWorkers: values['agent-workers'],

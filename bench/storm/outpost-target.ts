@@ -16,6 +16,8 @@ const CLI = new URL('../../cli/main.js', import.meta.url).pathname;
 export interface OutpostTargetOptions {
   persistence: PersistenceKind;
   emitter: 'redis' | 'local';
+  /** `outpost broker --workers` (DD-035). */
+  brokerWorkers: number;
   listenBacklog: number;
   profileDir?: string | undefined;
 }
@@ -66,6 +68,8 @@ export async function startOutpostTarget(o: OutpostTargetOptions): Promise<Targe
         String(o.listenBacklog),
         '--emitter',
         o.emitter,
+        '--workers',
+        String(o.brokerWorkers),
         '--log-level',
         'warn',
       ],
@@ -77,7 +81,7 @@ export async function startOutpostTarget(o: OutpostTargetOptions): Promise<Targe
     const credentials = new DeviceCredentials(r, 'outpost:');
     return {
       kind: 'outpost',
-      label: o.persistence === 'outpost' ? 'outpost' : `outpost (${o.persistence} persistence)`,
+      label: `${o.persistence === 'outpost' ? 'outpost' : `outpost (${o.persistence} persistence)`}${o.brokerWorkers > 1 ? ` ×${o.brokerWorkers}` : ''}`,
       url: `mqtt://127.0.0.1:${port}`,
       pid: b.pid,
       service,
@@ -87,8 +91,13 @@ export async function startOutpostTarget(o: OutpostTargetOptions): Promise<Targe
         return secrets;
       },
       memory: async () => {
-        const m = await memoryAfterGc(inspectPort);
-        return { rssBytes: m.rssBytes, heapUsedBytes: m.heapUsedBytes };
+        if (o.brokerWorkers === 1) {
+          const m = await memoryAfterGc(inspectPort);
+          return { rssBytes: m.rssBytes, heapUsedBytes: m.heapUsedBytes };
+        }
+        // node:cluster gives worker i the inspector port after the primary's (inspectPort + i + 1).
+        const parts = await Promise.all([inspectPort, ...Array.from({ length: o.brokerWorkers }, (_, i) => inspectPort + i + 1)].map((p) => memoryAfterGc(p)));
+        return { rssBytes: parts.reduce((n, m) => n + m.rssBytes, 0), heapUsedBytes: parts.reduce((n, m) => n + m.heapUsedBytes, 0) };
       },
       waitQueued: (ids) => waitUntil('every document queued', async () => (await queued(r, o.persistence, ids)) >= ids.length, 60_000),
       redis: async () => ({ ...(await redisCounters(r)), sent: proxy.commands }),

@@ -5,7 +5,7 @@ import type { ClientFleet, ClientKind, FleetContext } from './client-fleet.js';
 import { stormDocument } from './document.js';
 import { memoryFigures, stormResult, type StormResult } from './measure.js';
 import type { StormOptions } from './options.js';
-import { cpuSeconds, inBatches, waitUntil } from './processes.js';
+import { inBatches, treeCpuSeconds, waitUntil } from './processes.js';
 import { rawClientFleet } from './raw-clients.js';
 import { redisFigures } from './redis-proxy.js';
 import type { Target } from './target.js';
@@ -54,13 +54,13 @@ export async function runCombination(start: () => Promise<Target>, clients: Clie
     await target.waitQueued(ids);
 
     const stored = await target.memory();
-    const cpu0 = cpuSeconds(target.pid);
+    const cpu0 = treeCpuSeconds(target.pid);
     const redis0 = await target.redis();
     const observation = await fleet.storm(o.deadlineS * 1000);
     const allMs = observation.converged.size >= n ? Math.max(...observation.converged.values()) : null;
     const settle = Date.now() + SETTLE_MS;
     await waitUntil('settle', () => Date.now() > settle, SETTLE_MS * 2);
-    const cpu1 = cpuSeconds(target.pid);
+    const cpu1 = treeCpuSeconds(target.pid);
     const redis1 = await target.redis();
     const connected = await target.memory();
     await observation.finish();
