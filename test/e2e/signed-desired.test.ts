@@ -138,8 +138,9 @@ describe('signed desired documents', () => {
     await waitFor(async () => (await deviceContainers(id))[0]?.env.includes('AFTER=attacks'), { timeoutMs: 60_000, description: 'a genuine change still applies' });
     const running = await deviceContainers(id);
     if (!v1) throw new Error('no v1 seen');
-    await attacker.publishDesired(id, v1.raw);
+    // Subscribed before the replay goes out, so its verdict cannot be missed.
     const events = (await attacker.watch(id)).events;
+    await attacker.publishDesired(id, v1.raw);
     await waitFor(() => events.find((e) => e.type === 'desired.ignored' && e.code === 'DESIRED_OUTDATED' && e.version === v1.version), {
       timeoutMs: 20_000,
       description: 'the replay ignored with DESIRED_OUTDATED',
