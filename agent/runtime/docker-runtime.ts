@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { OutpostError, errorMessage } from '../../shared/errors.js';
 import { parseImageRef } from '../../shared/image-ref.js';
 import {
@@ -15,6 +15,7 @@ import {
   type ObservedImage,
   type PullOptions,
 } from './runtime.js';
+import { loadDockerode } from './dockerode-lean.js';
 
 interface DockerHttpError {
   statusCode?: number;
@@ -48,7 +49,12 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
 
   constructor(options: { socketPath?: string; docker?: Docker } = {}) {
-    this.docker = options.docker ?? new Docker(options.socketPath ? { socketPath: options.socketPath } : undefined);
+    if (options.docker) {
+      this.docker = options.docker;
+    } else {
+      const DockerClient = loadDockerode();
+      this.docker = new DockerClient(options.socketPath ? { socketPath: options.socketPath } : undefined);
+    }
   }
 
   async ping(): Promise<void> {
