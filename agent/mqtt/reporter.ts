@@ -29,8 +29,8 @@ export interface ReporterOptions {
 export class Reporter implements EventSink {
   private latest: ReportedState | null = null;
   private latestSent = true;
+  /** Of `latest`, sent or not. */
   private latestFingerprint: string | null = null;
-  private sentFingerprint: string | null = null;
   private sendingReport = false;
   private readonly queue: DeviceEvent[] = [];
   private sendingEvents = false;
@@ -64,10 +64,13 @@ export class Reporter implements EventSink {
     void this.flushEvents();
   }
 
-  /** Queue a report; one equal to the last one sent (apart from its time) is not sent again (metered links). */
+  /**
+   * Queue a report. One equal (apart from its time) to the newest one queued is not sent again
+   * (metered links), whether that one was sent already or is still waiting for its PUBACK.
+   */
   report(state: ReportedState): void {
     const fingerprint = JSON.stringify({ ...state, reportedAt: null });
-    if (fingerprint === this.sentFingerprint && this.latestSent) return;
+    if (fingerprint === this.latestFingerprint) return;
     this.latest = state;
     this.latestFingerprint = fingerprint;
     this.latestSent = false;
@@ -92,10 +95,7 @@ export class Reporter implements EventSink {
         const doc = this.latest;
         try {
           await this.publisher.publish(this.options.reportedTopic, JSON.stringify(doc), { retain: true });
-          if (this.latest === doc) {
-            this.latestSent = true;
-            this.sentFingerprint = this.latestFingerprint;
-          }
+          if (this.latest === doc) this.latestSent = true;
         } catch (err) {
           this.logger.debug({ err: errorMessage(err) }, 'report not delivered; will resend on reconnect');
           return;
