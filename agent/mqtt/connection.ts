@@ -176,6 +176,8 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
         connectTimeout: this.options.connectTimeoutMs,
         reconnectPeriod: 0,
         resubscribe: false,
+        // mqtt-packet's number cache is 65,536 pre-built Buffers (~6 MB) for a client that sends a few packets a minute.
+        writeCache: false,
         will: {
           topic: this.options.presenceTopic,
           payload: Buffer.from(this.deps.presencePayload('offline', this.epoch)),
