@@ -48,10 +48,12 @@ export async function runCombination(start: () => Promise<Target>, clients: Clie
     await fleet.setup(secrets);
     const sessionsS = (performance.now() - t) / 1000;
 
+    t = performance.now();
     const svc = await mqtt.connectAsync(target.url, { clientId: 'svc:storm', ...target.service, protocolVersion: 4, reconnectPeriod: 0 });
     await inBatches(ids, 500, (id) => svc.publishAsync(topics.desired(id), ctx.document(id), { qos: 1, retain: true }).then(() => undefined));
     await svc.endAsync();
     await target.waitQueued(ids);
+    const publishS = (performance.now() - t) / 1000;
 
     const stored = await target.memory();
     const cpu0 = treeCpuSeconds(target.pid);
@@ -69,7 +71,7 @@ export async function runCombination(start: () => Promise<Target>, clients: Clie
       label: target.label,
       clients,
       devices: n,
-      setup: { enrolS: Number(enrolS.toFixed(1)), sessionsS: Number(sessionsS.toFixed(1)) },
+      setup: { enrolS: Number(enrolS.toFixed(1)), sessionsS: Number(sessionsS.toFixed(1)), publishS: Number(publishS.toFixed(1)) },
       observation,
       allMs,
       brokerCpuS: cpu1 - cpu0,
