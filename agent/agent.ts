@@ -17,6 +17,8 @@ import { DeviceConnection, type ConnectFn } from './mqtt/connection.js';
 import type { TlsMaterial } from './mqtt/tls-files.js';
 import { classifyDesired } from './mqtt/desired-inbox.js';
 import { Reporter } from './mqtt/reporter.js';
+import type { EventSink } from './reconcile/event-sink.js';
+import { StepSummarySink } from './reconcile/step-summary-sink.js';
 import { netProber, type Prober } from './reconcile/probes.js';
 import type { AgentPolicy } from './policy/admit-document.js';
 import { devicePolicyFromConfig } from './policy/device-policy.js';
@@ -70,6 +72,8 @@ export class Agent {
   private readonly log: Logger;
   private readonly connection: DeviceConnection;
   private readonly reporter: Reporter;
+  /** Where events go: the reporter, through the step summary unless every step is wanted (issue 11). */
+  private readonly events: EventSink;
   private readonly reconciler: Reconciler<DesiredState, RunResult>;
   private readonly state: AgentState;
   private readonly locks: UpdateLocks;
@@ -143,13 +147,14 @@ export class Agent {
       this.connection,
       this.log.child({ component: 'reporter' }),
     );
+    this.events = config.eventDetail === 'steps' ? this.reporter : new StepSummarySink(this.reporter);
     this.reconciler = new Reconciler<DesiredState, RunResult>({
       runPass: (doc, signal) =>
         runFor(doc, signal, {
           deviceId: config.deviceId,
           runtime: deps.runtime,
           state: this.state,
-          events: this.reporter,
+          events: this.events,
           logger: this.log.child({ component: 'reconcile', version: doc.version }),
           now: () => deps.clock.now(),
           locks: this.locks,
@@ -177,7 +182,7 @@ export class Agent {
       deviceId: config.deviceId,
       runtime: deps.runtime,
       now: () => deps.clock.now(),
-      events: this.reporter,
+      events: this.events,
       requestResync: () => this.resync(),
       stopTimeoutSeconds: (w) => (this.reconciler.current ?? this.state.highest)?.workloads[w]?.stopTimeoutSeconds ?? 10,
       agent: { version: AGENT_VERSION, startedAtMs },
@@ -212,7 +217,7 @@ export class Agent {
     const cached = this.state.highest;
     // An expired cached document still runs (offline autonomy); it is reported stale.
     if (cached && this.trust) this.expiry.track(cached.version, cached.expiresAt);
-    this.reporter.emit({
+    this.events.emit({
       type: 'agent.started',
       level: 'info',
       message: `agent ${AGENT_VERSION} started`,
@@ -254,7 +259,7 @@ export class Agent {
     this.log.error({ version: cached.version, code: 'DESIRED_POLICY', reason: violation }, 'cached desired state refused by the device policy');
     this.state.rejected = { version: cached.version, code: 'DESIRED_POLICY', reason: reason.slice(0, 2048), at: this.state.iso() };
     this.state.pushError({ code: 'DESIRED_POLICY', message: reason, version: cached.version, workload: null });
-    this.reporter.emit({
+    this.events.emit({
       type: 'desired.rejected',
       level: 'error',
       message: `desired state rejected: ${reason}`,
@@ -323,7 +328,7 @@ export class Agent {
     switch (verdict.kind) {
       case 'ignore':
         this.log.debug({ version: verdict.version, reason: verdict.reason, code: verdict.code }, 'desired state ignored');
-        this.reporter.emit({
+        this.events.emit({
           type: 'desired.ignored',
           level: 'info',
           message: `desired version ${verdict.version ?? '?'} ignored: ${verdict.reason}`,
@@ -337,7 +342,7 @@ export class Agent {
         this.log.warn({ code: verdict.code, version: verdict.version, reason: verdict.reason }, 'desired state rejected');
         this.state.rejected = { version: verdict.version, code: verdict.code, reason: verdict.reason.slice(0, 2048), at: this.state.iso() };
         this.state.pushError({ code: verdict.code, message: verdict.reason, version: verdict.version, workload: null });
-        this.reporter.emit({
+        this.events.emit({
           type: 'desired.rejected',
           level: 'error',
           message: `desired state rejected: ${verdict.reason}`,
@@ -360,7 +365,7 @@ export class Agent {
         this.state.highest = doc;
         this.registryAuth = doc.registryAuth;
         this.log.info({ version: doc.version }, 'desired state received');
-        this.reporter.emit({ type: 'desired.received', level: 'info', message: `desired version ${doc.version} received`, version: doc.version });
+        this.events.emit({ type: 'desired.received', level: 'info', message: `desired version ${doc.version} received`, version: doc.version });
         this.unpersisted = doc;
         this.persistAttempt = 0;
         await this.persistThenApply();
@@ -401,7 +406,7 @@ export class Agent {
     this.state.stale = stale;
     if (stale) {
       this.log.warn({ version: stale.version, expiredAt: stale.expiredAt }, 'desired state expired: still running it, reporting stale until a fresh one arrives');
-      this.reporter.emit({
+      this.events.emit({
         type: 'desired.stale',
         level: 'warn',
         message: `desired version ${stale.version} expired at ${stale.expiredAt}; still running it until a fresh document arrives`,
@@ -498,7 +503,7 @@ export class Agent {
     // Re-checking a deferred version changes nothing the operator needs to hear about (metered links).
     this.state.passRunning = !recheck;
     if (!recheck && this.state.meta.appliedVersion !== doc.version && this.state.meta.failedVersion !== doc.version) {
-      this.reporter.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${doc.version}`, version: doc.version });
+      this.events.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${doc.version}`, version: doc.version });
       this.scheduleReport(0);
     }
   }
@@ -517,7 +522,7 @@ export class Agent {
       // keep the device looking failed forever.
       this.state.rejected = r && (r.version ?? 0) > doc.version && !UNTRUSTED_VERSION.has(r.code) ? r : null;
       this.log.info({ version: doc.version }, 'desired state applied');
-      this.reporter.emit({ type: 'reconcile.succeeded', level: 'info', message: `version ${doc.version} applied`, version: doc.version });
+      this.events.emit({ type: 'reconcile.succeeded', level: 'info', message: `version ${doc.version} applied`, version: doc.version });
     } else if (result.kind === 'rolled-back') {
       this.state.pushError({ code: 'UPDATE_UNHEALTHY', message: `${result.failure.workload}: ${result.failure.reason}`, version: doc.version, workload: result.failure.workload });
     }
@@ -529,7 +534,7 @@ export class Agent {
     this.state.activity.clear();
     this.state.failure = { code: err.code, message: err.message };
     this.state.pushError({ code: err.code, message: err.message, version: doc.version, workload: null });
-    this.reporter.emit({
+    this.events.emit({
       type: 'reconcile.failed',
       level: 'error',
       message: `version ${doc.version} not applied: ${err.message}`,

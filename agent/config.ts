@@ -45,6 +45,11 @@ export const AgentConfig = z.strictObject({
   locksDir: z.string().regex(/^\//, 'the locks directory must be an absolute path').optional(),
   /** How often a deferred update re-checks its update locks. */
   lockPollMs: z.number().int().min(100).default(2000),
+  /**
+   * summary (default): an update's step events are folded into the event that closes it (`data.steps`);
+   * steps: every step is its own event, as it happens (issue 11, docs/protocol.md "Event detail").
+   */
+  eventDetail: z.enum(['summary', 'steps']).default('summary'),
   /** Telemetry interval; 0 turns telemetry off. */
   telemetryIntervalSeconds: z.number().int().min(0).default(300),
   keepaliveSeconds: z.number().int().min(5).max(3600).default(60),

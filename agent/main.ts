@@ -44,6 +44,7 @@ interface AgentFlags {
   locksDir?: string;
   lockPollMs?: string;
   telemetryInterval?: string;
+  eventDetail?: string;
 }
 
 const int = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -71,6 +72,7 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     locksDir: (flags.locksDir ?? env.OUTPOST_LOCKS_DIR) === undefined ? undefined : resolve((flags.locksDir ?? env.OUTPOST_LOCKS_DIR) as string),
     lockPollMs: int(flags.lockPollMs),
     telemetryIntervalSeconds: int(flags.telemetryInterval ?? env.OUTPOST_TELEMETRY_INTERVAL),
+    eventDetail: flags.eventDetail ?? env.OUTPOST_EVENT_DETAIL,
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
     dockerSocket: flags.dockerSocket ?? env.OUTPOST_DOCKER_SOCKET,
     allowedHostPaths: flags.allowHostPath.length ? flags.allowHostPath : env.OUTPOST_ALLOW_HOST_PATHS?.split(':').filter(Boolean),
@@ -176,6 +178,10 @@ export function registerAgentCommand(program: Command): void {
     .option('--locks-dir <dir>', 'host directory for update locks, mounted at /run/outpost in each workload (default <state-dir>/locks)')
     .option('--lock-poll-ms <ms>', 'how often a deferred update re-checks update locks')
     .option('--telemetry-interval <seconds>', 'telemetry period, 0 = off (env OUTPOST_TELEMETRY_INTERVAL, default 300)')
+    .option(
+      '--event-detail <level>',
+      "summary: an update's steps are listed in the event that ends it; steps: one event per step as it happens (env OUTPOST_EVENT_DETAIL, default summary)",
+    )
     .action(async (flags: AgentFlags) => {
       let config: Readonly<AgentConfig>;
       const secretWarnings: SecretFileWarning[] = [];

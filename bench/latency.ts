@@ -149,6 +149,8 @@ async function main(): Promise<void> {
         pullLatencyMs: o.pullLatencyMs,
         startLatencyMs: o.startLatencyMs,
         setupTimeoutMs: o.setupTimeoutS * 1000,
+        // The stage "container started" is the agent's own step.succeeded event: every step as it happens.
+        eventDetail: 'steps',
       });
       setup = fleet.setup;
       try {

@@ -18,6 +18,8 @@ export interface SimFleetOptions {
   startLatencyMs: number;
   /** Longest time enrolment, start and the first convergence may take together. */
   setupTimeoutMs: number;
+  /** The agents' event detail; absent: their default (summary). */
+  eventDetail?: 'summary' | 'steps';
 }
 
 export interface SimFleet {
@@ -65,7 +67,7 @@ export async function startSimFleet(client: ApiClient, brokerUrl: string, observ
     const trust = trustFileOf(await getSigningKeys(client));
     await pool.start(Math.min(o.workers, o.devices), devices, {
       stateRoot,
-      agent: { brokerUrl, insecurePlaintext: true, trust, telemetryIntervalSeconds: 0, logLevel: 'warn' },
+      agent: { brokerUrl, insecurePlaintext: true, trust, telemetryIntervalSeconds: 0, logLevel: 'warn', ...(o.eventDetail ? { eventDetail: o.eventDetail } : {}) },
       simulation,
     });
     // Listing the fleet costs the controller O(fleet): poll large fleets less often.

@@ -42,6 +42,7 @@ export async function startSimDevice(device: SimDeviceAssignment, ctx: SimDevice
     insecurePlaintext: ctx.agent.insecurePlaintext,
     ...(ctx.agent.trust ? { trust: ctx.agent.trust } : { acceptUnsigned: true }),
     telemetryIntervalSeconds: ctx.agent.telemetryIntervalSeconds,
+    ...(ctx.agent.eventDetail ? { eventDetail: ctx.agent.eventDetail } : {}),
     logLevel: ctx.agent.logLevel,
   });
   const runtime = new SimulatedRuntime({ ...ctx.simulation, seed: deviceSeed(ctx.simulation.seed, device.id) });

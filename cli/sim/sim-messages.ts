@@ -11,6 +11,8 @@ export const SimAgentSettings = z.strictObject({
   /** The controller's signing keys (trust file content); absent: an unsigned fleet. */
   trust: z.string().min(1).optional(),
   telemetryIntervalSeconds: z.number().int().min(0),
+  /** The agents' event detail (issue 11); absent: the agent's default (summary). */
+  eventDetail: z.enum(['summary', 'steps']).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 });
 export type SimAgentSettings = z.infer<typeof SimAgentSettings>;

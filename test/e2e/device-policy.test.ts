@@ -60,7 +60,8 @@ describe('the device policy', () => {
     await mkdir(join(root.path, 'data'));
     const rig = await createDeviceRig(broker, controller, prefix);
     rigs.push(rig);
-    const args = ['--allow-host-path', root.path, '--lock-poll-ms', '300', ...extraArgs];
+    // Every step as its own event: the tests follow steps as they happen.
+    const args = ['--allow-host-path', root.path, '--lock-poll-ms', '300', '--event-detail', 'steps', ...extraArgs];
     await rig.startAgent({ extraArgs: args });
     return { rig, root: root.path, outside: outside.path, args };
   }

@@ -21,7 +21,8 @@ describe('pulling from a registry', () => {
     [broker, registry] = await Promise.all([startAedesFixture(), startRegistry()]);
     controller = await connectTestController(broker.url, broker.serviceAuth);
     rig = await createDeviceRig(broker, controller, 'pull');
-    await rig.startAgent();
+    // Pull progress is step detail: sent with --event-detail steps.
+    await rig.startAgent({ extraArgs: ['--event-detail', 'steps'] });
   });
 
   afterAll(async () => {

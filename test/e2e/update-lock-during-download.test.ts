@@ -14,6 +14,8 @@ import { connectTestController, type TestController } from '../helpers/test-cont
 import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
 
 const docker = new Docker();
+/** The test follows the update's steps as they happen: every step as its own event. */
+const STEP_EVENTS = ['--lock-poll-ms', '300', '--event-detail', 'steps'];
 
 /**
  * DD-018: the lock decision comes after the download, and the agent takes the
@@ -44,7 +46,7 @@ describe('update lock taken while the update downloads', () => {
     const rig = await createDeviceRig(broker, controller, prefix);
     rigs.push(rig);
     onTestFinished(() => rig.dispose());
-    await rig.startAgent({ extraArgs: ['--lock-poll-ms', '300'] });
+    await rig.startAgent({ extraArgs: STEP_EVENTS });
     await rig.publish(1, { app: v1 });
     await rig.converged(1);
     return rig;
@@ -96,7 +98,7 @@ describe('update lock taken while the update downloads', () => {
     const rig = await deviceAt('lockkill', v1);
     const [old] = await appContainers(rig);
     await rig.stopAgent();
-    const agent = await rig.startAgent({ env: { OUTPOST_FAULT_CRASH_AFTER: 'start' }, extraArgs: ['--lock-poll-ms', '300'] });
+    const agent = await rig.startAgent({ env: { OUTPOST_FAULT_CRASH_AFTER: 'start' }, extraArgs: STEP_EVENTS });
     const v2: WorkloadSpecInput = { ...v1, env: { V: '2' } };
     await rig.publish(2, { app: v2 });
     // hand-over: the new container started beside the old one, and the agent is killed before the commit.
@@ -106,7 +108,7 @@ describe('update lock taken while the update downloads', () => {
     expect(await readFile(lockFile(rig), 'utf8')).toMatch(/^outpost-agent\b/);
     expect(await execStatus(old!.id, TAKE_UPDATE_LOCK)).not.toBe(0);
 
-    await rig.startAgent({ extraArgs: ['--lock-poll-ms', '300'] });
+    await rig.startAgent({ extraArgs: STEP_EVENTS });
     await rig.converged(2);
     const after = await appContainers(rig);
     expect(after.map((c) => [c.specHash, c.state])).toEqual([[expectedHash(v2), 'running']]);
