@@ -1,5 +1,5 @@
 import type { DesiredState } from '../../shared/schemas/desired-state.js';
-import { viewHost } from './bind-sources.js';
+import { viewHost, type HostView } from './bind-sources.js';
 import { admitWorkload, type Admission, type WorkloadGrant } from './admit-workload.js';
 import type { DevicePolicy } from './device-policy.js';
 import type { HostFs } from './host-fs.js';
@@ -18,7 +18,7 @@ export type DocumentAdmission = { ok: true; grants: Map<string, WorkloadGrant> }
  * violation is listed, so one rejection tells the operator everything to fix.
  */
 export function admitDocument(doc: DesiredState, policy: AgentPolicy): DocumentAdmission {
-  const view = viewHost(policy.rules, policy.fs);
+  const view = lazyView(policy);
   const grants = new Map<string, WorkloadGrant>();
   const reasons: string[] = [];
   for (const [workload, spec] of Object.entries(doc.workloads)) {
@@ -31,5 +31,15 @@ export function admitDocument(doc: DesiredState, policy: AgentPolicy): DocumentA
 
 /** One workload's grant, checked against the filesystem as it is now (the create guard). */
 export function admitOne(doc: DesiredState, workload: string, spec: DesiredState['workloads'][string], policy: AgentPolicy): Admission {
-  return admitWorkload({ workload, spec, provenance: doc.provenance[workload], policy: policy.rules, view: viewHost(policy.rules, policy.fs), fs: policy.fs });
+  return admitWorkload({ workload, spec, provenance: doc.provenance[workload], policy: policy.rules, view: lazyView(policy), fs: policy.fs });
+}
+
+/**
+ * The host view, resolved on first use and then kept for this one check: resolving it touches the
+ * filesystem (realpath and stat of every allowed root and forbidden path), which a document without
+ * host-path binds never needs.
+ */
+function lazyView(policy: AgentPolicy): () => HostView {
+  let view: HostView | undefined;
+  return () => (view ??= viewHost(policy.rules, policy.fs));
 }

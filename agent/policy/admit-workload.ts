@@ -26,7 +26,8 @@ export interface AdmitInput {
   spec: WorkloadSpec;
   provenance: Provenance | undefined;
   policy: DevicePolicy;
-  view: HostView;
+  /** The policy's paths as the host resolves them; asked for only when a workload binds a host path. */
+  view: () => HostView;
   fs: HostFs;
 }
 
@@ -39,7 +40,7 @@ export function admitWorkload(input: AdmitInput): Admission {
   for (const v of spec.volumes ?? []) {
     switch (v.type) {
       case 'bind': {
-        const bind = checkBindSource(v.source, policy, input.view, input.fs);
+        const bind = checkBindSource(v.source, policy, input.view(), input.fs);
         if (bind.ok) mounts.push({ type: 'bind', source: bind.source, target: v.target, readOnly: v.readOnly });
         else reasons.push(bind.reason);
         break;
