@@ -65,7 +65,9 @@ export async function startProcessControlPlane(options: ProcessControlPlaneOptio
     );
     children.push(controller);
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const client = new ApiClient({ baseUrl: apiUrl, token: adminToken });
+    // A deployment to 10,000 devices answers once every document is stored and published; while the whole
+    // simulated fleet connects on the same 2 cores that took more than the CLI's 30 s once.
+    const client = new ApiClient({ baseUrl: apiUrl, token: adminToken, timeoutMs: 300_000 });
     await waitUntil(
       'the controller API',
       async () => {
