@@ -547,7 +547,8 @@ export class Agent {
 
   // ---- reporting -----------------------------------------------------------
 
-  private scheduleReport(delayMs = 250): void {
+  /** A progress report waits `reportDelayMs` (the profile's pacing) to go out with the next; 0 sends a change of phase at once. */
+  private scheduleReport(delayMs = this.deps.config.reportDelayMs): void {
     if (this.closed) return;
     if (this.reportTimer && delayMs > 0) return;
     this.deps.clock.clearTimeout(this.reportTimer);

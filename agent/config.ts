@@ -7,8 +7,26 @@ import { formatIssues } from '../shared/decode.js';
 import { Capability } from '../shared/schemas/workload.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 
+/**
+ * Link profiles (issue 11): the defaults of the settings that decide what the agent sends when nothing
+ * happens. An explicit setting always wins over its profile's default. docs/operations.md, "Metered
+ * links", documents both.
+ */
+export const AGENT_PROFILES = {
+  default: { keepaliveSeconds: 60, telemetryIntervalSeconds: 300, reportDelayMs: 1000 },
+  /**
+   * Cellular / metered: a PINGREQ+PINGRESP every 5 minutes instead of every minute (a dead link is then
+   * noticed within ~10 minutes by the agent and 7.5 by the broker), telemetry hourly, and progress reports
+   * (pulling, starting) gathered over 5 s; every change of phase is still reported at once.
+   */
+  cellular: { keepaliveSeconds: 300, telemetryIntervalSeconds: 3600, reportDelayMs: 5000 },
+} as const;
+export type AgentProfile = keyof typeof AGENT_PROFILES;
+
 export const AgentConfig = z.strictObject({
   deviceId: DeviceId,
+  /** Which defaults apply to keepalive, telemetry and report pacing (AGENT_PROFILES). */
+  profile: z.enum(['default', 'cellular']).default('default'),
   brokerUrl: z
     .string()
     .regex(/^(mqtts?|tcp|tls):\/\/[^\s/]+(:\d+)?\/?$/, { message: 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883', abort: true })
@@ -53,6 +71,8 @@ export const AgentConfig = z.strictObject({
   /** Telemetry interval; 0 turns telemetry off. */
   telemetryIntervalSeconds: z.number().int().min(0).default(300),
   keepaliveSeconds: z.number().int().min(5).max(3600).default(60),
+  /** How long a progress report (a workload pulling or starting) waits, so that several go out as one; phase changes go at once. */
+  reportDelayMs: z.number().int().min(0).max(60_000).default(1000),
   connectTimeoutMs: z.number().int().min(1000).default(15_000),
   reconnectBaseMs: z.number().int().min(10).default(1000),
   reconnectCapMs: z.number().int().min(100).default(60_000),
@@ -103,8 +123,20 @@ function checkTransport(config: AgentConfig): string | null {
   return problems.length ? problems.join('; ') : null;
 }
 
+/** The profile's defaults under what the input sets itself. */
+function withProfileDefaults(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const raw = input as Record<string, unknown>;
+  const profile = raw.profile ?? 'default';
+  if (typeof profile !== 'string' || !Object.hasOwn(AGENT_PROFILES, profile)) return input;
+  const defaults: Record<string, unknown> = AGENT_PROFILES[profile as AgentProfile];
+  const out: Record<string, unknown> = { ...raw };
+  for (const [key, value] of Object.entries(defaults)) if (out[key] === undefined) out[key] = value;
+  return out;
+}
+
 export function parseAgentConfig(input: unknown): Readonly<AgentConfig> {
-  const parsed = AgentConfig.safeParse(input);
+  const parsed = AgentConfig.safeParse(withProfileDefaults(input));
   if (!parsed.success) {
     throw new OutpostError('CONFIG_INVALID', `invalid agent configuration: ${formatIssues(parsed.error.issues, 20)}`);
   }

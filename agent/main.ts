@@ -45,6 +45,8 @@ interface AgentFlags {
   lockPollMs?: string;
   telemetryInterval?: string;
   eventDetail?: string;
+  profile?: string;
+  reportDelayMs?: string;
 }
 
 const int = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -73,6 +75,8 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     lockPollMs: int(flags.lockPollMs),
     telemetryIntervalSeconds: int(flags.telemetryInterval ?? env.OUTPOST_TELEMETRY_INTERVAL),
     eventDetail: flags.eventDetail ?? env.OUTPOST_EVENT_DETAIL,
+    profile: flags.profile ?? env.OUTPOST_AGENT_PROFILE,
+    reportDelayMs: int(flags.reportDelayMs),
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
     dockerSocket: flags.dockerSocket ?? env.OUTPOST_DOCKER_SOCKET,
     allowedHostPaths: flags.allowHostPath.length ? flags.allowHostPath : env.OUTPOST_ALLOW_HOST_PATHS?.split(':').filter(Boolean),
@@ -167,7 +171,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--allow-capability <cap>', 'let workloads ask for this capability, e.g. NET_ADMIN (repeatable; env OUTPOST_ALLOW_CAPABILITIES, comma-separated)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--allow-volume <name>', 'let any workload mount this named volume under its own name, not namespaced per app (repeatable; env OUTPOST_ALLOW_VOLUMES, comma-separated)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
-    .option('--keepalive <seconds>', 'MQTT keepalive in seconds')
+    .option('--keepalive <seconds>', 'MQTT keepalive in seconds (profile default 60, cellular 300)')
     .option('--settle-ms <ms>', 'wait after SUBACK before applying the newest desired version')
     .option('--resync-interval <seconds>', 'periodic level-based reconcile, 0 = off')
     .option('--reconnect-base-ms <ms>', 'reconnect backoff base')
@@ -177,7 +181,12 @@ export function registerAgentCommand(program: Command): void {
     .option('--retry-cap-ms <ms>', 'reconcile retry backoff cap')
     .option('--locks-dir <dir>', 'host directory for update locks, mounted at /run/outpost in each workload (default <state-dir>/locks)')
     .option('--lock-poll-ms <ms>', 'how often a deferred update re-checks update locks')
-    .option('--telemetry-interval <seconds>', 'telemetry period, 0 = off (env OUTPOST_TELEMETRY_INTERVAL, default 300)')
+    .option('--telemetry-interval <seconds>', 'telemetry period, 0 = off (env OUTPOST_TELEMETRY_INTERVAL; profile default 300, cellular 3600)')
+    .option(
+      '--profile <name>',
+      'link profile: default (keepalive 60 s, telemetry 300 s) or cellular (keepalive 300 s, telemetry hourly, progress reports gathered over 5 s); explicit options win (env OUTPOST_AGENT_PROFILE)',
+    )
+    .option('--report-delay-ms <ms>', 'how long a progress report waits to go out with the next one (profile default: 1000, cellular 5000)')
     .option(
       '--event-detail <level>',
       "summary: an update's steps are listed in the event that ends it; steps: one event per step as it happens (env OUTPOST_EVENT_DETAIL, default summary)",

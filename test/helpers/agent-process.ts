@@ -20,6 +20,8 @@ export interface AgentProcessOptions {
    */
   trustFile?: string;
   stateDir: string;
+  /** `--profile NAME`; its keepalive then applies instead of the tests' short one. */
+  profile?: 'default' | 'cellular';
   extraArgs?: readonly string[];
   env?: Record<string, string | undefined>;
   /** Output lines kept (default 400); raise it to keep a whole run's output. */
@@ -54,8 +56,7 @@ export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProc
       '3000',
       '--resync-interval',
       '5',
-      '--keepalive',
-      '10',
+      ...(opts.profile ? ['--profile', opts.profile] : ['--keepalive', '10']),
       '--log-level',
       'debug',
       ...(opts.secretFile ? ['--secret-file', opts.secretFile] : []),

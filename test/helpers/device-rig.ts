@@ -14,7 +14,7 @@ export interface DeviceRig {
   readonly stateDir: TempDir;
   readonly watch: DeviceWatch;
   agent: ManagedProcess | undefined;
-  startAgent(opts?: { env?: Record<string, string>; extraArgs?: string[]; brokerUrl?: string }): Promise<ManagedProcess>;
+  startAgent(opts?: { env?: Record<string, string>; extraArgs?: string[]; brokerUrl?: string; profile?: 'default' | 'cellular' }): Promise<ManagedProcess>;
   stopAgent(): Promise<void>;
   publish(version: number, workloads: Record<string, WorkloadSpecInput>): Promise<void>;
   /** Waits for a converged report at `version`. */
@@ -41,6 +41,7 @@ export async function createDeviceRig(broker: BrokerFixture, controller: TestCon
         stateDir: stateDir.path,
         ...(opts.env ? { env: opts.env } : {}),
         ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+        ...(opts.profile ? { profile: opts.profile } : {}),
       });
       return rig.agent;
     },

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceEvent } from '../../shared/schemas/event.js';
+import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
+import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
+import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import { dumpOnFailure } from '../helpers/dump-on-failure.js';
+import { deviceContainers } from '../helpers/device-containers.js';
+import { TEST_IMAGE } from '../helpers/images.js';
+import { startMqttRelay, type MqttRelay } from '../helpers/mqtt-relay.js';
+import { connectTestController, type TestController } from '../helpers/test-controller.js';
+
+/**
+ * Issue 11, test 3: an agent on the cellular profile completes updates through a link of 64 kbit/s each
+ * way with 300 ms of delay (a userspace relay; tc netem is not available here), on one connection: no
+ * false keepalive time-out, no reconnect.
+ */
+describe('the cellular profile over a slow link', () => {
+  let broker: BrokerFixture;
+  let controller: TestController;
+  let relay: MqttRelay;
+  let rig: DeviceRig;
+  dumpOnFailure((): Record<string, string> => ({
+    ...(rig?.agent ? { agent: rig.agent.output() } : {}),
+    relay: (relay?.packets ?? []).map((p) => `${p.direction} ${p.cmd} ${p.topic ?? ''}`).join('\n'),
+  }));
+
+  beforeAll(async () => {
+    broker = await startAedesFixture();
+    controller = await connectTestController(broker.url, broker.serviceAuth);
+    relay = await startMqttRelay(Number(new URL(broker.url).port), { bitsPerSecond: 64_000, delayMs: 300 });
+    rig = await createDeviceRig(broker, controller, 'cell');
+    await rig.startAgent({ brokerUrl: relay.url, profile: 'cellular' });
+  });
+
+  afterAll(async () => {
+    await rig?.dispose();
+    await relay?.close();
+    await controller?.close();
+    await broker?.stop();
+  });
+
+  const three = (tag: string): Record<string, WorkloadSpecInput> =>
+    Object.fromEntries(['a', 'b', 'c'].map((w) => [w, { image: TEST_IMAGE, env: { TAG: tag }, stopTimeoutSeconds: 1 }]));
+
+  it('applies two three-workload updates on one connection with keepalive 300 s', async () => {
+    await rig.publish(1, three('1'));
+    await rig.converged(1, 120_000);
+    await rig.publish(2, three('2'));
+    await rig.converged(2, 120_000);
+    expect((await deviceContainers(rig.deviceId)).map((c) => c.env.includes('TAG=2'))).toEqual([true, true, true]);
+
+    const connects = relay.packets.filter((p) => p.cmd === 'connect');
+    expect(connects.map((p) => p.keepalive)).toEqual([300]);
+    expect(rig.watch.presence.map((p) => p.status)).not.toContain('offline');
+    // Each update told in three events (event detail summary).
+    const events = relay.publishes('up', '/events').map((p) => JSON.parse(p.payload?.toString('utf8') ?? '{}') as DeviceEvent);
+    expect(events.filter((e) => e.version === 2).map((e) => e.type)).toEqual(['desired.received', 'reconcile.started', 'reconcile.succeeded']);
+  });
+});

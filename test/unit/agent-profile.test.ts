@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { AGENT_PROFILES, parseAgentConfig } from '../../agent/config.js';
+import { agentConfigFromFlags } from '../../agent/main.js';
+
+/** Issue 11: link profiles set defaults; what the operator sets explicitly wins. */
+describe('agent link profiles', () => {
+  const base = { deviceId: 'dev-a', stateDir: '/tmp/outpost-test-state', acceptUnsigned: true, brokerUrl: 'mqtt://127.0.0.1:1883', secret: 's3cret-s3cret' };
+
+  it('default: keepalive 60 s, telemetry every 5 minutes, progress reports gathered over 1 s', () => {
+    expect(parseAgentConfig(base)).toMatchObject({ profile: 'default', keepaliveSeconds: 60, telemetryIntervalSeconds: 300, reportDelayMs: 1000, eventDetail: 'summary' });
+  });
+
+  it('cellular: keepalive 300 s, telemetry hourly, progress reports gathered over 5 s', () => {
+    expect(parseAgentConfig({ ...base, profile: 'cellular' })).toMatchObject({ keepaliveSeconds: 300, telemetryIntervalSeconds: 3600, reportDelayMs: 5000 });
+    expect(AGENT_PROFILES.cellular.keepaliveSeconds).toBeGreaterThanOrEqual(300);
+  });
+
+  it('an explicit setting wins over its profile, including 0', () => {
+    expect(parseAgentConfig({ ...base, profile: 'cellular', keepaliveSeconds: 600, telemetryIntervalSeconds: 0 })).toMatchObject({
+      keepaliveSeconds: 600,
+      telemetryIntervalSeconds: 0,
+      reportDelayMs: 5000,
+    });
+  });
+
+  it('refuses an unknown profile with a clear error', () => {
+    expect(() => parseAgentConfig({ ...base, profile: 'satellite' })).toThrow(/invalid agent configuration: .*profile/);
+  });
+
+  it('from flags and environment', () => {
+    const flags = { allowHostPath: [], allowCapability: [], allowVolume: [], device: 'dev-a', broker: 'mqtt://127.0.0.1:1883', stateDir: '/tmp/x', acceptUnsigned: true };
+    const env = { OUTPOST_DEVICE_SECRET: 's3cret-s3cret' };
+    expect(agentConfigFromFlags({ ...flags, profile: 'cellular', keepalive: '900' }, env)).toMatchObject({ profile: 'cellular', keepaliveSeconds: 900, telemetryIntervalSeconds: 3600 });
+    expect(agentConfigFromFlags(flags, { ...env, OUTPOST_AGENT_PROFILE: 'cellular' })).toMatchObject({ keepaliveSeconds: 300 });
+  });
+});
