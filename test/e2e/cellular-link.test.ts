@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceEvent } from '../../shared/schemas/event.js';
-import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
-import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
-import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import type { DeviceRig } from '../helpers/device-rig.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deviceContainers } from '../helpers/device-containers.js';
-import { TEST_IMAGE } from '../helpers/images.js';
-import { startMqttRelay, type MqttRelay } from '../helpers/mqtt-relay.js';
-import { connectTestController, type TestController } from '../helpers/test-controller.js';
+import type { MqttRelay } from '../helpers/mqtt-relay.js';
+import { startRelayedRig, threeWorkloads, type RelayedRig } from '../helpers/relayed-rig.js';
 
 /**
  * Issue 11, test 3: an agent on the cellular profile completes updates through a link of 64 kbit/s each
@@ -15,8 +12,7 @@ import { connectTestController, type TestController } from '../helpers/test-cont
  * false keepalive time-out, no reconnect.
  */
 describe('the cellular profile over a slow link', () => {
-  let broker: BrokerFixture;
-  let controller: TestController;
+  let ctx: RelayedRig;
   let relay: MqttRelay;
   let rig: DeviceRig;
   dumpOnFailure((): Record<string, string> => ({
@@ -25,27 +21,19 @@ describe('the cellular profile over a slow link', () => {
   }));
 
   beforeAll(async () => {
-    broker = await startAedesFixture();
-    controller = await connectTestController(broker.url, broker.serviceAuth);
-    relay = await startMqttRelay(Number(new URL(broker.url).port), { bitsPerSecond: 64_000, delayMs: 300 });
-    rig = await createDeviceRig(broker, controller, 'cell');
+    ctx = await startRelayedRig('cell', { bitsPerSecond: 64_000, delayMs: 300 });
+    ({ relay, rig } = ctx);
     await rig.startAgent({ brokerUrl: relay.url, profile: 'cellular' });
   });
 
   afterAll(async () => {
-    await rig?.dispose();
-    await relay?.close();
-    await controller?.close();
-    await broker?.stop();
+    await ctx?.close();
   });
 
-  const three = (tag: string): Record<string, WorkloadSpecInput> =>
-    Object.fromEntries(['a', 'b', 'c'].map((w) => [w, { image: TEST_IMAGE, env: { TAG: tag }, stopTimeoutSeconds: 1 }]));
-
   it('applies two three-workload updates on one connection with keepalive 300 s', async () => {
-    await rig.publish(1, three('1'));
+    await rig.publish(1, threeWorkloads('1'));
     await rig.converged(1, 120_000);
-    await rig.publish(2, three('2'));
+    await rig.publish(2, threeWorkloads('2'));
     await rig.converged(2, 120_000);
     expect((await deviceContainers(rig.deviceId)).map((c) => c.env.includes('TAG=2'))).toEqual([true, true, true]);
 

@@ -2,14 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceEvent } from '../../shared/schemas/event.js';
 import type { Presence } from '../../shared/schemas/presence.js';
 import type { ReportedState } from '../../shared/schemas/reported-state.js';
-import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
-import { startAedesFixture, type BrokerFixture } from '../helpers/brokers.js';
-import { createDeviceRig, type DeviceRig } from '../helpers/device-rig.js';
+import type { DeviceRig } from '../helpers/device-rig.js';
 import { waitFor } from '../helpers/docker.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
-import { TEST_IMAGE } from '../helpers/images.js';
-import { startMqttRelay, type MqttRelay, type RelayedPacket } from '../helpers/mqtt-relay.js';
-import { connectTestController, type TestController } from '../helpers/test-controller.js';
+import type { MqttRelay, RelayedPacket } from '../helpers/mqtt-relay.js';
+import { startRelayedRig, threeWorkloads, type RelayedRig } from '../helpers/relayed-rig.js';
 
 const parse = <T>(p: RelayedPacket): T => JSON.parse(p.payload?.toString('utf8') ?? 'null') as T;
 
@@ -18,8 +15,7 @@ const parse = <T>(p: RelayedPacket): T => JSON.parse(p.payload?.toString('utf8')
  * a real agent (Docker runtime) and the broker. Timings and byte totals belong to the benchmark.
  */
 describe('what an update costs on the link', () => {
-  let broker: BrokerFixture;
-  let controller: TestController;
+  let ctx: RelayedRig;
   let relay: MqttRelay;
   let rig: DeviceRig;
   dumpOnFailure((): Record<string, string> => ({
@@ -28,31 +24,24 @@ describe('what an update costs on the link', () => {
   }));
 
   beforeAll(async () => {
-    broker = await startAedesFixture();
-    controller = await connectTestController(broker.url, broker.serviceAuth);
-    relay = await startMqttRelay(Number(new URL(broker.url).port));
-    rig = await createDeviceRig(broker, controller, 'traffic');
+    ctx = await startRelayedRig('traffic');
+    ({ relay, rig } = ctx);
     // Progress reports paced at a minute: longer than any update here, so the count below is exact.
     await rig.startAgent({ brokerUrl: relay.url, extraArgs: ['--report-delay-ms', '60000'] });
   });
 
   afterAll(async () => {
-    await rig?.dispose();
-    await relay?.close();
-    await controller?.close();
-    await broker?.stop();
+    await ctx?.close();
   });
 
-  const three = (tag: string): Record<string, WorkloadSpecInput> =>
-    Object.fromEntries(['a', 'b', 'c'].map((w) => [w, { image: TEST_IMAGE, env: { TAG: tag }, stopTimeoutSeconds: 1 }]));
   const eventsUp = (): DeviceEvent[] => relay.publishes('up', '/events').map((p) => parse<DeviceEvent>(p));
 
   it('a three-workload update is three events and two reports; a reconnect to the same version costs no event', async () => {
-    await rig.publish(1, three('1'));
+    await rig.publish(1, threeWorkloads('1'));
     await rig.converged(1);
 
     relay.reset();
-    await rig.publish(2, three('2'));
+    await rig.publish(2, threeWorkloads('2'));
     await rig.converged(2); // the watcher has the converged report: it crossed the relay before
 
     const events = eventsUp();
@@ -83,7 +72,7 @@ describe('what an update costs on the link', () => {
     });
     await waitFor(() => relay.publishes('down', '/desired').length > 0, { timeoutMs: 30_000, description: 'the retained document re-delivered' });
     // Sentinel: a newer version. Messages are handled in order, so whatever the re-delivery caused went out before its event.
-    await rig.publish(3, three('3'));
+    await rig.publish(3, threeWorkloads('3'));
     await waitFor(() => eventsUp().some((e) => e.type === 'desired.received' && e.version === 3), { timeoutMs: 30_000, description: 'version 3 received' });
     const afterReconnect = eventsUp();
     const sentinel = afterReconnect.findIndex((e) => e.type === 'desired.received' && e.version === 3);
