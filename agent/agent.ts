@@ -142,12 +142,13 @@ export class Agent {
         reportedTopic: this.topics.reported(config.deviceId),
         eventsTopic: this.topics.events(config.deviceId),
         maxQueuedEvents: 500,
+        format: config.reportFormat,
         now: () => deps.clock.now(),
       },
       this.connection,
       this.log.child({ component: 'reporter' }),
     );
-    this.events = config.eventDetail === 'steps' ? this.reporter : new StepSummarySink(this.reporter);
+    this.events = config.eventDetail === 'steps' ? this.reporter : new StepSummarySink(this.reporter, config.eventDetail);
     this.reconciler = new Reconciler<DesiredState, RunResult>({
       runPass: (doc, signal) =>
         runFor(doc, signal, {
@@ -504,7 +505,8 @@ export class Agent {
     this.state.passRunning = !recheck;
     if (!recheck && this.state.meta.appliedVersion !== doc.version && this.state.meta.failedVersion !== doc.version) {
       this.events.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${doc.version}`, version: doc.version });
-      this.scheduleReport(0);
+      // Progress, not an outcome: paced, so an update shorter than the pacing is one report (metered links).
+      this.scheduleReport();
     }
   }
 
@@ -547,7 +549,7 @@ export class Agent {
 
   // ---- reporting -----------------------------------------------------------
 
-  /** A progress report waits `reportDelayMs` (the profile's pacing) to go out with the next; 0 sends a change of phase at once. */
+  /** A progress report waits `reportDelayMs` (the profile's pacing) to go out with the next; 0 sends an outcome at once. */
   private scheduleReport(delayMs = this.deps.config.reportDelayMs): void {
     if (this.closed) return;
     if (this.reportTimer && delayMs > 0) return;

@@ -13,13 +13,14 @@ import { isLoopbackHost } from '../shared/loopback.js';
  * links", documents both.
  */
 export const AGENT_PROFILES = {
-  default: { keepaliveSeconds: 60, telemetryIntervalSeconds: 300, reportDelayMs: 1000 },
+  default: { keepaliveSeconds: 60, telemetryIntervalSeconds: 300, reportDelayMs: 1000, eventDetail: 'summary' },
   /**
    * Cellular / metered: a PINGREQ+PINGRESP every 5 minutes instead of every minute (a dead link is then
-   * noticed within ~10 minutes by the agent and 7.5 by the broker), telemetry hourly, and progress reports
-   * (pulling, starting) gathered over 5 s; every change of phase is still reported at once.
+   * noticed within ~10 minutes by the agent and 7.5 by the broker), telemetry hourly, reports paced over
+   * 5 s (an outcome — converged, failed, rolled back, rejected — still goes at once), and one event per
+   * update (event detail outcome).
    */
-  cellular: { keepaliveSeconds: 300, telemetryIntervalSeconds: 3600, reportDelayMs: 5000 },
+  cellular: { keepaliveSeconds: 300, telemetryIntervalSeconds: 3600, reportDelayMs: 5000, eventDetail: 'outcome' },
 } as const;
 export type AgentProfile = keyof typeof AGENT_PROFILES;
 
@@ -64,14 +65,20 @@ export const AgentConfig = z.strictObject({
   /** How often a deferred update re-checks its update locks. */
   lockPollMs: z.number().int().min(100).default(2000),
   /**
-   * summary (default): an update's step events are folded into the event that closes it (`data.steps`);
+   * summary (profile default): an update's step events are folded into the event that closes it (`data.steps`);
+   * outcome (cellular): an update is told by the event that closes it alone, its steps counted (`data.stepCount`);
    * steps: every step is its own event, as it happens (issue 11, docs/protocol.md "Event detail").
    */
-  eventDetail: z.enum(['summary', 'steps']).default('summary'),
+  eventDetail: z.enum(['summary', 'outcome', 'steps']).default('summary'),
+  /**
+   * compact (default): reports and events leave out fields at their defaults and carry 12-digit ids;
+   * full: every field, whole ids, as agents before DD-037 (docs/protocol.md §11.1). Both are protocol v1.
+   */
+  reportFormat: z.enum(['compact', 'full']).default('compact'),
   /** Telemetry interval; 0 turns telemetry off. */
   telemetryIntervalSeconds: z.number().int().min(0).default(300),
   keepaliveSeconds: z.number().int().min(5).max(3600).default(60),
-  /** How long a progress report (a workload pulling or starting) waits, so that several go out as one; phase changes go at once. */
+  /** How long a report of progress (an update started, a workload pulling or starting) waits, so that several go out as one; outcomes go at once. */
   reportDelayMs: z.number().int().min(0).max(60_000).default(1000),
   connectTimeoutMs: z.number().int().min(1000).default(15_000),
   reconnectBaseMs: z.number().int().min(10).default(1000),

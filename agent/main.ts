@@ -45,6 +45,7 @@ interface AgentFlags {
   lockPollMs?: string;
   telemetryInterval?: string;
   eventDetail?: string;
+  reportFormat?: string;
   profile?: string;
   reportDelayMs?: string;
 }
@@ -75,6 +76,7 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     lockPollMs: int(flags.lockPollMs),
     telemetryIntervalSeconds: int(flags.telemetryInterval ?? env.OUTPOST_TELEMETRY_INTERVAL),
     eventDetail: flags.eventDetail ?? env.OUTPOST_EVENT_DETAIL,
+    reportFormat: flags.reportFormat ?? env.OUTPOST_REPORT_FORMAT,
     profile: flags.profile ?? env.OUTPOST_AGENT_PROFILE,
     reportDelayMs: int(flags.reportDelayMs),
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
@@ -184,12 +186,16 @@ export function registerAgentCommand(program: Command): void {
     .option('--telemetry-interval <seconds>', 'telemetry period, 0 = off (env OUTPOST_TELEMETRY_INTERVAL; profile default 300, cellular 3600)')
     .option(
       '--profile <name>',
-      'link profile: default (keepalive 60 s, telemetry 300 s) or cellular (keepalive 300 s, telemetry hourly, progress reports gathered over 5 s); explicit options win (env OUTPOST_AGENT_PROFILE)',
+      'link profile: default (keepalive 60 s, telemetry 300 s) or cellular (keepalive 300 s, telemetry hourly, reports paced over 5 s, one event per update); explicit options win (env OUTPOST_AGENT_PROFILE)',
     )
     .option('--report-delay-ms <ms>', 'how long a progress report waits to go out with the next one (profile default: 1000, cellular 5000)')
     .option(
       '--event-detail <level>',
-      "summary: an update's steps are listed in the event that ends it; steps: one event per step as it happens (env OUTPOST_EVENT_DETAIL, default summary)",
+      "summary: an update's steps are listed in the event that ends it; outcome: that event alone tells the update (cellular profile); steps: one event per step as it happens (env OUTPOST_EVENT_DETAIL, profile default summary)",
+    )
+    .option(
+      '--report-format <form>',
+      'compact: reports and events without default-valued fields, ids cut to 12 hex digits; full: every field, whole ids (env OUTPOST_REPORT_FORMAT, default compact)',
     )
     .action(async (flags: AgentFlags) => {
       let config: Readonly<AgentConfig>;

@@ -61,6 +61,8 @@ const BENCHMARKS: Benchmark[] = [
     fullArgs: ['--devices', '1000', '--samples', '200'],
     smokeArgs: ['--devices', '20', '--samples', '20', '--setup-timeout-s', '120'],
   },
+  // Issue 11: one real agent (Docker) per link profile behind a byte-counting relay: MB per device per month, agent RSS.
+  { name: 'agent-link', script: 'agent-link.js', args: ['--updates', '5'], fullArgs: ['--updates', '10'], smokeArgs: ['--updates', '1', '--telemetry-samples', '2'] },
 ];
 
 function argsOf(bench: Benchmark, mode: Mode): string[] {

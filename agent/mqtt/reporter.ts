@@ -5,6 +5,7 @@ import { PROTOCOL_VERSION } from '../../shared/schemas/common.js';
 import type { DeviceEvent } from '../../shared/schemas/event.js';
 import type { ReportedState } from '../../shared/schemas/reported-state.js';
 import type { AgentEvent, EventSink } from '../reconcile/event-sink.js';
+import { encodeEvent, encodeReport, type WireFormat } from './wire-format.js';
 
 export interface Publisher {
   readonly isConnected: boolean;
@@ -17,6 +18,8 @@ export interface ReporterOptions {
   eventsTopic: string;
   /** Events kept while offline; the oldest are dropped first (the reported state is level-based and never lost). */
   maxQueuedEvents: number;
+  /** How reports and events are written (DD-037); default compact. */
+  format?: WireFormat;
   now: () => number;
 }
 
@@ -94,7 +97,7 @@ export class Reporter implements EventSink {
       while (!this.latestSent && this.latest && this.publisher.isConnected) {
         const doc = this.latest;
         try {
-          await this.publisher.publish(this.options.reportedTopic, JSON.stringify(doc), { retain: true });
+          await this.publisher.publish(this.options.reportedTopic, encodeReport(doc, this.options.format ?? 'compact'), { retain: true });
           if (this.latest === doc) this.latestSent = true;
         } catch (err) {
           this.logger.debug({ err: errorMessage(err) }, 'report not delivered; will resend on reconnect');
@@ -118,7 +121,7 @@ export class Reporter implements EventSink {
         const event = this.queue[0];
         if (!event) break;
         try {
-          await this.publisher.publish(this.options.eventsTopic, JSON.stringify(event), { retain: false });
+          await this.publisher.publish(this.options.eventsTopic, encodeEvent(event, this.options.format ?? 'compact'), { retain: false });
           if (this.queue[0] === event) this.queue.shift();
         } catch (err) {
           this.logger.debug({ err: errorMessage(err) }, 'event not delivered; will resend on reconnect');

@@ -31,7 +31,8 @@ export function buildWorkloadStatuses(input: StatusInput): Record<string, Worklo
       const previous = best(mine.filter((c) => c.specHash !== w.specHash));
       const shown = current ?? previous;
       const image = input.images.get(w.spec.image) ?? null;
-      const digestInRef = parseImageRef(w.spec.image)?.digest;
+      const ref = parseImageRef(w.spec.image);
+      const digestInRef = ref?.digest;
       const base = {
         image: w.spec.image,
         imageId: shown?.imageId ?? null,
@@ -39,13 +40,13 @@ export function buildWorkloadStatuses(input: StatusInput): Record<string, Worklo
           current && digestInRef
             ? w.spec.image
             : current
-              ? (image?.repoDigests[0] ?? null)
+              ? (image?.repoDigests.find((d) => ref !== null && d.startsWith(`${ref.repository}@`)) ?? null)
               : null,
         containerId: shown?.id ?? null,
         specHash: shown?.specHash ?? null,
         exitCode: shown?.exitCode ?? null,
         restartCount: shown?.restartCount ?? 0,
-        startedAt: shown?.startedAt ?? null,
+        startedAt: shown?.startedAt ? toMillis(shown.startedAt) : null,
       };
       const activity = input.activity.get(w.name);
       let state: WorkloadStatus['state'];
@@ -91,7 +92,7 @@ export function buildWorkloadStatuses(input: StatusInput): Record<string, Worklo
 function describeContainer(c: ObservedContainer, restart: string): { state: WorkloadStatus['state']; reason: string } {
   switch (c.state) {
     case 'running':
-      return { state: 'running', reason: c.startedAt ? `running since ${c.startedAt}` : 'running' };
+      return { state: 'running', reason: 'running' }; // since when: startedAt
     case 'restarting':
       return {
         state: 'failed',
@@ -132,4 +133,10 @@ export function derivePhase(input: {
     ([, w]) => w.state === 'running' || w.state === 'stopped' || w.state === 'removed',
   );
   return ok ? 'converged' : 'degraded';
+}
+
+/** Docker's nanosecond times to the milliseconds every other timestamp has (fewer bytes per report). */
+function toMillis(iso: string): string {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? iso : new Date(ms).toISOString();
 }

@@ -12,7 +12,7 @@ export const SimAgentSettings = z.strictObject({
   trust: z.string().min(1).optional(),
   telemetryIntervalSeconds: z.number().int().min(0),
   /** The agents' event detail (issue 11); absent: the agent's default (summary). */
-  eventDetail: z.enum(['summary', 'steps']).optional(),
+  eventDetail: z.enum(['summary', 'outcome', 'steps']).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 });
 export type SimAgentSettings = z.infer<typeof SimAgentSettings>;

@@ -67,7 +67,7 @@ describe('agent kill -9 mid-update', () => {
       ['side', expectedHash(workloads.side!), 'running'],
       ['web', expectedHash(workloads.web!), 'running'],
     ]);
-    expect(report.workloads.web?.containerId).toBe(after.find((c) => c.workload === 'web')?.id);
+    expect(report.workloads.web?.containerId).toBe(after.find((c) => c.workload === 'web')?.id.slice(0, 12)); // compact reports: 12-digit ids (DD-037)
     // The side container was never restarted by any of this.
     expect(after.find((c) => c.workload === 'side')?.id).toBe(during.find((c) => c.workload === 'side')?.id);
   });

@@ -40,8 +40,8 @@ describe('the cellular profile over a slow link', () => {
     const connects = relay.packets.filter((p) => p.cmd === 'connect');
     expect(connects.map((p) => p.keepalive)).toEqual([300]);
     expect(rig.watch.presence.map((p) => p.status)).not.toContain('offline');
-    // Each update told in three events (event detail summary).
+    // Each update told in one event (event detail outcome), its steps counted: three containers replaced.
     const events = relay.publishes('up', '/events').map((p) => JSON.parse(p.payload?.toString('utf8') ?? '{}') as DeviceEvent);
-    expect(events.filter((e) => e.version === 2).map((e) => e.type)).toEqual(['desired.received', 'reconcile.started', 'reconcile.succeeded']);
+    expect(events.filter((e) => e.version === 2).map((e) => [e.type, e.data?.stepCount])).toEqual([['reconcile.succeeded', 12]]);
   });
 });

@@ -1,8 +1,15 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { spawnProcess, type ManagedProcess } from './process.js';
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The directory holding package.json above this file: test/helpers/ in vitest, dist/test/helpers/ when a benchmark runs it compiled. */
+function repoRoot(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) if (existsSync(join(dir, 'package.json'))) return dir;
+  throw new Error(`no package.json above ${from}`);
+}
+
+const REPO_ROOT = repoRoot(dirname(fileURLToPath(import.meta.url)));
 /** The built CLI; `npm test` builds before vitest runs. */
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
@@ -22,11 +29,32 @@ export interface AgentProcessOptions {
   stateDir: string;
   /** `--profile NAME`; its keepalive then applies instead of the tests' short one. */
   profile?: 'default' | 'cellular';
+  /**
+   * 'test' (default): fast reconnects and retries, a short settle window, a
+   * resync every 5 s and debug logs; 'agent': the agent's own defaults (and
+   * its profile's), as on a device — what a benchmark measures.
+   */
+  timings?: 'test' | 'agent';
   extraArgs?: readonly string[];
   env?: Record<string, string | undefined>;
   /** Output lines kept (default 400); raise it to keep a whole run's output. */
   bufferLines?: number;
 }
+
+const TEST_TIMINGS = [
+  '--settle-ms',
+  '300',
+  '--reconnect-base-ms',
+  '200',
+  '--reconnect-cap-ms',
+  '2000',
+  '--retry-base-ms',
+  '500',
+  '--retry-cap-ms',
+  '3000',
+  '--resync-interval',
+  '5',
+];
 
 /**
  * A real `outpost agent` process with test-friendly timings (fast reconnect,
@@ -44,21 +72,10 @@ export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProc
       opts.brokerUrl,
       '--state-dir',
       opts.stateDir,
-      '--settle-ms',
-      '300',
-      '--reconnect-base-ms',
-      '200',
-      '--reconnect-cap-ms',
-      '2000',
-      '--retry-base-ms',
-      '500',
-      '--retry-cap-ms',
-      '3000',
-      '--resync-interval',
-      '5',
-      ...(opts.profile ? ['--profile', opts.profile] : ['--keepalive', '10']),
+      ...(opts.timings === 'agent' ? [] : TEST_TIMINGS),
+      ...(opts.profile ? ['--profile', opts.profile] : opts.timings === 'agent' ? [] : ['--keepalive', '10']),
       '--log-level',
-      'debug',
+      opts.timings === 'agent' ? 'info' : 'debug',
       ...(opts.secretFile ? ['--secret-file', opts.secretFile] : []),
       ...(opts.trustFile ? ['--trust', opts.trustFile] : ['--accept-unsigned']),
       ...(opts.extraArgs ?? []),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { WorkloadSpecInput } from '../../shared/schemas/workload.js';
-import { startAgent } from './agent-process.js';
+import { startAgent, type AgentProcessOptions } from './agent-process.js';
 import type { BrokerFixture } from './brokers.js';
 import { removeDeviceContainers } from './docker.js';
 import type { ManagedProcess } from './process.js';
@@ -14,7 +14,7 @@ export interface DeviceRig {
   readonly stateDir: TempDir;
   readonly watch: DeviceWatch;
   agent: ManagedProcess | undefined;
-  startAgent(opts?: { env?: Record<string, string>; extraArgs?: string[]; brokerUrl?: string; profile?: 'default' | 'cellular' }): Promise<ManagedProcess>;
+  startAgent(opts?: Partial<Pick<AgentProcessOptions, 'env' | 'extraArgs' | 'brokerUrl' | 'profile' | 'timings'>>): Promise<ManagedProcess>;
   stopAgent(): Promise<void>;
   publish(version: number, workloads: Record<string, WorkloadSpecInput>): Promise<void>;
   /** Waits for a converged report at `version`. */
@@ -42,6 +42,7 @@ export async function createDeviceRig(broker: BrokerFixture, controller: TestCon
         ...(opts.env ? { env: opts.env } : {}),
         ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
         ...(opts.profile ? { profile: opts.profile } : {}),
+        ...(opts.timings ? { timings: opts.timings } : {}),
       });
       return rig.agent;
     },

@@ -11,11 +11,35 @@ export interface RelayedPacket {
   payload?: Buffer;
   /** CONNECT only. */
   keepalive?: number;
+  /** PUBLISH (QoS > 0) and its acknowledgements. */
+  messageId?: number;
+  /** The whole packet on the wire: fixed header, length and remaining length. */
+  bytes: number;
+  /** Wall clock (ms) when the chunk that completed it arrived. */
+  at: number;
+}
+
+/** One chunk read from a socket: about one TCP segment of the link. */
+export interface RelayedChunk {
+  direction: 'up' | 'down';
+  bytes: number;
+  at: number;
+}
+
+/** Bytes of the MQTT fixed header and remaining length for a packet whose remaining length is `length`. */
+export function packetBytes(length: number): number {
+  let header = 2;
+  for (let rest = length >> 7; rest > 0; rest >>= 7) header += 1;
+  return header + length;
 }
 
 export interface MqttRelay {
   readonly url: string;
   readonly packets: RelayedPacket[];
+  /** Every chunk relayed, in order. */
+  readonly chunks: RelayedChunk[];
+  /** Connections accepted so far (each is one TCP connection of the client). */
+  readonly connections: number;
   /** Bytes that crossed, per direction (TCP payload, i.e. MQTT level). */
   readonly bytes: { up: number; down: number };
   /** PUBLISH packets in one direction, optionally on topics ending with `suffix` (e.g. '/events'). */
@@ -56,25 +80,33 @@ function shaper(link: LinkShape | undefined, deliver: (chunk: Buffer) => void): 
 export async function startMqttRelay(brokerPort: number, link?: LinkShape): Promise<MqttRelay> {
   const sockets = new Set<Socket>();
   const packets: RelayedPacket[] = [];
+  const chunks: RelayedChunk[] = [];
   const bytes = { up: 0, down: 0 };
+  let connections = 0;
   const record = (direction: 'up' | 'down') => {
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     parser.on('packet', (p: mqttPacket.Packet) => {
       const publish = p.cmd === 'publish' ? (p as mqttPacket.IPublishPacket) : null;
+      const messageId = (p as { messageId?: number }).messageId;
       packets.push({
         direction,
         cmd: p.cmd,
+        bytes: packetBytes(p.length ?? 0),
+        at: Date.now(),
+        ...(messageId !== undefined ? { messageId } : {}),
         ...(publish ? { topic: publish.topic, payload: Buffer.isBuffer(publish.payload) ? publish.payload : Buffer.from(publish.payload) } : {}),
         ...(p.cmd === 'connect' ? { keepalive: (p as mqttPacket.IConnectPacket).keepalive } : {}),
       });
     });
     return (chunk: Buffer): void => {
       bytes[direction] += chunk.length;
+      chunks.push({ direction, bytes: chunk.length, at: Date.now() });
       parser.parse(chunk);
     };
   };
   const server = createServer((client) => {
     const upstream = connect(brokerPort, '127.0.0.1');
+    connections += 1;
     sockets.add(client).add(upstream);
     const up = record('up');
     const down = record('down');
@@ -107,10 +139,16 @@ export async function startMqttRelay(brokerPort: number, link?: LinkShape): Prom
   return {
     url: `mqtt://127.0.0.1:${port}`,
     packets,
+    chunks,
+    get connections() {
+      return connections;
+    },
     bytes,
     publishes: (direction, suffix) => packets.filter((p) => p.direction === direction && p.cmd === 'publish' && (suffix === undefined || p.topic?.endsWith(suffix))),
     reset() {
       packets.length = 0;
+      chunks.length = 0;
+      connections = 0;
       bytes.up = 0;
       bytes.down = 0;
     },

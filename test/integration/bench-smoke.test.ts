@@ -17,6 +17,14 @@ interface StormCombination {
   memory: { rssKBPerConnectedDevice: number; heapKBPerConnectedDevice: number | null };
 }
 
+/** The part of an agent-link profile the smoke checks. */
+interface LinkProfile {
+  measurement: { keepaliveS: number; update: { ledger: { desired: { messages: number } } } };
+  updates: { reports: number };
+  budget: { monthly: { total: { mqtt: number; tls: number } } };
+  rss: { idleMiB: number };
+}
+
 /** Every benchmark of `npm run bench` runs at a smoke size, so none can rot (issue 10). Timings are not asserted. */
 describe('benchmarks at smoke size', () => {
   let dir: TempDir | undefined;
@@ -33,7 +41,7 @@ describe('benchmarks at smoke size', () => {
     expect(exit.code, proc.output()).toBe(0);
     const doc = JSON.parse(await readFile(out, 'utf8')) as { smoke: boolean; results: Record<string, { exitCode: number; result: unknown }> };
     expect(doc.smoke).toBe(true);
-    expect(Object.keys(doc.results).sort()).toEqual(['broker-storm', 'controller-scale', 'latency', 'publish-fanout', 'rollout-convergence']);
+    expect(Object.keys(doc.results).sort()).toEqual(['agent-link', 'broker-storm', 'controller-scale', 'latency', 'publish-fanout', 'rollout-convergence']);
     for (const [name, r] of Object.entries(doc.results)) {
       expect(r.exitCode, name).toBe(0);
       expect(r.result, name).toEqual(expect.any(Object));
@@ -72,6 +80,16 @@ describe('benchmarks at smoke size', () => {
       expect(r.allMs, name).toEqual(expect.any(Number));
       expect(r.memory.rssKBPerConnectedDevice, name).toEqual(expect.any(Number));
       if (r.target === 'outpost') expect(r.memory.heapKBPerConnectedDevice, name).toEqual(expect.any(Number));
+    }
+    // The link budget: both profiles measured on a real agent, with its memory.
+    const link = doc.results['agent-link']?.result as { profiles: Record<string, LinkProfile> };
+    expect(Object.keys(link.profiles).sort()).toEqual(['cellular', 'default']);
+    for (const [name, p] of Object.entries(link.profiles)) {
+      expect(p.measurement.keepaliveS, name).toBe(name === 'cellular' ? 300 : 60);
+      expect(p.measurement.update.ledger.desired.messages, name).toBe(1);
+      expect(p.updates.reports, name).toBeGreaterThanOrEqual(1);
+      expect(p.budget.monthly.total.tls, name).toBeGreaterThan(p.budget.monthly.total.mqtt);
+      expect(p.rss.idleMiB, name).toBeGreaterThan(0);
     }
     expect(storm.ratios.map((r) => `${r.target}×${r.clients}`).sort()).toEqual(['outpost-mosquitto×agent', 'outpost-mosquitto×raw', 'outpost×agent', 'outpost×raw']);
   });

@@ -10,8 +10,15 @@ describe('agent link profiles', () => {
     expect(parseAgentConfig(base)).toMatchObject({ profile: 'default', keepaliveSeconds: 60, telemetryIntervalSeconds: 300, reportDelayMs: 1000, eventDetail: 'summary' });
   });
 
-  it('cellular: keepalive 300 s, telemetry hourly, progress reports gathered over 5 s', () => {
-    expect(parseAgentConfig({ ...base, profile: 'cellular' })).toMatchObject({ keepaliveSeconds: 300, telemetryIntervalSeconds: 3600, reportDelayMs: 5000 });
+  it('cellular: keepalive 300 s, telemetry hourly, reports paced over 5 s, one event per update; compact reports in both', () => {
+    expect(parseAgentConfig({ ...base, profile: 'cellular' })).toMatchObject({
+      keepaliveSeconds: 300,
+      telemetryIntervalSeconds: 3600,
+      reportDelayMs: 5000,
+      eventDetail: 'outcome',
+      reportFormat: 'compact',
+    });
+    expect(parseAgentConfig(base).reportFormat).toBe('compact');
     expect(AGENT_PROFILES.cellular.keepaliveSeconds).toBeGreaterThanOrEqual(300);
   });
 
@@ -32,5 +39,8 @@ describe('agent link profiles', () => {
     const env = { OUTPOST_DEVICE_SECRET: 's3cret-s3cret' };
     expect(agentConfigFromFlags({ ...flags, profile: 'cellular', keepalive: '900' }, env)).toMatchObject({ profile: 'cellular', keepaliveSeconds: 900, telemetryIntervalSeconds: 3600 });
     expect(agentConfigFromFlags(flags, { ...env, OUTPOST_AGENT_PROFILE: 'cellular' })).toMatchObject({ keepaliveSeconds: 300 });
+    expect(agentConfigFromFlags({ ...flags, profile: 'cellular', eventDetail: 'summary', reportFormat: 'full' }, env)).toMatchObject({ eventDetail: 'summary', reportFormat: 'full' });
+    expect(agentConfigFromFlags(flags, { ...env, OUTPOST_REPORT_FORMAT: 'full' }).reportFormat).toBe('full');
+    expect(() => agentConfigFromFlags({ ...flags, reportFormat: 'tiny' }, env)).toThrow(/reportFormat/);
   });
 });

@@ -89,3 +89,32 @@ describe('StepSummarySink (event detail summary, issue 11)', () => {
     expect(out.events[1]?.data?.stepsOmitted).toBe(7);
   });
 });
+
+describe('StepSummarySink, event detail outcome (cellular profile)', () => {
+  it('tells an update by its closing event alone, the steps counted', () => {
+    const out = new Recorder();
+    const sink = new StepSummarySink(out, 'outcome');
+    sink.emit({ type: 'desired.received', level: 'info', message: 'v2', version: 2 });
+    sink.emit(started(2));
+    for (const w of ['a', 'b', 'c']) for (const kind of ['stop', 'create', 'start']) for (const e of step(kind, w, 2)) sink.emit(e);
+    sink.emit({ type: 'reconcile.succeeded', level: 'info', message: 'version 2 applied', version: 2 });
+    expect(out.types()).toEqual(['reconcile.succeeded']);
+    expect(out.events[0]?.data).toEqual({ stepCount: 9 });
+  });
+
+  it('still sends a failed step as it happens, and a superseded pass is counted into the next outcome', () => {
+    const out = new Recorder();
+    const sink = new StepSummarySink(out, 'outcome');
+    sink.emit(started(4));
+    for (const e of step('pull', 'a', 4)) sink.emit(e);
+    sink.emit(started(5));
+    for (const e of step('pull', 'b', 5)) sink.emit(e);
+    sink.emit({ type: 'step.failed', level: 'error', message: 'create b: refused', version: 5, workload: 'b', code: 'POLICY_DENIED', data: { step: 'create' } });
+    sink.emit({ type: 'reconcile.failed', level: 'error', message: 'not applied', version: 5, code: 'POLICY_DENIED', data: { retryable: false } });
+    expect(out.types()).toEqual(['step.failed', 'reconcile.failed']);
+    expect(out.events[1]?.data).toEqual({ retryable: false, stepCount: 2 });
+    // Outside an update, a repair is still told step by step.
+    for (const e of step('start', 'a', 5)) sink.emit(e);
+    expect(out.types().slice(2)).toEqual(['step.started', 'step.succeeded']);
+  });
+});

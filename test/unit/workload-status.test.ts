@@ -49,6 +49,14 @@ describe('buildWorkloadStatuses', () => {
     expect(s.job).toMatchObject({ state: 'stopped', reason: 'exited with code 0', exitCode: 0 });
   });
 
+  it("reports the digest of the workload's own repository, never another repository's, and times in milliseconds", () => {
+    const images = new Map([['reg:5000/web:2', { id: 'sha256:img', repoDigests: ['127.0.0.1:5000/other@sha256:111', 'reg:5000/web@sha256:abc'] }]]);
+    const s = buildWorkloadStatuses({ ...base, images, containers: [c('web', webHash, { startedAt: '2026-11-23T00:00:01.123456789Z' })] });
+    expect(s.web).toMatchObject({ imageDigest: 'reg:5000/web@sha256:abc', reason: 'running', startedAt: '2026-11-23T00:00:01.123Z' });
+    const elsewhere = new Map([['reg:5000/web:2', { id: 'sha256:img', repoDigests: ['127.0.0.1:5000/other@sha256:111'] }]]);
+    expect(buildWorkloadStatuses({ ...base, images: elsewhere, containers: [c('web', webHash)] }).web?.imageDigest).toBeNull();
+  });
+
   it('a failure while the previous container still runs says so', () => {
     const s = buildWorkloadStatuses({
       ...base,

@@ -1,0 +1,276 @@
+/**
+ * Benchmark (issue 11): what one device costs on a metered link, and the
+ * agent's memory. A real agent (Docker runtime, its own defaults and
+ * profile: `--profile default` and `--profile cellular`) reaches a real
+ * Outpost broker through a byte-counting relay (test/helpers/mqtt-relay.ts)
+ * that parses every MQTT packet both ways. Per profile:
+ *   update     three workloads replaced (a new env value each), from the
+ *              controller's PUBLISH until the link is quiet after the
+ *              converged report (`--updates` of them; the median is used);
+ *   reconnect  the link cut once, from the new connection until quiet: TCP
+ *              and MQTT session, presence, the retained desired re-delivered,
+ *              the report;
+ *   keepalive  the interval the agent put in its CONNECT; a ping is 4 bytes
+ *              of MQTT (PINGREQ + PINGRESP), three segments on IP;
+ *   telemetry  `--telemetry-samples` samples taken with a 1 s interval (the
+ *              profile's own interval sets how many a month), averaged as a
+ *              month would send them (the first of a connection is full).
+ * MQTT level is exact. IP level is estimated from the relayed chunks (each one
+ * write, about one TCP segment): 52 bytes of IPv4 + TCP headers per segment,
+ * a pure ACK for every segment not answered within 40 ms, a 172-byte TCP open
+ * per connection; with TLS, 22 bytes per record and the handshake measured
+ * with Node's TLS and the fleet's certificate (bench/link/tls-handshake.ts).
+ * The month: 30 days, one update a week, one reconnect a day.
+ * Memory: the agent's RSS idle with three workloads, its peak during the
+ * updates, and the idle RSS after each update (slope per update).
+ *
+ * Usage: node dist/bench/agent-link.js [--profiles default,cellular] [--updates 3] [--telemetry-samples 4]
+ */
+import { parseArgs } from 'node:util';
+import { readRssBytes, sampleRss } from './lib/process-rss.js';
+import { monthlyBudget, updateMinimum, type Budget, type ProfileMeasurement } from './link/budget.js';
+import { measureTlsHandshake, type HandshakeBytes } from './link/tls-handshake.js';
+import { estimateIp, ledgerOf, ledgerTotal, type Ledger } from './link/traffic.js';
+import { startAedesFixture } from '../test/helpers/brokers.js';
+import { makeTestPki } from '../test/helpers/certs.js';
+import { createDeviceRig, type DeviceRig } from '../test/helpers/device-rig.js';
+import { ensureStandardTestImages } from '../test/helpers/images.js';
+import { startMqttRelay, type MqttRelay } from '../test/helpers/mqtt-relay.js';
+import { threeWorkloads } from '../test/helpers/relayed-rig.js';
+import { connectTestController, type TestController } from '../test/helpers/test-controller.js';
+import { waitFor } from '../test/helpers/wait-for.js';
+import type { BrokerFixture } from '../test/helpers/brokers.js';
+
+const PROFILES = { default: { telemetryIntervalS: 300, reportDelayMs: 1000 }, cellular: { telemetryIntervalS: 3600, reportDelayMs: 5000 } } as const;
+type Profile = keyof typeof PROFILES;
+
+/** The issue's yardstick: one desired (3 workloads) + one report + PUBACKs, 2.78 KB before compaction. */
+const ISSUE_MINIMUM_BYTES = 2780;
+
+interface UpdateSample {
+  ledger: Ledger;
+  chunks: MqttRelay['chunks'];
+  /** The last report's PUBLISH, bytes. */
+  reportBytes: number;
+  reports: number;
+  events: number;
+}
+
+interface ProfileResult {
+  measurement: ProfileMeasurement;
+  budget: Budget;
+  updates: { bytes: number[]; medianBytes: number; minimumBytes: number; ratioToMinimum: number; ratioToIssueMinimum: number; reports: number; events: number };
+  reconnectBytes: number;
+  telemetry: { samples: number[] };
+  rss: { idleMiB: number; peakMiB: number; idleAfterEachUpdateMiB: number[]; slopeKiBPerUpdate: number };
+}
+
+const MiB = 2 ** 20;
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+/** Resolves once the relay has carried nothing for `quietMs`. */
+async function quiet(relay: MqttRelay, quietMs: number): Promise<void> {
+  let seen = -1;
+  while (seen !== relay.chunks.length) {
+    seen = relay.chunks.length;
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+  }
+}
+
+function snapshot(relay: MqttRelay): { packets: MqttRelay['packets']; chunks: MqttRelay['chunks'] } {
+  return { packets: [...relay.packets], chunks: [...relay.chunks] };
+}
+
+async function measureProfile(
+  profile: Profile,
+  ctx: { broker: BrokerFixture; controller: TestController; tls: HandshakeBytes },
+  opts: { updates: number; telemetrySamples: number },
+): Promise<ProfileResult> {
+  const relay = await startMqttRelay(Number(new URL(ctx.broker.url).port));
+  const rig: DeviceRig = await createDeviceRig(ctx.broker, ctx.controller, `link-${profile}`);
+  const quietMs = PROFILES[profile].reportDelayMs + 1500;
+  try {
+    const agent = await rig.startAgent({ brokerUrl: relay.url, profile, timings: 'agent' });
+    const pid = agent.pid ?? 0;
+    await rig.publish(1, threeWorkloads('1'));
+    await rig.converged(1, 120_000);
+    await quiet(relay, quietMs);
+    const keepaliveS = relay.packets.find((p) => p.cmd === 'connect')?.keepalive ?? 0;
+    const idleRss = await readRssBytes(pid);
+
+    const samples: UpdateSample[] = [];
+    const idleAfter: number[] = [];
+    const peak = sampleRss(pid);
+    for (let i = 0; i < opts.updates; i += 1) {
+      const version = i + 2;
+      relay.reset();
+      await rig.publish(version, threeWorkloads(String(version)));
+      await rig.converged(version, 120_000);
+      await quiet(relay, quietMs);
+      const { packets, chunks } = snapshot(relay);
+      const reports = packets.filter((p) => p.direction === 'up' && p.cmd === 'publish' && p.topic?.endsWith('/reported'));
+      samples.push({
+        ledger: ledgerOf(packets),
+        chunks,
+        reportBytes: reports.at(-1)?.bytes ?? 0,
+        reports: reports.length,
+        events: packets.filter((p) => p.direction === 'up' && p.cmd === 'publish' && p.topic?.endsWith('/events')).length,
+      });
+      idleAfter.push(await readRssBytes(pid));
+    }
+    const peakRss = await peak.stop();
+    const totals = samples.map((s) => ledgerTotal(s.ledger));
+    const mid = samples.find((s) => ledgerTotal(s.ledger) === median(totals)) as UpdateSample;
+
+    // Reconnect: the link drops; counted from the new connection until the link is quiet again.
+    relay.reset();
+    relay.cut();
+    await waitFor(() => relay.publishes('up', '/presence').some((p) => p.payload?.includes('"online"') === true), {
+      timeoutMs: 120_000,
+      description: 'the agent back online',
+    });
+    await quiet(relay, quietMs);
+    const reconnect = snapshot(relay);
+    const reconnectLedger = ledgerOf(reconnect.packets);
+
+    // Telemetry: the same agent and profile, sampling every second.
+    await rig.stopAgent();
+    relay.reset();
+    await rig.startAgent({ brokerUrl: relay.url, profile, timings: 'agent', extraArgs: ['--telemetry-interval', '1'] });
+    await waitFor(() => relay.publishes('up', '/telemetry').length >= opts.telemetrySamples, { timeoutMs: 60_000, description: 'telemetry samples' });
+    const telemetrySizes = relay.publishes('up', '/telemetry').slice(0, opts.telemetrySamples).map((p) => p.bytes);
+    // A month sends one full sample per connection (one reconnect a day) and deltas otherwise.
+    const perDay = 86_400 / PROFILES[profile].telemetryIntervalS;
+    const first = telemetrySizes[0] ?? 0;
+    const rest = telemetrySizes.slice(1);
+    const later = rest.length ? rest.reduce((a, b) => a + b, 0) / rest.length : first;
+    const telemetryMqtt = (first + later * Math.max(0, perDay - 1)) / perDay;
+    const telemetryIp = estimateIp([{ direction: 'up', bytes: telemetryMqtt, at: 0 }]);
+
+    const pingIp = estimateIp([
+      { direction: 'up', bytes: 2, at: 0 },
+      { direction: 'down', bytes: 2, at: 1 },
+    ]);
+    const measurement: ProfileMeasurement = {
+      profile,
+      keepaliveS,
+      ping: { mqtt: 4, ip: pingIp.tcpBytes, tls: pingIp.tlsBytes },
+      telemetryIntervalS: PROFILES[profile].telemetryIntervalS,
+      telemetry: { mqtt: telemetryMqtt, ip: telemetryIp.tcpBytes, tls: telemetryIp.tlsBytes },
+      update: { ledger: mid.ledger, ip: estimateIp(mid.chunks) },
+      reconnect: { ledger: reconnectLedger, ip: estimateIp(reconnect.chunks), tcpOpen: 172 * Math.max(1, relay.connections), tlsHandshake: ctx.tls.total },
+    };
+    const minimum = updateMinimum(mid.ledger, mid.reportBytes);
+    const slope = idleAfter.length > 1 ? ((idleAfter.at(-1) as number) - (idleAfter[0] as number)) / (idleAfter.length - 1) : 0;
+    return {
+      measurement,
+      budget: monthlyBudget(measurement),
+      updates: {
+        bytes: totals,
+        medianBytes: median(totals),
+        minimumBytes: minimum,
+        ratioToMinimum: Math.round((median(totals) / minimum) * 100) / 100,
+        ratioToIssueMinimum: Math.round((median(totals) / ISSUE_MINIMUM_BYTES) * 100) / 100,
+        reports: mid.reports,
+        events: mid.events,
+      },
+      reconnectBytes: ledgerTotal(reconnectLedger),
+      telemetry: { samples: telemetrySizes },
+      rss: {
+        idleMiB: round1(idleRss / MiB),
+        peakMiB: round1(peakRss / MiB),
+        idleAfterEachUpdateMiB: idleAfter.map((b) => round1(b / MiB)),
+        slopeKiBPerUpdate: Math.round(slope / 1024),
+      },
+    };
+  } finally {
+    await rig.dispose();
+    await relay.close();
+  }
+}
+
+const kb = (bytes: number): string => (bytes / 1000).toFixed(1);
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(3);
+
+function tables(results: Record<string, ProfileResult>, tls: HandshakeBytes): string {
+  const names = Object.keys(results);
+  const lines: string[] = [];
+  lines.push('| MB per device per month | ' + names.map((n) => `${n}: MQTT | ${n}: IP | ${n}: IP + TLS`).join(' | ') + ' |');
+  lines.push('|---|' + names.map(() => '---:|---:|---:').join('|') + '|');
+  for (const row of ['keepalive', 'telemetry', 'weekly update', 'daily reconnect', 'total'] as const) {
+    const cells = names.map((n) => {
+      const r = (results[n] as ProfileResult).budget.monthly[row];
+      return `${mb(r.mqtt)} | ${mb(r.ip)} | ${mb(r.tls)}`;
+    });
+    lines.push(`| ${row === 'total' ? '**total**' : row} | ${cells.join(' | ')} |`);
+  }
+  lines.push('');
+  lines.push('| per profile | ' + names.join(' | ') + ' |');
+  lines.push('|---|' + names.map(() => '---:').join('|') + '|');
+  const row = (label: string, f: (r: ProfileResult) => string): void => {
+    lines.push(`| ${label} | ${names.map((n) => f(results[n] as ProfileResult)).join(' | ')} |`);
+  };
+  row('keepalive (s)', (r) => String(r.measurement.keepaliveS));
+  row('telemetry interval (s)', (r) => String(r.measurement.telemetryIntervalS));
+  row('idle KB/day (MQTT / IP / IP+TLS)', (r) => `${kb(r.budget.idlePerDay.mqtt)} / ${kb(r.budget.idlePerDay.ip)} / ${kb(r.budget.idlePerDay.tls)}`);
+  row('update: MQTT bytes (median)', (r) => String(r.updates.medianBytes));
+  row('update: reports / events', (r) => `${r.updates.reports} / ${r.updates.events}`);
+  row('update: MQTT minimum (desired + 1 report + PUBACKs)', (r) => String(r.updates.minimumBytes));
+  row('update ÷ minimum (÷ issue 11\'s 2.78 KB)', (r) => `${r.updates.ratioToMinimum} (${r.updates.ratioToIssueMinimum})`);
+  row('reconnect: MQTT bytes', (r) => String(r.reconnectBytes));
+  row('telemetry message bytes (first, then)', (r) => r.telemetry.samples.join(', '));
+  row('agent RSS idle / peak (MiB)', (r) => `${r.rss.idleMiB} / ${r.rss.peakMiB}`);
+  row('agent RSS after each update (MiB)', (r) => r.rss.idleAfterEachUpdateMiB.join(', '));
+  lines.push('');
+  lines.push(`TLS handshake (Node, fleet certificate, TLS 1.3 with session tickets): ${tls.up} B up + ${tls.down} B down per connection.`);
+  lines.push('');
+  lines.push('| update, MQTT bytes by purpose | ' + names.join(' | ') + ' |');
+  lines.push('|---|' + names.map(() => '---:').join('|') + '|');
+  for (const c of ['desired', 'reported', 'events', 'presence', 'session', 'keepalive', 'telemetry', 'commands'] as const) {
+    lines.push(`| ${c} | ${names.map((n) => `${(results[n] as ProfileResult).measurement.update.ledger[c].bytes} (${(results[n] as ProfileResult).measurement.update.ledger[c].messages})`).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      profiles: { type: 'string', default: 'default,cellular' },
+      updates: { type: 'string', default: '3' },
+      'telemetry-samples': { type: 'string', default: '4' },
+    },
+  });
+  const profiles = (values.profiles ?? '').split(',').map((p) => p.trim()) as Profile[];
+  for (const p of profiles) if (!(p in PROFILES)) throw new Error(`unknown profile ${p} (known: ${Object.keys(PROFILES).join(', ')})`);
+  const updates = Number(values.updates);
+  const telemetrySamples = Number(values['telemetry-samples']);
+  if (!Number.isInteger(updates) || updates < 1) throw new Error('--updates must be an integer ≥ 1');
+  if (!Number.isInteger(telemetrySamples) || telemetrySamples < 2) throw new Error('--telemetry-samples must be an integer ≥ 2');
+
+  await ensureStandardTestImages();
+  const pki = await makeTestPki();
+  const broker = await startAedesFixture();
+  const controller = await connectTestController(broker.url, broker.serviceAuth);
+  try {
+    const tls = await measureTlsHandshake(pki);
+    const results: Record<string, ProfileResult> = {};
+    for (const profile of profiles) results[profile] = await measureProfile(profile, { broker, controller, tls }, { updates, telemetrySamples });
+    const out = {
+      benchmark: 'agent-link',
+      tlsHandshake: tls,
+      profiles: results,
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n\n`);
+    process.stdout.write(`${tables(results, tls)}\n`);
+  } finally {
+    await controller.close();
+    await broker.stop();
+    await pki.remove();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
