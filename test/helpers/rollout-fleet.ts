@@ -15,6 +15,8 @@ export interface FleetOptions {
   prefix: string;
   count: number;
   labels?: (i: number) => Record<string, string>;
+  /** Extra `outpost agent` options for the i-th device (e.g. a report format or a profile). */
+  agentArgs?: (i: number) => string[];
 }
 
 /**
@@ -55,7 +57,8 @@ export class RolloutFleet {
     const dir = this.dirs.get(id);
     const secret = this.secrets.get(id);
     if (!dir || !secret) throw new Error(`unknown device ${id}`);
-    this.agents.set(id, await startAgent({ deviceId: id, brokerUrl: this.opts.brokerUrl, secret, stateDir: dir.path }));
+    const extraArgs = this.opts.agentArgs?.(this.ids.indexOf(id)) ?? [];
+    this.agents.set(id, await startAgent({ deviceId: id, brokerUrl: this.opts.brokerUrl, secret, stateDir: dir.path, extraArgs }));
   }
 
   async stopAgent(id: string): Promise<void> {
