@@ -196,7 +196,26 @@ const mb = (bytes: number): string => (bytes / 1e6).toFixed(3);
 function tables(results: Record<string, ProfileResult>, tls: HandshakeBytes): string {
   const names = Object.keys(results);
   const lines: string[] = [];
-  lines.push('| MB per device per month | ' + names.map((n) => `${n}: MQTT | ${n}: IP | ${n}: IP + TLS`).join(' | ') + ' |');
+  // By purpose, as balena publishes it: MQTT level, then the totals at IP level.
+  lines.push('| MB per device per month, by purpose | ' + names.join(' | ') + ' |');
+  lines.push('|---|' + names.map(() => '---:').join('|') + '|');
+  const purposes = [
+    ['keepalive', 'keepalive pings'],
+    ['telemetry', 'telemetry'],
+    ['reported', 'reports'],
+    ['events', 'events'],
+    ['desired', 'desired documents'],
+    ['presence', 'presence'],
+    ['session', 'MQTT session (CONNECT, SUBSCRIBE, …)'],
+  ] as const;
+  for (const [category, label] of purposes) {
+    lines.push(`| ${label} | ${names.map((n) => mb((results[n] as ProfileResult).budget.byCategory[category])).join(' | ')} |`);
+  }
+  lines.push(`| **total, MQTT level** | ${names.map((n) => `**${mb((results[n] as ProfileResult).budget.monthly.total.mqtt)}**`).join(' | ')} |`);
+  lines.push(`| total, IP level (TCP/IP headers, ACKs, connection setup) | ${names.map((n) => mb((results[n] as ProfileResult).budget.monthly.total.ip)).join(' | ')} |`);
+  lines.push(`| total, IP level with TLS (records, a handshake per connection) | ${names.map((n) => mb((results[n] as ProfileResult).budget.monthly.total.tls)).join(' | ')} |`);
+  lines.push('');
+  lines.push('| MB per device per month, by episode | ' + names.map((n) => `${n}: MQTT | ${n}: IP | ${n}: IP + TLS`).join(' | ') + ' |');
   lines.push('|---|' + names.map(() => '---:|---:|---:').join('|') + '|');
   for (const row of ['keepalive', 'telemetry', 'weekly update', 'daily reconnect', 'total'] as const) {
     const cells = names.map((n) => {
