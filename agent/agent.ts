@@ -191,6 +191,7 @@ export class Agent {
     });
     this.telemetry = new TelemetryLoop({
       intervalSeconds: config.telemetryIntervalSeconds,
+      deltas: config.telemetryDeltas,
       topic: this.topics.telemetry(config.deviceId),
       clock: deps.clock,
       publisher: this.connection,
@@ -452,6 +453,8 @@ export class Agent {
     this.deps.clock.clearTimeout(this.settleTimer);
     this.deps.clock.clearTimeout(this.maxSettleTimer);
     this.maxSettleTimer = this.deps.clock.setTimeout(() => this.settle(), this.deps.config.maxSettleMs);
+    // DD-038: the first telemetry sample on a connection is full.
+    this.telemetry.connected();
     this.reporter.flush();
     this.scheduleReport(0);
   }

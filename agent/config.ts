@@ -13,14 +13,19 @@ import { isLoopbackHost } from '../shared/loopback.js';
  * links", documents both.
  */
 export const AGENT_PROFILES = {
-  default: { keepaliveSeconds: 60, telemetryIntervalSeconds: 300, reportDelayMs: 1000, eventDetail: 'summary' },
+  /**
+   * Telemetry deltas on both profiles (DD-038): an older controller drops them as invalid (a log line and a counter
+   * each) and keeps showing the last full sample; `--telemetry-deltas off` serves a fleet whose controller is not
+   * upgraded yet.
+   */
+  default: { keepaliveSeconds: 60, telemetryIntervalSeconds: 300, telemetryDeltas: true, reportDelayMs: 1000, eventDetail: 'summary' },
   /**
    * Cellular / metered: a PINGREQ+PINGRESP every 5 minutes instead of every minute (a dead link is then
-   * noticed within ~10 minutes by the agent and 7.5 by the broker), telemetry hourly, reports paced over
-   * 5 s (an outcome — converged, failed, rolled back, rejected — still goes at once), and one event per
-   * update (event detail outcome).
+   * noticed within ~10 minutes by the agent and 7.5 by the broker), telemetry hourly as deltas against a full
+   * sample sent on every connection and once a day, reports paced over 5 s (an outcome — converged, failed,
+   * rolled back, rejected — still goes at once), and one event per update (event detail outcome).
    */
-  cellular: { keepaliveSeconds: 300, telemetryIntervalSeconds: 3600, reportDelayMs: 5000, eventDetail: 'outcome' },
+  cellular: { keepaliveSeconds: 300, telemetryIntervalSeconds: 3600, telemetryDeltas: true, reportDelayMs: 5000, eventDetail: 'outcome' },
 } as const;
 export type AgentProfile = keyof typeof AGENT_PROFILES;
 
@@ -77,6 +82,8 @@ export const AgentConfig = z.strictObject({
   reportFormat: z.enum(['compact', 'full']).default('compact'),
   /** Telemetry interval; 0 turns telemetry off. */
   telemetryIntervalSeconds: z.number().int().min(0).default(300),
+  /** DD-038: telemetry as deltas against the last full sample (a full one per connection and every 24 samples); false: full samples only. */
+  telemetryDeltas: z.boolean().default(true),
   keepaliveSeconds: z.number().int().min(5).max(3600).default(60),
   /** How long a report of progress (an update started, a workload pulling or starting) waits, so that several go out as one; outcomes go at once. */
   reportDelayMs: z.number().int().min(0).max(60_000).default(1000),

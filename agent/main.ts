@@ -44,6 +44,7 @@ interface AgentFlags {
   locksDir?: string;
   lockPollMs?: string;
   telemetryInterval?: string;
+  telemetryDeltas?: string;
   eventDetail?: string;
   reportFormat?: string;
   profile?: string;
@@ -51,6 +52,8 @@ interface AgentFlags {
 }
 
 const int = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+/** on|off → boolean; anything else is passed on for the config schema to refuse by name. */
+const onOff = (v: string | undefined): boolean | string | undefined => (v === 'on' ? true : v === 'off' ? false : v);
 const absolute = (path: string | undefined): string | undefined => (path ? resolve(path) : undefined);
 
 /** Flags first, then environment; the only place the agent reads process.env. */
@@ -75,6 +78,7 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     locksDir: (flags.locksDir ?? env.OUTPOST_LOCKS_DIR) === undefined ? undefined : resolve((flags.locksDir ?? env.OUTPOST_LOCKS_DIR) as string),
     lockPollMs: int(flags.lockPollMs),
     telemetryIntervalSeconds: int(flags.telemetryInterval ?? env.OUTPOST_TELEMETRY_INTERVAL),
+    telemetryDeltas: onOff(flags.telemetryDeltas ?? env.OUTPOST_TELEMETRY_DELTAS),
     eventDetail: flags.eventDetail ?? env.OUTPOST_EVENT_DETAIL,
     reportFormat: flags.reportFormat ?? env.OUTPOST_REPORT_FORMAT,
     profile: flags.profile ?? env.OUTPOST_AGENT_PROFILE,
@@ -184,6 +188,10 @@ export function registerAgentCommand(program: Command): void {
     .option('--locks-dir <dir>', 'host directory for update locks, mounted at /run/outpost in each workload (default <state-dir>/locks)')
     .option('--lock-poll-ms <ms>', 'how often a deferred update re-checks update locks')
     .option('--telemetry-interval <seconds>', 'telemetry period, 0 = off (env OUTPOST_TELEMETRY_INTERVAL; profile default 300, cellular 3600)')
+    .option(
+      '--telemetry-deltas <on|off>',
+      'on: telemetry as deltas against a full sample sent on every connection and every 24 samples; off: full samples only, for a controller older than DD-038 (env OUTPOST_TELEMETRY_DELTAS; default on)',
+    )
     .option(
       '--profile <name>',
       'link profile: default (keepalive 60 s, telemetry 300 s) or cellular (keepalive 300 s, telemetry hourly, reports paced over 5 s, one event per update); explicit options win (env OUTPOST_AGENT_PROFILE)',

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { LIMITS } from '../shared/limits.js';
-import { Command, DesiredState, DeviceEvent, PROTOCOL_VERSION, Presence, ReportedState, RolloutStatus, Telemetry, WorkloadSpec } from '../shared/schemas/index.js';
+import { Command, DesiredState, DeviceEvent, PROTOCOL_VERSION, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta, WorkloadSpec } from '../shared/schemas/index.js';
 
 /**
  * docs/schemas/*.schema.json, generated from the zod schemas in shared/schemas
@@ -35,6 +35,7 @@ const SOURCES: readonly SchemaSource[] = [
   { file: 'workload-spec.schema.json', title: 'WorkloadSpec', schema: WorkloadSpec, agentOnlyChecks: WORKLOAD_CHECKS },
   { file: 'command.schema.json', title: 'Command', schema: Command, agentOnlyChecks: ['restart and logs need a workload'] },
   { file: 'telemetry.schema.json', title: 'Telemetry', schema: Telemetry, agentOnlyChecks: [] },
+  { file: 'telemetry-delta.schema.json', title: 'TelemetryDelta', schema: TelemetryDelta, agentOnlyChecks: [] },
   { file: 'rollout-status.schema.json', title: 'RolloutStatus', schema: RolloutStatus, agentOnlyChecks: [] },
 ];
 

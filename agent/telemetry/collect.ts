@@ -68,6 +68,7 @@ export function collectTelemetry(src: TelemetrySources, previousCpu: CpuSample |
   const cpu = cpuSample(src.os.cpus);
   const stats = src.disk.stats;
   const int = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+  const load1m = src.os.loadavg[0] ?? 0;
   const telemetry: Telemetry = {
     protocol: PROTOCOL_VERSION,
     deviceId: src.deviceId,
@@ -76,7 +77,9 @@ export function collectTelemetry(src: TelemetrySources, previousCpu: CpuSample |
     agentUptimeSeconds: int((src.nowMs - src.agentStartedAtMs) / 1000),
     cpu: {
       cores: Math.max(1, src.os.cpus.length),
-      loadAverage1m: Math.max(0, src.os.loadavg[0] ?? 0),
+      // os.loadavg() gives 0.3955078125 and the like: two decimals are all a reader uses, and a shorter number (one
+      // that changes less often) keeps deltas small (DD-038).
+      loadAverage1m: Number.isFinite(load1m) ? Math.round(Math.max(0, load1m) * 100) / 100 : 0,
       usagePct: cpuUsagePct(previousCpu, cpu),
     },
     memory: { totalBytes: int(src.os.totalmemBytes), availableBytes: int(src.os.freememBytes) },

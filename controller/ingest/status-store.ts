@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { DeviceEvent } from '../../shared/schemas/event.js';
 import { Presence } from '../../shared/schemas/presence.js';
 import { ReportedState } from '../../shared/schemas/reported-state.js';
-import { Telemetry } from '../../shared/schemas/telemetry.js';
+import { Telemetry, type TelemetryDelta } from '../../shared/schemas/telemetry.js';
+import { applyTelemetryDelta } from '../../shared/telemetry-delta.js';
 import type { Keys } from '../registry/keys.js';
 
 export const EVENTS_KEPT = 200;
@@ -54,12 +55,42 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
 if redis.call('SCARD', KEYS[2]) > tonumber(ARGV[3]) * 4 then redis.call('DEL', KEYS[2]) end
 return 1`;
 
-/** Keep the newest telemetry sample by its `at` (QoS 0 samples may still overtake each other). KEYS: status. ARGV: json, atMs, nowMs. */
+/**
+ * A full telemetry sample: the latest unless a newer one is stored (QoS 0
+ * samples may still overtake each other), and the base of later deltas
+ * unless a newer full sample is (DD-038). KEYS: status. ARGV: json, atMs, nowMs.
+ */
 const STORE_TELEMETRY = `
-local cur = tonumber(redis.call('HGET', KEYS[1], 'telemetryAtMs') or '-1')
-if tonumber(ARGV[2]) < cur then return 0 end
-redis.call('HSET', KEYS[1], 'telemetry', ARGV[1], 'telemetryAtMs', ARGV[2], 'lastSeenMs', ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'telemetryAtMs', 'telemetryBaseAtMs')
+local at = tonumber(ARGV[2])
+local stored = 0
+if at >= tonumber(cur[2] or '-1') then
+  redis.call('HSET', KEYS[1], 'telemetryBase', ARGV[1], 'telemetryBaseAtMs', ARGV[2])
+  stored = 1
+end
+if at >= tonumber(cur[1] or '-1') then
+  redis.call('HSET', KEYS[1], 'telemetry', ARGV[1], 'telemetryAtMs', ARGV[2])
+  stored = 1
+end
+if stored == 1 then redis.call('HSET', KEYS[1], 'lastSeenMs', ARGV[3]) end
+return stored`;
+
+/**
+ * A delta merged onto its base (DD-038), committed only if the stored base is
+ * still the one it was merged onto (the merge runs in TypeScript: read,
+ * merge, commit with the base read as the expectation) and nothing newer is
+ * the latest. KEYS: status. ARGV: base json read, merged json, atMs, nowMs.
+ * Returns 1 stored, 0 stale, -1 the base changed.
+ */
+const STORE_TELEMETRY_DELTA = `
+local cur = redis.call('HMGET', KEYS[1], 'telemetryBase', 'telemetryAtMs')
+if cur[1] ~= ARGV[1] then return -1 end
+if tonumber(ARGV[3]) < tonumber(cur[2] or '-1') then return 0 end
+redis.call('HSET', KEYS[1], 'telemetry', ARGV[2], 'telemetryAtMs', ARGV[3], 'lastSeenMs', ARGV[4])
 return 1`;
+
+/** What became of a telemetry delta: merged and stored, older than the latest, or no stored full sample is its base. */
+export type DeltaOutcome = 'stored' | 'stale' | 'unknown-base';
 
 export interface DeviceStatus {
   reported: ReportedState | null;
@@ -106,7 +137,26 @@ export class StatusStore {
     return res === 1;
   }
 
-  /** The latest telemetry sample of a device, null before the first. */
+  /**
+   * DD-038: the delta merged onto the stored base (the last full sample, not
+   * the latest) becomes the latest. A base replaced between the read and the
+   * commit is read again: the delta then names it or is dropped.
+   */
+  async storeTelemetryDelta(d: TelemetryDelta, nowMs: number): Promise<DeltaOutcome> {
+    const key = this.keys.status(d.deviceId);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const raw = await this.redis.hget(key, 'telemetryBase');
+      if (raw === null) return 'unknown-base';
+      const merged = applyTelemetryDelta(Telemetry.parse(JSON.parse(raw)), d);
+      if (merged === null) return 'unknown-base';
+      const res = await this.redis.eval(STORE_TELEMETRY_DELTA, 1, key, raw, JSON.stringify(merged), String(Date.parse(d.at)), String(nowMs));
+      if (res === 1) return 'stored';
+      if (res === 0) return 'stale';
+    }
+    return 'unknown-base';
+  }
+
+  /** The latest telemetry sample of a device (a full one, deltas merged in), null before the first. */
   async telemetry(deviceId: string): Promise<Telemetry | null> {
     const raw = await this.redis.hget(this.keys.status(deviceId), 'telemetry');
     return raw ? Telemetry.parse(JSON.parse(raw)) : null;

@@ -110,6 +110,38 @@ describe('controller ingest', () => {
     expect((await rig.controller.status.metrics())['ingest.telemetry.stale']).toBeGreaterThanOrEqual(1);
   });
 
+  it('telemetry deltas (DD-038): merged onto the last full sample; the API shows the full merged sample', async () => {
+    const deltaDevice = 'ingest-delta';
+    await rig.controller.controlPlane.addDevice({ id: deltaDevice });
+    const topic = `outpost/v1/devices/${deltaDevice}/telemetry`;
+    const full = {
+      protocol: 1,
+      deviceId: deltaDevice,
+      at: '2026-11-23T10:00:00.000Z',
+      uptimeSeconds: 100,
+      agentUptimeSeconds: 50,
+      cpu: { cores: 2, loadAverage1m: 0.1, usagePct: 20 },
+      memory: { totalBytes: 1000, availableBytes: 500 },
+      disk: { path: '/state', totalBytes: 2000, freeBytes: 1000 },
+      containers: [{ workload: 'x-w', state: 'running', restartCount: 0 }],
+      mqtt: { bytesIn: 10, bytesOut: 20 },
+    };
+    const before = await rig.controller.status.metrics();
+    const unknownBase = async () => ((await rig.controller.status.metrics())['ingest.telemetry.unknown-base'] ?? 0) - (before['ingest.telemetry.unknown-base'] ?? 0);
+    await pub.client.publishAsync(topic, JSON.stringify({ protocol: 1, deviceId: deltaDevice, at: '2026-11-23T09:59:00.000Z', base: '2026-11-23T09:00:00.000Z' }), { qos: 1 });
+    await waitFor(async () => (await unknownBase()) === 1, { timeoutMs: 5000, description: 'a delta without its full sample counted' });
+    await pub.client.publishAsync(topic, JSON.stringify(full), { qos: 1 });
+    await pub.client.publishAsync(topic, JSON.stringify({ protocol: 1, deviceId: deltaDevice, at: '2026-11-23T10:05:00.000Z', base: full.at, cpu: { usagePct: 35 }, mqtt: { bytesOut: 90 } }), { qos: 1 });
+    const merged = await waitFor(
+      async () => {
+        const t = await rig.controller.controlPlane.telemetryOf(deltaDevice);
+        return t?.at === '2026-11-23T10:05:00.000Z' ? t : undefined;
+      },
+      { timeoutMs: 5000, description: 'the merged sample' },
+    );
+    expect(merged).toEqual({ ...full, at: '2026-11-23T10:05:00.000Z', uptimeSeconds: 400, agentUptimeSeconds: 350, cpu: { ...full.cpu, usagePct: 35 }, mqtt: { bytesIn: 10, bytesOut: 90 } });
+  });
+
   it('de-duplicates events by id (QoS 1 is at-least-once)', async () => {
     const event = JSON.stringify({ protocol: 1, deviceId: id, id: 'evt-1', at: new Date().toISOString(), type: 'agent.started', level: 'info', message: 'hello' });
     await send('events', event);

@@ -85,7 +85,7 @@ const CASES: ParserCase[] = [
     parse: parseAgentConfig,
     keys: [
       'deviceId', 'brokerUrl', 'secret', 'caFile', 'certFile', 'keyFile', 'insecurePlaintext', 'stateDir', 'topicPrefix', 'dockerSocket', 'allowedHostPaths',
-      'allowedCapabilities', 'allowedVolumes', 'secretFile', 'trust', 'acceptUnsigned', 'locksDir', 'lockPollMs', 'telemetryIntervalSeconds', 'keepaliveSeconds',
+      'allowedCapabilities', 'allowedVolumes', 'secretFile', 'trust', 'acceptUnsigned', 'locksDir', 'lockPollMs', 'telemetryIntervalSeconds', 'telemetryDeltas', 'keepaliveSeconds',
       'connectTimeoutMs', 'reconnectBaseMs', 'reconnectCapMs', 'watchdogSeconds', 'settleMs', 'maxSettleMs', 'resyncIntervalSeconds', 'retryBaseMs',
       'retryCapMs', 'maxDesiredBytes', 'logLevel',
     ],

@@ -8,7 +8,7 @@ import { DEVICE_CHANNELS, Topics } from '../../shared/topics.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { deepJsonArb, mutated } from './arbitraries/mutate.js';
-import { deviceEventArb, presenceArb, reportedStateArb, telemetryArb } from './arbitraries/protocol.js';
+import { deviceEventArb, presenceArb, reportedStateArb, telemetryArb, telemetryDeltaArb } from './arbitraries/protocol.js';
 import { runs } from './arbitraries/settings.js';
 
 /**
@@ -39,7 +39,7 @@ const topicArb = fc.oneof(
 );
 
 const forDevice = fc.oneof(deviceArb, fc.constant('someone-else'));
-const messageArb = fc.oneof(reportedStateArb({ deviceId: forDevice }), presenceArb({ deviceId: forDevice }), deviceEventArb({ deviceId: forDevice }), telemetryArb({ deviceId: forDevice }));
+const messageArb = fc.oneof(reportedStateArb({ deviceId: forDevice }), presenceArb({ deviceId: forDevice }), deviceEventArb({ deviceId: forDevice }), telemetryArb({ deviceId: forDevice }), telemetryDeltaArb({ deviceId: forDevice }));
 
 const payloadArb: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) },
@@ -101,7 +101,7 @@ describe('controller ingest (property-based)', () => {
       fc.asyncProperty(deliveryArb, async ([topic, payload]) => {
         const before = await Promise.all(DEVICES.map(snapshot));
         const outcome: IngestOutcome = await ingest.handle(topic, payload);
-        expect(['stored', 'stale', 'malformed', 'ignored']).toContain(outcome);
+        expect(['stored', 'stale', 'malformed', 'ignored', 'unknown-base']).toContain(outcome);
         const after = await Promise.all(DEVICES.map(snapshot));
         const parsed = topics.parseDevice(topic);
         DEVICES.forEach((id, i) => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { decodeJson } from '../../shared/decode.js';
-import { Command, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry, WorkloadSpec } from '../../shared/schemas/index.js';
+import { Command, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta, WorkloadSpec } from '../../shared/schemas/index.js';
 import { deepJsonArb, nearValid } from './arbitraries/mutate.js';
 import {
   commandArb,
@@ -17,6 +17,7 @@ import {
   reportedStateArb,
   rolloutStatusArb,
   telemetryArb,
+  telemetryDeltaArb,
   workloadSpecArb,
 } from './arbitraries/protocol.js';
 import { runs } from './arbitraries/settings.js';
@@ -49,6 +50,7 @@ const CASES: Case[] = [
   { name: 'DeviceEvent', schema: DeviceEvent, valid: deviceEventArb(), jsonSchema: 'device-event' },
   { name: 'Command', schema: Command, valid: commandArb(), jsonSchema: 'command' },
   { name: 'Telemetry', schema: Telemetry, valid: telemetryArb(), jsonSchema: 'telemetry' },
+  { name: 'TelemetryDelta', schema: TelemetryDelta, valid: telemetryDeltaArb(), jsonSchema: 'telemetry-delta' },
   { name: 'RolloutStatus', schema: RolloutStatus, valid: rolloutStatusArb(), jsonSchema: 'rollout-status' },
 ];
 

@@ -43,4 +43,28 @@ describe('agent link profiles', () => {
     expect(agentConfigFromFlags(flags, { ...env, OUTPOST_REPORT_FORMAT: 'full' }).reportFormat).toBe('full');
     expect(() => agentConfigFromFlags({ ...flags, reportFormat: 'tiny' }, env)).toThrow(/reportFormat/);
   });
+
+  describe('telemetry deltas (DD-038)', () => {
+    const flags = { allowHostPath: [], allowCapability: [], allowVolume: [], device: 'dev-a', broker: 'mqtt://127.0.0.1:1883', stateDir: '/tmp/x', acceptUnsigned: true };
+    const env = { OUTPOST_DEVICE_SECRET: 's3cret-s3cret' };
+
+    it('on in both profiles', () => {
+      expect(parseAgentConfig(base).telemetryDeltas).toBe(true);
+      expect(parseAgentConfig({ ...base, profile: 'cellular' }).telemetryDeltas).toBe(true);
+      expect(AGENT_PROFILES.default.telemetryDeltas).toBe(true);
+      expect(AGENT_PROFILES.cellular.telemetryDeltas).toBe(true);
+    });
+
+    it('--telemetry-deltas on|off, over the profile and over the environment', () => {
+      expect(agentConfigFromFlags({ ...flags, telemetryDeltas: 'off' }, env).telemetryDeltas).toBe(false);
+      expect(agentConfigFromFlags({ ...flags, profile: 'cellular', telemetryDeltas: 'off' }, env)).toMatchObject({ telemetryDeltas: false, telemetryIntervalSeconds: 3600 });
+      expect(agentConfigFromFlags({ ...flags, telemetryDeltas: 'on' }, { ...env, OUTPOST_TELEMETRY_DELTAS: 'off' }).telemetryDeltas).toBe(true);
+      expect(agentConfigFromFlags(flags, { ...env, OUTPOST_TELEMETRY_DELTAS: 'off' }).telemetryDeltas).toBe(false);
+      expect(agentConfigFromFlags(flags, env).telemetryDeltas).toBe(true);
+    });
+
+    it('refuses anything but on or off, naming the setting', () => {
+      expect(() => agentConfigFromFlags({ ...flags, telemetryDeltas: 'yes' }, env)).toThrow(/invalid agent configuration: telemetryDeltas/);
+    });
+  });
 });

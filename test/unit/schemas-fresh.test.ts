@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { renderSchemas } from '../../scripts/gen-schemas.js';
-import { Command, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry } from '../../shared/schemas/index.js';
+import { Command, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta } from '../../shared/schemas/index.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../docs/schemas/', import.meta.url));
 const HINT = 'docs/schemas is out of date with shared/schemas: run `npm run gen:schemas` and commit the result';
@@ -20,6 +20,7 @@ describe('docs/schemas', () => {
       'presence.schema.json',
       'reported-state.schema.json',
       'rollout-status.schema.json',
+      'telemetry-delta.schema.json',
       'telemetry.schema.json',
       'workload-spec.schema.json',
     ]);
@@ -69,7 +70,7 @@ describe('rendered JSON Schema', () => {
 describe('docs/protocol.md examples', () => {
   // Every JSON example is preceded by `<!-- example: SchemaName -->` and must
   // parse, so the prose cannot drift away from the schemas unnoticed.
-  const SCHEMAS: Record<string, z.ZodType> = { DesiredState, ReportedState, Presence, DeviceEvent, Command, Telemetry, RolloutStatus };
+  const SCHEMAS: Record<string, z.ZodType> = { DesiredState, ReportedState, Presence, DeviceEvent, Command, Telemetry, TelemetryDelta, RolloutStatus };
   const text = readFileSync(fileURLToPath(new URL('../../docs/protocol.md', import.meta.url)), 'utf8');
   const examples = [...text.matchAll(/<!-- example: (\w+) -->\n```json\n([\s\S]*?)\n```/g)].map((m, i) => ({
     label: `#${i + 1} ${m[1] ?? ''}`,

@@ -4,7 +4,8 @@ import { TelemetryLoop } from '../../agent/telemetry/telemetry-loop.js';
 import type { ObservedContainer } from '../../agent/runtime/runtime.js';
 import type { Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
-import { Telemetry } from '../../shared/schemas/telemetry.js';
+import { Telemetry, TelemetryDelta, TelemetryMessage } from '../../shared/schemas/telemetry.js';
+import { applyTelemetryDelta, isTelemetryDelta } from '../../shared/telemetry-delta.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00.000Z');
 const GiB = 1024 ** 3;
@@ -107,6 +108,17 @@ describe('collectTelemetry', () => {
     expect(telemetry).toMatchObject({ uptimeSeconds: 0, cpu: { cores: 1, loadAverage1m: 0, usagePct: null }, disk: { totalBytes: 0, freeBytes: 0 }, containers: [] });
   });
 
+  it.each([
+    { loadavg: [0.3955078125], load: 0.4 },
+    { loadavg: [1.23456], load: 1.23 },
+    { loadavg: [2.005], load: 2.01 },
+    { loadavg: [-1], load: 0 },
+    { loadavg: [NaN], load: 0 },
+  ])('rounds the load average to 2 decimals: $loadavg → $load', ({ loadavg, load }) => {
+    const { telemetry } = collectTelemetry(sources({ os: { ...sources().os, loadavg } }), null);
+    expect(telemetry.cpu.loadAverage1m).toBe(load);
+  });
+
   it('caps the container list at 64', () => {
     const many = Array.from({ length: 80 }, (_, i) => container(`w-${String(i).padStart(2, '0')}`));
     expect(collectTelemetry(sources({ containers: many }), null).telemetry.containers).toHaveLength(64);
@@ -144,7 +156,7 @@ class ManualClock implements Clock {
 }
 
 describe('TelemetryLoop', () => {
-  function loop(intervalSeconds: number, opts: { failRead?: boolean } = {}) {
+  function loop(intervalSeconds: number, opts: { failRead?: boolean; deltas?: boolean; fullEvery?: number; onRead?: () => void } = {}) {
     const clock = new ManualClock();
     const sent: { topic: string; payload: string; opts: unknown }[] = [];
     const publisher = {
@@ -161,11 +173,21 @@ describe('TelemetryLoop', () => {
       publisher,
       read: async () => {
         if (opts.failRead) throw new Error('docker gone');
+        opts.onRead?.();
         cpuTotal += 1000;
-        return sources({ nowMs: clock.now(), os: { ...sources().os, cpus: [times(cpuTotal / 4, (cpuTotal * 3) / 4)] } });
+        const os = sources().os;
+        // Memory and MQTT bytes change from sample to sample, as on a device.
+        return sources({
+          nowMs: clock.now(),
+          agentStartedAtMs: NOW,
+          os: { ...os, uptimeSeconds: os.uptimeSeconds + (clock.now() - NOW) / 1000, cpus: [times(cpuTotal / 4, (cpuTotal * 3) / 4)], freememBytes: GiB + cpuTotal },
+          mqtt: { bytesIn: 100 + cpuTotal, bytesOut: 200 + cpuTotal },
+        });
       },
       cpus: () => [times(0, 0)],
       logger: silentLogger(),
+      deltas: opts.deltas ?? true,
+      ...(opts.fullEvery !== undefined ? { fullEvery: opts.fullEvery } : {}),
     });
     return { l, clock, sent, publisher };
   }
@@ -216,5 +238,95 @@ describe('TelemetryLoop', () => {
     expect(clock.pending).toBe(1);
     await expect(l.tick()).resolves.toBe(false);
     l.close();
+  });
+
+  describe('deltas (DD-038)', () => {
+    const messages = (sent: { payload: string }[]): TelemetryMessage[] => sent.map((m) => TelemetryMessage.parse(JSON.parse(m.payload)));
+    const kinds = (sent: { payload: string }[]): string => messages(sent).map((m) => (isTelemetryDelta(m) ? 'd' : 'F')).join('');
+
+    it('full first, then deltas against that full sample, and a full one every fullEvery samples', async () => {
+      const { l, clock, sent } = loop(10, { fullEvery: 4 });
+      l.start();
+      await clock.advance(100_000);
+      expect(kinds(sent)).toBe('FdddFdddFd');
+      const all = messages(sent);
+      // Every delta names the last FULL sample, never the previous delta, and merges back into a valid full sample.
+      let base: Telemetry | null = null;
+      for (const m of all) {
+        if (!isTelemetryDelta(m)) {
+          base = m;
+          continue;
+        }
+        expect(m.base).toBe(base?.at);
+        const merged = base && applyTelemetryDelta(base, m);
+        expect(Telemetry.safeParse(merged).success).toBe(true);
+        expect(merged).toMatchObject({ at: m.at, memory: { availableBytes: expect.any(Number) } });
+      }
+      // A steady device: the uptimes are predicted, not sent; what changed is (the fake CPU stays at 25%: no cpu).
+      const delta = all[1] as TelemetryDelta;
+      expect(Object.keys(delta).sort()).toEqual(['at', 'base', 'deviceId', 'memory', 'mqtt', 'protocol']);
+      expect(sent[1]?.payload.length).toBeLessThan((sent[0]?.payload.length ?? 0) / 2);
+      l.close();
+    });
+
+    it('the default is a full sample every 24', async () => {
+      const { l, clock, sent } = loop(10);
+      l.start();
+      await clock.advance(250_000);
+      expect(kinds(sent)).toBe(`F${'d'.repeat(23)}F`);
+      l.close();
+    });
+
+    it('the first sample after a reconnect is full, and later deltas are against it', async () => {
+      const { l, clock, sent } = loop(10);
+      l.start();
+      await clock.advance(30_000);
+      l.connected();
+      await clock.advance(30_000);
+      expect(kinds(sent)).toBe('FddFdd');
+      const all = messages(sent);
+      expect((all[4] as TelemetryDelta).base).toBe(all[3]?.at);
+      l.close();
+    });
+
+    it('a reconnect while a sample is being taken: that sample and the next are full', async () => {
+      let reconnectOnRead = false;
+      const { l, clock, sent } = loop(10, { onRead: () => reconnectOnRead && l.connected() });
+      l.start();
+      await clock.advance(20_000);
+      reconnectOnRead = true;
+      await clock.advance(10_000);
+      reconnectOnRead = false;
+      await clock.advance(20_000);
+      expect(kinds(sent)).toBe('FdFFd');
+      l.close();
+    });
+
+    it('a full sample that was not sent is not a base', async () => {
+      const { l, clock, sent, publisher } = loop(10);
+      let fail = true;
+      const publish = publisher.publish.bind(publisher);
+      publisher.publish = async (topic: string, payload: string, o: unknown) => {
+        if (fail) throw new Error('socket closed');
+        await publish(topic, payload, o);
+      };
+      l.start();
+      await clock.advance(10_000);
+      fail = false;
+      await clock.advance(20_000);
+      expect(kinds(sent)).toBe('Fd');
+      l.close();
+    });
+
+    it('off: every sample is full', async () => {
+      const { l, clock, sent } = loop(10, { deltas: false });
+      l.start();
+      await clock.advance(50_000);
+      l.connected();
+      await clock.advance(20_000);
+      expect(kinds(sent)).toBe('FFFFFFF');
+      for (const m of messages(sent)) expect(Telemetry.safeParse(m).success).toBe(true);
+      l.close();
+    });
   });
 });

@@ -58,7 +58,7 @@ export const commandRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { con
         tags,
         operationId: 'getDeviceTelemetry',
         summary: 'The latest telemetry sample of a device',
-        description: 'CPU, memory, disk, uptime, containers with restart counts, MQTT bytes. Agents send a sample every --telemetry-interval seconds (default 300).',
+        description: 'CPU, memory, disk, uptime, containers with restart counts, MQTT bytes. Agents send a sample every --telemetry-interval seconds (default 300); a delta sample is shown merged onto the last full one.',
         params: S.DeviceParams,
         querystring: S.NoQuery,
         response: { 200: S.TelemetryEnvelope, ...S.errorResponses(400, 404) },

@@ -272,6 +272,28 @@ export function telemetryArb(opts: { deviceId?: fc.Arbitrary<string> } = {}) {
   });
 }
 
+/** A TelemetryDelta (DD-038): every optional member may be left out. */
+export function telemetryDeltaArb(opts: { deviceId?: fc.Arbitrary<string> } = {}) {
+  const nonNeg = fc.double({ min: 0, max: 1e9, noNaN: true });
+  const partial = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }) => fc.record(model, { requiredKeys: [] });
+  return fc.record(
+    {
+      protocol: fc.constant(1 as const),
+      deviceId: opts.deviceId ?? deviceIdArb,
+      at: timestampArb,
+      base: timestampArb,
+      uptimeSeconds: nonNeg,
+      agentUptimeSeconds: nonNeg,
+      cpu: partial({ cores: fc.integer({ min: 1, max: 256 }), loadAverage1m: nonNeg, usagePct: fc.option(fc.double({ min: 0, max: 100, noNaN: true }), { nil: null }) }),
+      memory: partial({ totalBytes: fc.nat(), availableBytes: fc.nat() }),
+      disk: partial({ path: textArb(1024), totalBytes: fc.nat(), freeBytes: fc.nat() }),
+      containers: fc.array(fc.record({ workload: workloadNameArb, state: textArb(32), restartCount: fc.nat() }), few),
+      mqtt: partial({ bytesIn: fc.nat(), bytesOut: fc.nat() }),
+    },
+    { requiredKeys: ['protocol', 'deviceId', 'at', 'base'] },
+  );
+}
+
 export function rolloutStatusArb() {
   return fc.record({
     protocol: fc.constant(1 as const),
