@@ -13,8 +13,9 @@
  *   keepalive  the interval the agent put in its CONNECT; a ping is 4 bytes
  *              of MQTT (PINGREQ + PINGRESP), three segments on IP;
  *   telemetry  `--telemetry-samples` samples taken with a 1 s interval (the
- *              profile's own interval sets how many a month), averaged as a
- *              month would send them (the first of a connection is full).
+ *              profile's own interval sets how many a month): the first of a
+ *              connection is full, the others deltas (DD-038); a day sends a
+ *              full one per connection and every 24th, deltas otherwise.
  * MQTT level is exact. IP level is estimated from the relayed chunks (each one
  * write, about one TCP segment): 52 bytes of IPv4 + TCP headers per segment,
  * a pure ACK for every segment not answered within 40 ms, a 172-byte TCP open
@@ -140,12 +141,13 @@ async function measureProfile(
     await rig.startAgent({ brokerUrl: relay.url, profile, timings: 'agent', extraArgs: ['--telemetry-interval', '1'] });
     await waitFor(() => relay.publishes('up', '/telemetry').length >= opts.telemetrySamples, { timeoutMs: 60_000, description: 'telemetry samples' });
     const telemetrySizes = relay.publishes('up', '/telemetry').slice(0, opts.telemetrySamples).map((p) => p.bytes);
-    // A month sends one full sample per connection (one reconnect a day) and deltas otherwise.
+    // A day sends a full sample on its connection (one reconnect a day) and every 24th sample (DD-038), deltas otherwise.
     const perDay = 86_400 / PROFILES[profile].telemetryIntervalS;
     const first = telemetrySizes[0] ?? 0;
     const rest = telemetrySizes.slice(1);
     const later = rest.length ? rest.reduce((a, b) => a + b, 0) / rest.length : first;
-    const telemetryMqtt = (first + later * Math.max(0, perDay - 1)) / perDay;
+    const fullPerDay = Math.min(perDay, 1 + perDay / 24);
+    const telemetryMqtt = (first * fullPerDay + later * (perDay - fullPerDay)) / perDay;
     const telemetryIp = estimateIp([{ direction: 'up', bytes: telemetryMqtt, at: 0 }]);
 
     const pingIp = estimateIp([
