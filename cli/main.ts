@@ -37,6 +37,8 @@ async function main(): Promise<void> {
     .showHelpAfterError();
   const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const parts = first && first in PARTS && first !== 'operator' ? [first] : first && first !== 'help' ? ['operator'] : Object.keys(PARTS);
+  // Before the agent's modules load: the compilers' memory goes at import time.
+  if (parts.length === 1 && parts[0] === 'agent') (await import('../agent/lean-v8.js')).applyLeanV8Flags();
   for (const part of parts) for (const register of await (PARTS[part] as () => Promise<Register[]>)()) register(program);
   await program.parseAsync(process.argv);
 }
