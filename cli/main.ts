@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { AGENT_VERSION } from '../shared/version.js';
 
@@ -7,19 +7,17 @@ type Register = (program: Command) => void;
 
 /**
  * The agent as one file when `npm run build` made it
- * (scripts/bundle-agent.ts: ~2 MB less memory on the device), else its modules.
+ * (scripts/bundle-agent.ts: ~2 MB less memory on the device), else its
+ * modules. A bundle older than the compiled agent (tsc run alone since) is
+ * stale and not used.
  */
 async function loadAgentCommand(): Promise<typeof import('../agent/main.js')> {
   const bundle = new URL('../agent/main.bundle.js', import.meta.url);
-  return existsSync(bundle) ? ((await import(bundle.href)) as typeof import('../agent/main.js')) : import('../agent/main.js');
+  const modules = new URL('../agent/main.js', import.meta.url);
+  const fresh = existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(modules).mtimeMs;
+  return fresh ? ((await import(bundle.href)) as typeof import('../agent/main.js')) : import('../agent/main.js');
 }
 
-/**
- * Each part registers its own sub-commands. They are imported lazily: the
- * agent on a 1 GB device must not carry the broker, controller and API
- * modules in memory, and operator commands should start quickly. Only a
- * help listing loads them all.
- */
 const PARTS: Record<string, () => Promise<Register[]>> = {
   broker: async () => [(await import('../broker/main.js')).registerBrokerCommands],
   agent: async () => [(await loadAgentCommand()).registerAgentCommand],
