@@ -28,7 +28,7 @@
  * Usage: node dist/bench/agent-link.js [--profiles default,cellular] [--updates 3] [--telemetry-samples 4]
  */
 import { parseArgs } from 'node:util';
-import { readRssBytes, sampleRss } from './lib/process-rss.js';
+import { readPeakRssBytes, readRssBytes, sampleRss } from './lib/process-rss.js';
 import { monthlyBudget, updateMinimum, type Budget, type ProfileMeasurement } from './link/budget.js';
 import { measureTlsHandshake, type HandshakeBytes } from './link/tls-handshake.js';
 import { estimateIp, ledgerOf, ledgerTotal, type Ledger } from './link/traffic.js';
@@ -63,7 +63,15 @@ interface ProfileResult {
   updates: { bytes: number[]; medianBytes: number; minimumBytes: number; ratioToMinimum: number; ratioToIssueMinimum: number; reports: number; events: number };
   reconnectBytes: number;
   telemetry: { samples: number[] };
-  rss: { idleMiB: number; peakMiB: number; idleAfterEachUpdateMiB: number[]; slopeKiBPerUpdate: number };
+  rss: {
+    idleMiB: number;
+    /** Highest RSS sampled (every 100 ms) during the updates. */
+    peakMiB: number;
+    /** VmHWM: the kernel's high-water mark since the process started (its first apply included). */
+    highWaterMiB: number;
+    idleAfterEachUpdateMiB: number[];
+    slopeKiBPerUpdate: number;
+  };
 }
 
 const MiB = 2 ** 20;
@@ -120,7 +128,8 @@ async function measureProfile(
       });
       idleAfter.push(await readRssBytes(pid));
     }
-    const peakRss = await peak.stop();
+    const peakRss = (await peak.stop()).peakBytes;
+    const highWater = await readPeakRssBytes(pid);
     const totals = samples.map((s) => ledgerTotal(s.ledger));
     const mid = samples.find((s) => ledgerTotal(s.ledger) === median(totals)) as UpdateSample;
 
@@ -182,6 +191,7 @@ async function measureProfile(
       rss: {
         idleMiB: round1(idleRss / MiB),
         peakMiB: round1(peakRss / MiB),
+        highWaterMiB: round1(highWater / MiB),
         idleAfterEachUpdateMiB: idleAfter.map((b) => round1(b / MiB)),
         slopeKiBPerUpdate: Math.round(slope / 1024),
       },
@@ -241,7 +251,7 @@ function tables(results: Record<string, ProfileResult>, tls: HandshakeBytes): st
   row('update ÷ minimum (÷ issue 11\'s 2.78 KB)', (r) => `${r.updates.ratioToMinimum} (${r.updates.ratioToIssueMinimum})`);
   row('reconnect: MQTT bytes', (r) => String(r.reconnectBytes));
   row('telemetry message bytes (first, then)', (r) => r.telemetry.samples.join(', '));
-  row('agent RSS idle / peak (MiB)', (r) => `${r.rss.idleMiB} / ${r.rss.peakMiB}`);
+  row('agent RSS idle / peak in updates / high-water since start (MiB)', (r) => `${r.rss.idleMiB} / ${r.rss.peakMiB} / ${r.rss.highWaterMiB}`);
   row('agent RSS after each update (MiB)', (r) => r.rss.idleAfterEachUpdateMiB.join(', '));
   lines.push('');
   lines.push(`TLS handshake (Node, fleet certificate, TLS 1.3 with session tickets): ${tls.up} B up + ${tls.down} B down per connection.`);

@@ -1,18 +1,26 @@
 #!/usr/bin/env node
+import { existsSync, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { AGENT_VERSION } from '../shared/version.js';
 
 type Register = (program: Command) => void;
 
 /**
- * Each part registers its own sub-commands. They are imported lazily: the
- * agent on a 1 GB device must not carry the broker, controller and API
- * modules in memory, and operator commands should start quickly. Only a
- * help listing loads them all.
+ * The agent as one file when `npm run build` made it
+ * (scripts/bundle-agent.ts: ~2 MB less memory on the device), else its
+ * modules. A bundle older than the compiled agent (tsc run alone since) is
+ * stale and not used.
  */
+async function loadAgentCommand(): Promise<typeof import('../agent/main.js')> {
+  const bundle = new URL('../agent/main.bundle.js', import.meta.url);
+  const modules = new URL('../agent/main.js', import.meta.url);
+  const fresh = existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(modules).mtimeMs;
+  return fresh ? ((await import(bundle.href)) as typeof import('../agent/main.js')) : import('../agent/main.js');
+}
+
 const PARTS: Record<string, () => Promise<Register[]>> = {
   broker: async () => [(await import('../broker/main.js')).registerBrokerCommands],
-  agent: async () => [(await import('../agent/main.js')).registerAgentCommand],
+  agent: async () => [(await loadAgentCommand()).registerAgentCommand],
   up: async () => [(await import('./up.js')).registerUpCommand],
   controller: async () => [(await import('../controller/main.js')).registerControllerCommand],
   operator: async () => [
@@ -37,6 +45,8 @@ async function main(): Promise<void> {
     .showHelpAfterError();
   const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const parts = first && first in PARTS && first !== 'operator' ? [first] : first && first !== 'help' ? ['operator'] : Object.keys(PARTS);
+  // Before the agent's modules load: the compilers' memory goes at import time.
+  if (parts.length === 1 && parts[0] === 'agent') (await import('../agent/lean-v8.js')).applyLeanV8Flags();
   for (const part of parts) for (const register of await (PARTS[part] as () => Promise<Register[]>)()) register(program);
   await program.parseAsync(process.argv);
 }

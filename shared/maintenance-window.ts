@@ -1,4 +1,5 @@
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as Parser } from 'cron-parser';
 import type { MaintenanceWindow } from './schemas/desired-state.js';
 import { WALL_SEARCH_MARGIN_MS, zone } from './wall-clock.js';
 
@@ -21,6 +22,17 @@ import { WALL_SEARCH_MARGIN_MS, zone } from './wall-clock.js';
 
 const MAX_MATCHES = 100_000;
 
+const require = createRequire(import.meta.url);
+let parser: typeof Parser | undefined;
+
+/**
+ * cron-parser, loaded on first use: with luxon it is ~1.5 MB of an agent's
+ * memory, and most devices are never sent a maintenance window (issue 11).
+ */
+function cronParser(): typeof Parser {
+  return (parser ??= (require('cron-parser') as typeof import('cron-parser')).CronExpressionParser);
+}
+
 /** Error message for a cron this module cannot use, or null. */
 export function checkCron(cron: string): string | null {
   const fields = cron.trim().split(/\s+/);
@@ -28,7 +40,7 @@ export function checkCron(cron: string): string | null {
   // Hashed fields (H) are random without a seed: windows must be deterministic.
   if (/\bH\b/i.test(cron)) return 'hashed cron fields (H) are not supported';
   try {
-    CronExpressionParser.parse(cron, { tz: 'UTC', currentDate: new Date(Date.UTC(2000, 0, 1)) }).next();
+    cronParser().parse(cron, { tz: 'UTC', currentDate: new Date(Date.UTC(2000, 0, 1)) }).next();
   } catch (err) {
     return `invalid cron "${cron}": ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -39,7 +51,7 @@ export function checkCron(cron: string): string | null {
 export function nextWindowStart(window: MaintenanceWindow, after: Date): Date {
   const z = zone(window.timezone);
   const afterMs = after.getTime();
-  const it = CronExpressionParser.parse(window.cron, {
+  const it = cronParser().parse(window.cron, {
     tz: 'UTC',
     currentDate: new Date(z.wall(afterMs) - WALL_SEARCH_MARGIN_MS),
   });
