@@ -62,7 +62,7 @@ const BENCHMARKS: Benchmark[] = [
     smokeArgs: ['--devices', '20', '--samples', '20', '--setup-timeout-s', '120'],
   },
   // Issue 11: one real agent (Docker) per link profile behind a byte-counting relay: MB per device per month, agent RSS.
-  { name: 'agent-link', script: 'agent-link.js', args: ['--updates', '5'], fullArgs: ['--updates', '10'], smokeArgs: ['--updates', '1', '--telemetry-samples', '2'] },
+  { name: 'agent-link', script: 'agent-link.js', args: ['--updates', '5'], fullArgs: ['--updates', '20'], smokeArgs: ['--updates', '1', '--telemetry-samples', '2'] },
 ];
 
 function argsOf(bench: Benchmark, mode: Mode): string[] {
