@@ -1,12 +1,9 @@
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRollout } from '../../cli/client/rollout-client.js';
-import { buildApi } from '../../controller/http/build-api.js';
-import { silentLogger } from '../../shared/logger.js';
-import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
-import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
-import { RolloutFleet } from '../helpers/rollout-fleet.js';
+import { deployFirstRelease, startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
+import { TEST_IMAGE_2 } from '../helpers/images.js';
+import type { RolloutFleet } from '../helpers/rollout-fleet.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /**
@@ -18,38 +15,20 @@ import { waitFor } from '../helpers/wait-for.js';
  * what each reported.
  */
 describe('report formats side by side', () => {
-  let rig: ControlPlaneRig;
-  let api: FastifyInstance;
+  let ctx: FleetRig;
   let fleet: RolloutFleet;
   const role = `fmt-${Math.random().toString(36).slice(2, 7)}`;
   const AGENT_ARGS = [['--report-format', 'full', '--event-detail', 'steps'], [], ['--profile', 'cellular']];
   dumpOnFailure(() => ({ ...(fleet?.outputs() ?? {}) }));
 
   beforeAll(async () => {
-    rig = await startControlPlane({ controller: { rolloutPollSeconds: 0.5 } });
-    api = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: silentLogger() });
-    await api.listen({ host: '127.0.0.1', port: 0 });
-    const address = api.server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    fleet = await RolloutFleet.start({
-      api: { url, token: rig.adminToken },
-      brokerUrl: rig.brokerUrl,
-      serviceAuth: rig.serviceAuth,
-      prefix: 'fmt',
-      count: 3,
-      labels: () => ({ role }),
-      agentArgs: (i) => AGENT_ARGS[i] ?? [],
-    });
-    await fleet.client.createRelease({ app: 'web', version: '1', workloads: { main: { image: TEST_IMAGE, stopTimeoutSeconds: 1 } } });
-    await fleet.client.createRelease({ app: 'web', version: '2', workloads: { main: { image: TEST_IMAGE_2, stopTimeoutSeconds: 1 } } });
-    await fleet.client.createDeployment({ app: 'web', version: '1', target: { kind: 'selector', selector: `role=${role}` } });
-    await Promise.all(fleet.ids.map((id) => fleet.converged(id, 1)));
+    ctx = await startFleetRig({ prefix: 'fmt', count: 3, labels: () => ({ role }), agentArgs: (i) => AGENT_ARGS[i] ?? [] });
+    fleet = ctx.fleet;
+    await deployFirstRelease(fleet, { app: 'web', workload: 'main', role });
   });
 
   afterAll(async () => {
-    await fleet?.close();
-    await api?.close();
-    await rig?.close();
+    await ctx?.close();
   });
 
   it('one rollout converges a full-report agent, a compact one and a cellular one', async () => {

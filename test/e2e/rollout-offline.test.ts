@@ -1,14 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRollout } from '../../cli/client/rollout-client.js';
-import { buildApi } from '../../controller/http/build-api.js';
 import { RolloutSpec } from '../../controller/rollout/model.js';
 import { planWaveLayout } from '../../controller/rollout/plan-waves.js';
-import { silentLogger } from '../../shared/logger.js';
-import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
 import { deviceContainers } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
-import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
+import { deployFirstRelease, startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
+import { TEST_IMAGE_2 } from '../helpers/images.js';
 import { assertWavesInOrder, RolloutFleet } from '../helpers/rollout-fleet.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -19,29 +16,19 @@ import { waitFor } from '../helpers/wait-for.js';
  * rollout's release; its late success is recorded.
  */
 describe('rollout with an offline device', () => {
-  let rig: ControlPlaneRig;
-  let api: FastifyInstance;
+  let ctx: FleetRig;
   let fleet: RolloutFleet;
   const role = `off-${Math.random().toString(36).slice(2, 7)}`;
   dumpOnFailure(() => ({ ...(fleet?.outputs() ?? {}) }));
 
   beforeAll(async () => {
-    rig = await startControlPlane({ controller: { rolloutPollSeconds: 0.5 } });
-    api = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: silentLogger() });
-    await api.listen({ host: '127.0.0.1', port: 0 });
-    const address = api.server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    fleet = await RolloutFleet.start({ api: { url, token: rig.adminToken }, brokerUrl: rig.brokerUrl, serviceAuth: rig.serviceAuth, prefix: 'off', count: 3, labels: () => ({ role }) });
-    await fleet.client.createRelease({ app: 'gw', version: '1', workloads: { relay: { image: TEST_IMAGE, stopTimeoutSeconds: 1 } } });
-    await fleet.client.createRelease({ app: 'gw', version: '2', workloads: { relay: { image: TEST_IMAGE_2, stopTimeoutSeconds: 1 } } });
-    await fleet.client.createDeployment({ app: 'gw', version: '1', target: { kind: 'selector', selector: `role=${role}` } });
-    await Promise.all(fleet.ids.map((id) => fleet.converged(id, 1)));
+    ctx = await startFleetRig({ prefix: 'off', count: 3, labels: () => ({ role }) });
+    fleet = ctx.fleet;
+    await deployFirstRelease(fleet, { app: 'gw', workload: 'relay', role });
   });
 
   afterAll(async () => {
-    await fleet?.close();
-    await api?.close();
-    await rig?.close();
+    await ctx?.close();
   });
 
   it('times the offline device out, advances by thresholds, and records its late success when it returns', async () => {

@@ -1,13 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRollout, operateRollout } from '../../cli/client/rollout-client.js';
-import { buildApi } from '../../controller/http/build-api.js';
-import { silentLogger } from '../../shared/logger.js';
 import { runCli } from '../helpers/cli-run.js';
-import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
 import { deviceContainers } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
-import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
+import { deployFirstRelease, startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
+import { TEST_IMAGE_2 } from '../helpers/images.js';
 import { assertWavesInOrder, RolloutFleet } from '../helpers/rollout-fleet.js';
 
 /**
@@ -17,43 +14,33 @@ import { assertWavesInOrder, RolloutFleet } from '../helpers/rollout-fleet.js';
  * receive it.
  */
 describe('rollout waves end to end', () => {
-  let rig: ControlPlaneRig;
-  let api: FastifyInstance;
+  let ctx: FleetRig;
   let fleet: RolloutFleet;
-  let url: string;
+  let cli: { url: string; token: string };
   const role = `wave-${Math.random().toString(36).slice(2, 7)}`;
   dumpOnFailure(() => ({ ...(fleet?.outputs() ?? {}) }));
 
   beforeAll(async () => {
-    rig = await startControlPlane({ controller: { rolloutPollSeconds: 0.5 } });
-    api = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: silentLogger() });
-    await api.listen({ host: '127.0.0.1', port: 0 });
-    const address = api.server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    fleet = await RolloutFleet.start({ api: { url, token: rig.adminToken }, brokerUrl: rig.brokerUrl, serviceAuth: rig.serviceAuth, prefix: 'wv', count: 3, labels: () => ({ role }) });
-    const c = fleet.client;
-    await c.createRelease({ app: 'web', version: '1', workloads: { main: { image: TEST_IMAGE, stopTimeoutSeconds: 1 } } });
-    await c.createRelease({ app: 'web', version: '2', workloads: { main: { image: TEST_IMAGE_2, stopTimeoutSeconds: 1 } } });
-    await c.createRelease({ app: 'web', version: '3-bad', workloads: { main: { image: TEST_IMAGE_2, command: ['sh', '-c', 'exit 3'], restart: 'no' } } });
-    await c.createDeployment({ app: 'web', version: '1', target: { kind: 'selector', selector: `role=${role}` } });
-    await Promise.all(fleet.ids.map((id) => fleet.converged(id, 1)));
+    ctx = await startFleetRig({ prefix: 'wv', count: 3, labels: () => ({ role }) });
+    fleet = ctx.fleet;
+    cli = { url: ctx.url, token: ctx.rig.adminToken };
+    await fleet.client.createRelease({ app: 'web', version: '3-bad', workloads: { main: { image: TEST_IMAGE_2, command: ['sh', '-c', 'exit 3'], restart: 'no' } } });
+    await deployFirstRelease(fleet, { app: 'web', workload: 'main', role });
   });
 
   afterAll(async () => {
-    await fleet?.close();
-    await api?.close();
-    await rig?.close();
+    await ctx?.close();
   });
 
   it('a 3-wave rollout succeeds: waves in order, every device on the new release, CLI watch exits 0', async () => {
     const id = `web-2-${role}`;
     const created = await runCli(
       ['rollout', 'create', '--app', 'web', '--to', '2', '--selector', `role=${role}`, '--waves', '1,2,100%', '--device-timeout', '2m', '--id', id],
-      { url, token: rig.adminToken },
+      cli,
     );
     expect(created.stderr).toBe('');
     expect(created.stdout).toContain(`Created rollout ${id}: web@2 to 3 devices in 3 waves (1, 1, 1)`);
-    const watched = await runCli(['rollout', 'watch', id, '--interval', '0.5'], { url, token: rig.adminToken });
+    const watched = await runCli(['rollout', 'watch', id, '--interval', '0.5'], cli);
     expect(watched.code, watched.stderr).toBe(0);
     expect(watched.stdout).toContain(`Rollout ${id} succeeded: 3 devices run web@2`);
     // Plain lines (not a terminal), one per change: the waves were seen passing one by one.
@@ -69,7 +56,7 @@ describe('rollout waves end to end', () => {
       expect(fleet.received(deviceId)).toEqual([1, 2]);
       expect((await deviceContainers(deviceId)).map((c) => [c.image, c.state])).toEqual([[TEST_IMAGE_2, 'running']]);
     }
-    const shown = await runCli(['rollout', 'show', id, '--json'], { url, token: rig.adminToken });
+    const shown = await runCli(['rollout', 'show', id, '--json'], cli);
     expect((JSON.parse(shown.stdout) as { rollout: { phase: string } }).rollout.phase).toBe('succeeded');
   });
 
@@ -85,7 +72,7 @@ describe('rollout waves end to end', () => {
     const later = paused.devices.filter((d) => d.wave > 0);
     expect(later.every((d) => d.status === 'pending' && d.version === null)).toBe(true);
 
-    const watched = await runCli(['rollout', 'watch', id], { url, token: rig.adminToken });
+    const watched = await runCli(['rollout', 'watch', id], cli);
     expect(watched.code).toBe(3);
     expect(watched.stdout).toContain(`Rollout ${id} is paused: wave 0 failed`);
 
