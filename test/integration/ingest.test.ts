@@ -35,13 +35,22 @@ describe('controller ingest', () => {
 
   const send = (channel: string, payload: string, retain = false) => pub.client.publishAsync(t(channel), payload, { qos: 1, retain });
   const status = () => rig.controller.status.get(id);
+  /** Returns a wait that resolves once one more message of the channel was dropped as stale (or a duplicate) than now. */
+  const staleDropped = async (channel: string): Promise<() => Promise<void>> => {
+    const count = async (): Promise<number> => (await rig.controller.status.metrics())[`ingest.${channel}.stale`] ?? 0;
+    const before = await count();
+    return async () => {
+      await waitFor(async () => (await count()) > before, { timeoutMs: 5000, description: `a stale ${channel} message dropped` });
+    };
+  };
 
   it('keeps the newest presence by epoch and ignores a stale will', async () => {
     await send('presence', presence('online', 10));
     await waitFor(async () => (await status()).online, { timeoutMs: 5000 });
+    const dropped = await staleDropped('presence');
     await send('presence', presence('offline', 9)); // the will of an older, taken-over connection
     await send('presence', presence('online', 10));
-    await new Promise((r) => setTimeout(r, 300));
+    await dropped(); // the older epoch's will
     expect((await status()).online).toBe(true);
     await send('presence', presence('offline', 10)); // this connection's own will
     await waitFor(async () => !(await status()).online, { timeoutMs: 5000 });
@@ -52,8 +61,9 @@ describe('controller ingest', () => {
   it('keeps the newest report and lifts the version counter to what the device has seen', async () => {
     await send('reported', reported(7, 7, '2026-11-23T10:00:00Z'));
     await waitFor(async () => (await status()).reported?.desired.appliedVersion === 7, { timeoutMs: 5000 });
+    const dropped = await staleDropped('reported');
     await send('reported', reported(5, 5, '2026-11-23T11:00:00Z')); // older version, later clock: stale
-    await new Promise((r) => setTimeout(r, 300));
+    await dropped();
     expect((await status()).reported?.desired.appliedVersion).toBe(7);
     expect(Number(await rig.controller.redis.get('outpost:version:ingest-dev'))).toBe(7);
     // So the next document published for the device is above what it has seen.
@@ -144,9 +154,10 @@ describe('controller ingest', () => {
 
   it('de-duplicates events by id (QoS 1 is at-least-once)', async () => {
     const event = JSON.stringify({ protocol: 1, deviceId: id, id: 'evt-1', at: new Date().toISOString(), type: 'agent.started', level: 'info', message: 'hello' });
+    const dropped = await staleDropped('events');
     await send('events', event);
     await send('events', event);
-    await new Promise((r) => setTimeout(r, 300));
+    await dropped();
     const events = await rig.controller.controlPlane.eventsOf(id);
     expect(events.filter((e) => e.id === 'evt-1')).toHaveLength(1);
   });
