@@ -73,7 +73,7 @@ describe('update lock taken while the update downloads', () => {
 
     const report = await rig.watch.waitForReport((r) => r.phase === 'deferred' && r.deferred?.version === 2, 30_000, 'deferred: locked');
     expect(report.deferred).toMatchObject({ version: 2, reason: 'locked', workloads: ['app'] });
-    expect(report.workloads.app).toMatchObject({ state: 'deferred', containerId: old!.id });
+    expect(report.workloads.app).toMatchObject({ state: 'deferred', containerId: old!.id.slice(0, 12) }); // compact reports: 12-digit ids (DD-037)
     expect(await docker.getImage(next.image).inspect()).toBeTruthy();
     expect((await appContainers(rig)).map((c) => [c.id, c.state])).toEqual([[old!.id, 'running']]);
     expect(rig.watch.events.filter((e) => e.version === 2 && e.data.step === 'stop')).toEqual([]);
