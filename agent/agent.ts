@@ -34,6 +34,7 @@ import type { StateStore } from './state/state-store.js';
 import { hostCpus, readSystemSources } from './telemetry/system-sources.js';
 import { TelemetryLoop } from './telemetry/telemetry-loop.js';
 import { runFor, type RunResult } from './update-runner.js';
+import { credentialSource } from './mqtt/connect-refusal.js';
 
 /** Refusals whose document's version cannot be believed: it may be anything an attacker wrote. */
 const UNTRUSTED_VERSION: ReadonlySet<string> = new Set(['DESIRED_SIGNATURE', 'DESIRED_UNSIGNED', 'DESIRED_EXPIRED', 'DESIRED_WRONG_DEVICE']);
@@ -123,6 +124,7 @@ export class Agent {
         subscriptions: [this.topics.desired(config.deviceId), this.topics.commands(config.deviceId)],
         presenceTopic: this.topics.presence(config.deviceId),
         publishTimeoutMs: 30_000,
+        credential: credentialSource(config),
       },
       {
         connect: deps.connect,

@@ -5,6 +5,7 @@ import { backoffDelayMs, type BackoffPolicy } from '../../shared/backoff.js';
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { TlsMaterial } from './tls-files.js';
+import { connectRefusalHint } from './connect-refusal.js';
 
 export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
 
@@ -22,6 +23,8 @@ export interface ConnectionOptions {
   subscriptions: readonly string[];
   presenceTopic: string;
   publishTimeoutMs: number;
+  /** Where the credential comes from, named in the error when the broker refuses the device (connect-refusal.ts). */
+  credential?: string;
 }
 
 export interface ConnectionDeps {
@@ -225,7 +228,10 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
         this.scheduleReconnect();
       });
       client.on('error', (err) => {
-        log.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'mqtt error');
+        const code = (err as { code?: unknown }).code;
+        const hint = connectRefusalHint(code, { deviceId: this.options.deviceId, credential: this.options.credential ?? 'the device secret' });
+        if (hint) log.error({ err: err.message, code, deviceId: this.options.deviceId, hint }, `connection refused: ${hint}`);
+        else log.warn({ err: err.message, code }, 'mqtt error');
       });
     } catch (err) {
       this.deps.logger.error({ err: errorMessage(err) }, 'cannot open mqtt client');
