@@ -76,9 +76,9 @@ describe.skipIf(testBrokerKind() === 'mosquitto-dynsec')('README quick start', (
         'services:',
         '  web:',
         `    image: ${TEST_IMAGE}`,
-        '    command: ["sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]',
+        '    command: ["sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 8081 -h /tmp"]',
         '    environment: { GREETING: hello }',
-        '    healthcheck: { test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"], interval: 1s, retries: 3 }',
+        '    healthcheck: { test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8081/"], interval: 1s, retries: 3 }',
         '',
       ].join('\n'),
     );
