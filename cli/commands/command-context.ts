@@ -48,6 +48,8 @@ export interface CommandContext {
   print(text: string): void;
   /** The machine answer of `--json`. */
   printJson(value: unknown): void;
+  /** `outpost: warning: …` on stderr: the command did what it was asked, but probably not what was meant. */
+  warn(text: string): void;
   /** Asks on the terminal; false when the answer is not yes. */
   confirm(question: string): Promise<boolean>;
   readonly interactive: boolean;
@@ -171,6 +173,7 @@ export function buildContext(flags: ApiFlags, env: Env): CommandContext {
     now: () => new Date(),
     print: (text) => void stdout.write(`${text}\n`),
     printJson: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    warn: (text) => void process.stderr.write(`outpost: warning: ${text}\n`),
     interactive,
     async confirm(question) {
       const rl = createInterface({ input: process.stdin, output: process.stderr });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { publishedCount } from '../client/responses.js';
-import { deploymentCounts, renderDeploymentDetail, renderDeploymentList } from '../output/deployment-view.js';
+import { deploymentCounts, deploymentWarnings, renderDeploymentDetail, renderDeploymentList } from '../output/deployment-view.js';
 import { deliveryLine } from '../output/delivery-view.js';
 import { formatTarget } from '../output/format.js';
 import { collect, integerArg, releaseRefArg } from './args.js';
@@ -50,6 +50,9 @@ export function registerDeploymentCommands(program: Command): void {
             `  ${deliveryLine(answer.delivery, publishedCount(answer.published))}`,
           ].join('\n'),
         );
+        const shadowedAll = d.targeted.length > 0 && d.shadowed.length === d.targeted.length;
+        const others = shadowedAll ? (await ctx.client.listDeployments()).deployments : [];
+        for (const w of deploymentWarnings(d, others)) ctx.warn(w);
       }),
     );
 

@@ -39,3 +39,29 @@ export function renderDeploymentDetail(d: DeploymentDetailBody, o: ViewOptions):
   );
   return `${head}\n\nDevices\n${devices}`;
 }
+
+/**
+ * What a new deployment probably did not mean to do (issue 12): a selector
+ * that matches no device (a typo in a label), or every targeted device kept
+ * on another deployment of the app with a higher priority (e.g. a rollout's).
+ * `others`: the other deployments of the app.
+ */
+export function deploymentWarnings(d: DeploymentDetailBody, others: readonly DeploymentBody[]): string[] {
+  const warnings: string[] = [];
+  if (d.targeted.length === 0) {
+    warnings.push(
+      d.target.kind === 'selector'
+        ? `the selector ${JSON.stringify(d.target.selector)} matches no device; check the labels with \`outpost device ls --selector ${JSON.stringify(d.target.selector)}\``
+        : 'none of the listed devices is enrolled',
+    );
+  } else if (d.shadowed.length === d.targeted.length) {
+    const higher = others.filter((o) => o.app === d.app && o.id !== d.id && o.priority >= d.priority).sort((a, b) => b.priority - a.priority);
+    const who = higher.length ? `: ${higher.map((o) => `${o.id} (${o.app}@${o.version}, priority ${o.priority})`).join(', ')}` : '';
+    const top = higher[0];
+    warnings.push(
+      `every targeted device (${d.targeted.length}) keeps ${d.app} from a deployment of higher priority${who}. ` +
+        (top ? `Deploy with --priority ${top.priority + 1}, or remove it: \`outpost deployment rm ${top.id}\`` : 'Deploy with a higher --priority'),
+    );
+  }
+  return warnings;
+}

@@ -198,6 +198,18 @@ describe('outpost CLI against a real API', () => {
     expect(ls).toMatch(/^fleet\s+kiosk@1\.0\.0\s+0\s+role=kiosk\s+/m);
     expect((await json<{ deployments: { id: string }[] }>(['deployment', 'ls'])).deployments.map((d) => d.id).sort()).toEqual(['fleet', 'hot-a']);
 
+    // Issue 12: done as asked, but probably not what was meant: a warning on stderr, exit 0.
+    const typo = await cli(['deploy', 'kiosk@1.0.0', '--to', 'role=kiosks', '--id', 'typo']);
+    expect(typo.code).toBe(0);
+    expect(typo.stdout).toContain('0 targeted');
+    expect(typo.stderr).toMatch(/^outpost: warning: the selector "role=kiosks" matches no device; check the labels with `outpost device ls --selector "role=kiosks"`\n$/);
+    const shadowedAll = await cli(['deploy', 'kiosk@1.0.0', '--device', 'kiosk-a', '--id', 'low-a']);
+    expect(shadowedAll.code).toBe(0);
+    expect(shadowedAll.stderr).toContain('outpost: warning: every targeted device (1) keeps kiosk from a deployment of higher priority: hot-a (kiosk@2.0.0, priority 10)');
+    expect(shadowedAll.stderr).toContain('Deploy with --priority 11, or remove it: `outpost deployment rm hot-a`');
+    await ok(['deployment', 'rm', 'typo']);
+    await ok(['deployment', 'rm', 'low-a']);
+
     expect((await fails(['deploy', 'kiosk@1.0.0'])).line).toMatch(/either --to SELECTOR or --device ID.*\(USAGE\)$/);
     expect((await fails(['deploy', 'kiosk@3.0.0', '--to', 'role=kiosk'])).line).toMatch(/\(RELEASE_NOT_FOUND\)$/);
     expect((await fails(['deploy', 'kiosk@1.0.0', '--to', 'role=kiosk', '--priority', 'high'])).line).toMatch(/--priority must be an integer.*\(USAGE\)$/);

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseEnvChanges, parseLabelChanges, deviceWorkload } from '../../cli/commands/args.js';
 import { describeError } from '../../cli/commands/command-context.js';
 import { ApiClientError } from '../../cli/client/api-client.js';
-import type { DeviceDetailBody } from '../../cli/client/responses.js';
+import type { DeploymentBody, DeploymentDetailBody, DeviceDetailBody } from '../../cli/client/responses.js';
+import { deploymentWarnings } from '../../cli/output/deployment-view.js';
 import { renderDeviceDetail, renderDeviceList } from '../../cli/output/device-view.js';
 import { formatAgo, formatDuration, formatLabels, formatList, formatTarget } from '../../cli/output/format.js';
 import { renderFields, renderTable, visibleWidth } from '../../cli/output/table.js';
@@ -151,5 +152,36 @@ describe('command arguments', () => {
     [new Error('boom'), true, 'boom (UNEXPECTED)', 1],
   ])('error %# becomes one line and an exit code', (err, tokenGiven, line, exitCode) => {
     expect(describeError(err, tokenGiven)).toEqual({ line, exitCode });
+  });
+});
+
+describe('deployment warnings (issue 12)', () => {
+  const base = {
+    id: 'dep-1',
+    app: 'kiosk',
+    version: '1.0.2',
+    priority: 0,
+    target: { kind: 'selector' as const, selector: 'role=kiosk' },
+    createdAt: '2026-11-30T12:00:00.000Z',
+    targeted: ['a', 'b'],
+    applied: [] as string[],
+    shadowed: ['a', 'b'],
+    pinned: [] as string[],
+    running: [] as string[],
+  };
+  const rollout = { id: 'rollout-r1', app: 'kiosk', version: '1.0.1', priority: 1_000_000, target: { kind: 'selector' as const, selector: 'role=kiosk' }, createdAt: base.createdAt };
+
+  it('a deployment every targeted device ignores names who wins and how to change it', () => {
+    const other = { ...rollout, id: 'other-app', app: 'sensor', priority: 5 };
+    expect(deploymentWarnings(base as DeploymentDetailBody, [rollout, other] as DeploymentBody[])).toEqual([
+      'every targeted device (2) keeps kiosk from a deployment of higher priority: rollout-r1 (kiosk@1.0.1, priority 1000000). Deploy with --priority 1000001, or remove it: `outpost deployment rm rollout-r1`',
+    ]);
+  });
+
+  it('a selector that matches nothing says so; a deployment that applies somewhere says nothing', () => {
+    expect(deploymentWarnings({ ...base, targeted: [], shadowed: [] } as DeploymentDetailBody, [])).toEqual([
+      'the selector "role=kiosk" matches no device; check the labels with `outpost device ls --selector "role=kiosk"`',
+    ]);
+    expect(deploymentWarnings({ ...base, applied: ['b'], shadowed: ['a'] } as DeploymentDetailBody, [rollout] as DeploymentBody[])).toEqual([]);
   });
 });
