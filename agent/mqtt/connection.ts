@@ -230,7 +230,8 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
       client.on('error', (err) => {
         const code = (err as { code?: unknown }).code;
         const hint = connectRefusalHint(code, { deviceId: this.options.deviceId, credential: this.options.credential ?? 'the device secret' });
-        if (hint) log.error({ err: err.message, code, deviceId: this.options.deviceId, hint }, `connection refused: ${hint}`);
+        // Same message as any MQTT error (what log searches look for), at error level and with what to check.
+        if (hint) log.error({ err: err.message, code, deviceId: this.options.deviceId, hint }, 'mqtt error');
         else log.warn({ err: err.message, code }, 'mqtt error');
       });
     } catch (err) {

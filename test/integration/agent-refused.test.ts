@@ -39,7 +39,8 @@ describe('an agent the broker refuses', () => {
     await broker.enroll('refused-known');
     for (const deviceId of ['refused-known', 'refused-unknown']) {
       const { agent, secretFile } = await run(deviceId, 'not-the-secret-of-this-device');
-      const line = await agent.waitForLine(/connection refused: the broker refused device/, 30_000);
+      const line = await agent.waitForLine(/"hint":"the broker refused device.*"msg":"mqtt error"/, 30_000);
+      expect(line).toContain('"level":50');
       expect(line).toContain(`\\"${deviceId}\\"`);
       expect(line).toContain(secretFile);
       expect(line).toContain(`outpost device show ${deviceId}`);
