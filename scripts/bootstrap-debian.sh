@@ -15,6 +15,7 @@ declare -A PROBES=(
   [mosquitto-clients]=mosquitto_pub
   [docker-registry]=docker-registry
   [apache2-utils]=htpasswd
+  [chromium]=chromium
 )
 
 export PATH="$PATH:/usr/sbin:/sbin"
