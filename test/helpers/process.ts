@@ -19,6 +19,12 @@ export interface SpawnProcessOptions {
   readonly bufferLines?: number;
   /** Grace period between SIGTERM and SIGKILL in `stop()`. */
   readonly stopGraceMs?: number;
+  /**
+   * Run in its own process group and signal the whole group, as a terminal's
+   * Ctrl-C does: for wrappers such as `npm start` that do not pass a signal on
+   * to the script they run.
+   */
+  readonly processGroup?: boolean;
 }
 
 export interface ManagedProcess {
@@ -48,6 +54,13 @@ const CLOSE_AFTER_EXIT_MS = 200;
  * child (MaxListenersExceededWarning in tests with many processes).
  */
 const liveChildren = new Set<ChildProcess>();
+/** Children started as process-group leaders: the exit hook and kill() signal the whole group. */
+const processGroups = new WeakSet<ChildProcess>();
+
+function signalChild(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (processGroups.has(child) && child.pid !== undefined) process.kill(-child.pid, signal);
+  else child.kill(signal);
+}
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -56,7 +69,7 @@ function installExitHook(): void {
   process.once('exit', () => {
     for (const child of liveChildren) {
       try {
-        child.kill('SIGKILL');
+        signalChild(child, 'SIGKILL');
       } catch {
         // already gone
       }
@@ -80,7 +93,9 @@ export function spawnProcess(command: string, opts: SpawnProcessOptions = {}): M
     cwd: opts.cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.processGroup === true,
   });
+  if (opts.processGroup === true) processGroups.add(child);
   installExitHook();
   liveChildren.add(child);
 
@@ -188,7 +203,7 @@ export function spawnProcess(command: string, opts: SpawnProcessOptions = {}): M
   const kill = (signal: NodeJS.Signals = 'SIGTERM'): void => {
     if (exitInfo !== undefined || child.pid === undefined) return;
     try {
-      child.kill(signal);
+      signalChild(child, signal);
     } catch {
       // raced with exit
     }
