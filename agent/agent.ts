@@ -116,6 +116,7 @@ export class Agent {
       {
         deviceId: config.deviceId,
         brokerUrl: config.brokerUrl,
+        failoverUrls: config.failoverBrokerUrls,
         secret: config.secret,
         keepaliveSeconds: config.keepaliveSeconds,
         connectTimeoutMs: config.connectTimeoutMs,

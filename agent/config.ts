@@ -29,15 +29,22 @@ export const AGENT_PROFILES = {
 } as const;
 export type AgentProfile = keyof typeof AGENT_PROFILES;
 
+const BrokerUrl = z
+  .string()
+  .regex(/^(mqtts?|tcp|tls):\/\/[^\s/,]+(:\d+)?\/?$/, { message: 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883', abort: true })
+  // The regex admits authorities the URL parser refuses (`mqtt://:0`, a port over 65535), which would throw later.
+  .refine((url) => URL.canParse(url), 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883');
+
 export const AgentConfig = z.strictObject({
   deviceId: DeviceId,
   /** Which defaults apply to keepalive, telemetry and report pacing (AGENT_PROFILES). */
   profile: z.enum(['default', 'cellular']).default('default'),
-  brokerUrl: z
-    .string()
-    .regex(/^(mqtts?|tcp|tls):\/\/[^\s/]+(:\d+)?\/?$/, { message: 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883', abort: true })
-    // The regex admits authorities the URL parser refuses (`mqtt://:0`, a port over 65535), which would throw later.
-    .refine((url) => URL.canParse(url), 'broker must be a URL like mqtt://host:1883 or mqtts://host:8883'),
+  brokerUrl: BrokerUrl,
+  /**
+   * DD-046: further brokers of the same cluster (--broker A,B,…): after a failed attempt or a lost
+   * connection the agent tries the next one, round robin, with the same back-off.
+   */
+  failoverBrokerUrls: z.array(BrokerUrl).max(7, 'at most 8 broker URLs').default([]),
   /** Optional with a client certificate (certFile), which then authenticates the device (DD-023). */
   secret: z.string().min(1, 'the device secret is empty (--secret-file or OUTPOST_DEVICE_SECRET)').optional(),
   /** PEM CA that signed the broker's certificate (mqtts://); absent: the system's CAs. */
@@ -117,13 +124,23 @@ function checkSignatureSetting(config: AgentConfig): string | null {
  * operator says the link is protected otherwise.
  */
 function checkTransport(config: AgentConfig): string | null {
-  const url = new URL(config.brokerUrl);
-  const plaintext = url.protocol === 'mqtt:' || url.protocol === 'tcp:';
   const problems: string[] = [];
   if (config.secret === undefined && config.certFile === undefined) {
     problems.push('a device secret (--secret-file or OUTPOST_DEVICE_SECRET) or a client certificate (--cert and --key) is required');
   }
   if ((config.certFile === undefined) !== (config.keyFile === undefined)) problems.push('--cert and --key go together');
+  for (const brokerUrl of [config.brokerUrl, ...config.failoverBrokerUrls]) {
+    const problem = checkBrokerTransport(config, brokerUrl);
+    if (problem !== null && !problems.includes(problem)) problems.push(problem);
+  }
+  return problems.length ? problems.join('; ') : null;
+}
+
+/** One broker URL: TLS material only over TLS, and no plaintext across a network unless told so. */
+function checkBrokerTransport(config: AgentConfig, brokerUrl: string): string | null {
+  const url = new URL(brokerUrl);
+  const plaintext = url.protocol === 'mqtt:' || url.protocol === 'tcp:';
+  const problems: string[] = [];
   if (plaintext && (config.caFile ?? config.certFile ?? config.keyFile) !== undefined) {
     problems.push(`--ca, --cert and --key need a TLS broker URL (mqtts://), not ${url.protocol}//`);
   }

@@ -55,6 +55,12 @@ const int = (v: string | undefined): number | undefined => (v === undefined ? un
 /** on|off → boolean; anything else is passed on for the config schema to refuse by name. */
 const onOff = (v: string | undefined): boolean | string | undefined => (v === 'on' ? true : v === 'off' ? false : v);
 const absolute = (path: string | undefined): string | undefined => (path ? resolve(path) : undefined);
+/** `--broker A,B,…`: the first is where the agent connects first, the others its failover brokers (DD-046). */
+const brokerList = (v: string | undefined): { brokerUrl?: string; failoverBrokerUrls?: string[] } => {
+  if (v === undefined) return {};
+  const [first, ...rest] = v.split(',').map((u) => u.trim());
+  return rest.length === 0 ? { brokerUrl: first } : { brokerUrl: first, failoverBrokerUrls: rest };
+};
 
 /** Flags first, then environment; the only place the agent reads process.env. */
 export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, warnings: SecretFileWarning[] = []): Readonly<AgentConfig> {
@@ -68,7 +74,7 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     trust: trustFile === undefined ? undefined : readFileSync(trustFile, 'utf8'),
     acceptUnsigned: flags.acceptUnsigned === true || env.OUTPOST_ACCEPT_UNSIGNED === '1' ? true : undefined,
     deviceId: flags.device ?? env.OUTPOST_DEVICE,
-    brokerUrl: flags.broker ?? env.OUTPOST_BROKER_URL,
+    ...brokerList(flags.broker ?? env.OUTPOST_BROKER_URL),
     secret,
     caFile: absolute(flags.ca ?? env.OUTPOST_CA_FILE),
     certFile: absolute(flags.cert ?? env.OUTPOST_CERT_FILE),
@@ -161,7 +167,7 @@ export function registerAgentCommand(program: Command): void {
     .command('agent')
     .description('run the device agent: keeps this device\'s containers at the desired state published for it')
     .option('--device <id>', 'device id (env OUTPOST_DEVICE)')
-    .option('--broker <url>', 'broker URL, e.g. mqtt://host:1883 (env OUTPOST_BROKER_URL)')
+    .option('--broker <url>', 'broker URL, e.g. mqtts://host:8883; several brokers of one cluster: a comma-separated list, tried in turn (env OUTPOST_BROKER_URL)')
     .option('--state-dir <dir>', 'directory for the agent state (env OUTPOST_STATE_DIR)')
     .addOption(new Option('--secret <secret>', 'refused: use --secret-file or env OUTPOST_DEVICE_SECRET').hideHelp())
     .option('--secret-file <file>', 'file holding the device secret (env OUTPOST_DEVICE_SECRET_FILE)')

@@ -5,6 +5,7 @@ import { backoffDelayMs, type BackoffPolicy } from '../../shared/backoff.js';
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { TlsMaterial } from './tls-files.js';
+import { redactUrl } from '../../shared/redact-url.js';
 import { connectRefusalHint } from './connect-refusal.js';
 
 export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
@@ -12,6 +13,12 @@ export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
 export interface ConnectionOptions {
   deviceId: string;
   brokerUrl: string;
+  /**
+   * Further brokers of the same cluster (DD-046): after a failed attempt or a
+   * lost connection the next attempt goes to the next URL, round robin, with
+   * the same back-off. Absent or empty: always brokerUrl.
+   */
+  failoverUrls?: readonly string[];
   /** Absent: the client certificate (deps.currentTls) authenticates the device. */
   secret?: string | undefined;
   keepaliveSeconds: number;
@@ -74,9 +81,13 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private lastChangeAt = 0;
+  /** Index into brokerUrls of the broker the current (or next) attempt uses. */
+  private brokerIndex = 0;
   private opening = false;
   private closed = false;
   private started = false;
+  /** Publishes waiting for their PUBACK, per client: failed at once when that client's connection goes. */
+  private readonly pendingPublishes = new WeakMap<MqttClient, Set<(err?: Error) => void>>();
   /** Bytes of the connections already discarded (telemetry). */
   private readonly pastBytes = { bytesIn: 0, bytesOut: 0 };
 
@@ -95,10 +106,26 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     return this.epoch;
   }
 
+  private get brokerUrls(): readonly string[] {
+    return [this.options.brokerUrl, ...(this.options.failoverUrls ?? [])];
+  }
+
+  /** The broker the current (or next) attempt uses. */
+  get currentBrokerUrl(): string {
+    return this.brokerUrls[this.brokerIndex] ?? this.options.brokerUrl;
+  }
+
   /** Bytes read and written on the sockets of this device's MQTT connections, current and past (telemetry). */
   get bytes(): { bytesIn: number; bytesOut: number } {
     const current = streamBytes(this.client);
     return { bytesIn: this.pastBytes.bytesIn + current.bytesIn, bytesOut: this.pastBytes.bytesOut + current.bytesOut };
+  }
+
+  private failPending(client: MqttClient): void {
+    const pending = this.pendingPublishes.get(client);
+    if (!pending) return;
+    this.pendingPublishes.delete(client);
+    for (const settle of pending) settle(new Error('connection lost before the PUBACK'));
   }
 
   private retireBytes(client: MqttClient): void {
@@ -121,12 +148,21 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     const client = this.client;
     if (!client || !this.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('publish timed out')), this.options.publishTimeoutMs);
-      client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain }, (err) => {
+      // MQTT.js keeps a persistent session's unacknowledged PUBLISH for a resend on *its* next
+      // connection and never calls back; this client has none (each attempt is a new client).
+      // So a publish still waiting when its connection goes fails then, not at the time-out, and
+      // the caller resends it on the connection that follows (a failover takes well under that).
+      const settle = (err?: Error): void => {
         clearTimeout(timer);
+        this.pendingPublishes.get(client)?.delete(settle);
         if (err) reject(err);
         else resolve();
-      });
+      };
+      const timer = setTimeout(() => settle(new Error('publish timed out')), this.options.publishTimeoutMs);
+      let pending = this.pendingPublishes.get(client);
+      if (!pending) this.pendingPublishes.set(client, (pending = new Set()));
+      pending.add(settle);
+      client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain }, (err) => settle(err ?? undefined));
     });
   }
 
@@ -166,9 +202,11 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
       this.epoch = await this.deps.nextEpoch();
       if (this.closed) return;
       this.lastChangeAt = this.deps.clock.now();
-      const log = this.deps.logger.child({ epoch: this.epoch });
+      const brokerUrl = this.currentBrokerUrl;
+      const failover = this.brokerUrls.length > 1;
+      const log = this.deps.logger.child(failover ? { epoch: this.epoch, broker: redactUrl(brokerUrl) } : { epoch: this.epoch });
       const password = this.deps.currentSecret?.() ?? this.options.secret;
-      const client = this.deps.connect(this.options.brokerUrl, {
+      const client = this.deps.connect(brokerUrl, {
         clientId: this.options.deviceId,
         username: this.options.deviceId,
         ...(password ? { password } : {}),
@@ -217,6 +255,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
         );
       });
       client.on('close', () => {
+        this.failPending(client);
         if (this.client !== client) return;
         const wasConnected = this.connected;
         this.connected = false;
@@ -225,6 +264,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
           log.warn('disconnected');
           this.emit('disconnected');
         }
+        this.nextBroker();
         this.scheduleReconnect();
       });
       client.on('error', (err) => {
@@ -236,6 +276,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
       });
     } catch (err) {
       this.deps.logger.error({ err: errorMessage(err) }, 'cannot open mqtt client');
+      this.nextBroker();
       this.scheduleReconnect();
     } finally {
       this.opening = false;
@@ -266,6 +307,14 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     });
   }
 
+  /** After a failed attempt or a lost connection: the next broker of the list, if there are several. */
+  private nextBroker(): void {
+    const urls = this.brokerUrls;
+    if (urls.length < 2) return;
+    this.brokerIndex = (this.brokerIndex + 1) % urls.length;
+    this.deps.logger.info({ broker: redactUrl(this.currentBrokerUrl) }, 'next attempt goes to the next broker');
+  }
+
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer) return;
     const delay = backoffDelayMs(this.attempt, this.options.reconnect, this.deps.random);
@@ -292,6 +341,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     this.client = null;
     this.connected = false;
     if (old) {
+      this.failPending(old);
       this.retireBytes(old);
       old.removeAllListeners('connect');
       old.removeAllListeners('close');

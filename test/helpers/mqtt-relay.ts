@@ -77,7 +77,8 @@ function shaper(link: LinkShape | undefined, deliver: (chunk: Buffer) => void): 
  * device's metered link would carry (issue 11). With `link`, both directions
  * are shaped like a slow cellular link (tc netem is not available here).
  */
-export async function startMqttRelay(brokerPort: number, link?: LinkShape): Promise<MqttRelay> {
+/** `listenPort`: a port reserved earlier (e.g. one a client already has in its broker list); a free one by default. */
+export async function startMqttRelay(brokerPort: number, link?: LinkShape, listenPort = 0): Promise<MqttRelay> {
   const sockets = new Set<Socket>();
   const packets: RelayedPacket[] = [];
   const chunks: RelayedChunk[] = [];
@@ -133,7 +134,7 @@ export async function startMqttRelay(brokerPort: number, link?: LinkShape): Prom
     client.on('close', drop).on('error', drop);
     upstream.on('close', drop).on('error', drop);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(listenPort, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {

@@ -9,7 +9,10 @@ import { waitFor } from './wait-for.js';
 
 export interface FleetOptions {
   api: { url: string; token: string };
+  /** Where the observer (and, unless agentBrokerUrl says otherwise, the agents) connect. */
   brokerUrl: string;
+  /** The agents' `--broker`, e.g. a failover list `mqtt://a,mqtt://b`; brokerUrl by default. */
+  agentBrokerUrl?: string;
   serviceAuth: { username: string; password: string };
   /** Device ids are `<prefix>-<i>-<random>`. */
   prefix: string;
@@ -58,12 +61,20 @@ export class RolloutFleet {
     const secret = this.secrets.get(id);
     if (!dir || !secret) throw new Error(`unknown device ${id}`);
     const extraArgs = this.opts.agentArgs?.(this.ids.indexOf(id)) ?? [];
-    this.agents.set(id, await startAgent({ deviceId: id, brokerUrl: this.opts.brokerUrl, secret, stateDir: dir.path, extraArgs }));
+    const brokerUrl = this.opts.agentBrokerUrl ?? this.opts.brokerUrl;
+    this.agents.set(id, await startAgent({ deviceId: id, brokerUrl, secret, stateDir: dir.path, extraArgs }));
   }
 
   async stopAgent(id: string): Promise<void> {
     await this.agents.get(id)?.stop();
     this.agents.delete(id);
+  }
+
+  /** The running agent of a device. */
+  agent(id: string): ManagedProcess {
+    const agent = this.agents.get(id);
+    if (!agent) throw new Error(`no agent running for ${id}`);
+    return agent;
   }
 
   outputs(): Record<string, string> {

@@ -17,8 +17,10 @@ class FakeClient extends EventEmitter {
     this.subscribed.push(Object.keys(topics));
     cb(null, Object.keys(topics).map((topic) => ({ topic, qos: 1 })));
   }
+  /** When set, PUBACKs never come (a broker that died with the PUBLISH in flight). */
+  holdPublishes = false;
   publish(_t: string, _p: unknown, _o: unknown, cb?: (err?: Error) => void): void {
-    cb?.();
+    if (!this.holdPublishes) cb?.();
   }
   end(_force?: boolean, _opts?: unknown, cb?: () => void): void {
     this.ended = true;
@@ -55,6 +57,7 @@ class ManualClock implements Clock {
 
 function setup(over: Partial<ConnectionOptions> = {}) {
   const clients: FakeClient[] = [];
+  const urls: string[] = [];
   const clock = new ManualClock();
   let epoch = 0;
   const conn = new DeviceConnection(
@@ -72,7 +75,8 @@ function setup(over: Partial<ConnectionOptions> = {}) {
       ...over,
     },
     {
-      connect: (_url, options) => {
+      connect: (url, options) => {
+        urls.push(url);
         const c = new FakeClient(options);
         clients.push(c);
         return c as unknown as MqttClient;
@@ -85,12 +89,52 @@ function setup(over: Partial<ConnectionOptions> = {}) {
       onMessage: async () => undefined,
     },
   );
-  return { conn, clients, clock };
+  return { conn, clients, clock, urls };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('DeviceConnection', () => {
+  it('with failover brokers: the next attempt after a failed one or a lost connection goes to the next broker, round robin, each with a new epoch', async () => {
+    const { conn, clients, clock, urls } = setup({ brokerUrl: 'mqtt://a:1883', failoverUrls: ['mqtt://b:1883', 'mqtt://c:1883'] });
+    conn.start();
+    await tick();
+    expect(conn.currentBrokerUrl).toBe('mqtt://a:1883');
+    clients[0]!.emit('close'); // a refuses or is down
+    await clock.advance(10_000);
+    clients[1]!.emit('connect', { sessionPresent: true });
+    expect(conn.isConnected).toBe(true);
+    clients[1]!.emit('close'); // b dies while connected
+    await clock.advance(10_000);
+    clients[2]!.emit('close');
+    await clock.advance(10_000);
+    expect(urls).toEqual(['mqtt://a:1883', 'mqtt://b:1883', 'mqtt://c:1883', 'mqtt://a:1883']);
+    expect(clients.map((c) => JSON.parse(String(c.options.will?.payload)).epoch)).toEqual([1, 2, 3, 4]);
+    await conn.close();
+  });
+
+  it('a publish waiting for its PUBACK fails as soon as its connection goes, not at the time-out, so it is resent on the next one', async () => {
+    const { conn, clients } = setup({ publishTimeoutMs: 60_000 });
+    conn.start();
+    await tick();
+    clients[0]!.emit('connect', { sessionPresent: false });
+    clients[0]!.holdPublishes = true;
+    const pending = conn.publish('outpost/v1/devices/dev-1/events', 'x', { retain: false });
+    clients[0]!.emit('close');
+    await expect(pending).rejects.toThrow(/connection lost before the PUBACK/);
+    await conn.close();
+  });
+
+  it('with one broker, every attempt goes to it', async () => {
+    const { conn, clients, clock, urls } = setup();
+    conn.start();
+    await tick();
+    clients[0]!.emit('close');
+    await clock.advance(10_000);
+    expect(urls).toEqual(['mqtt://127.0.0.1:1', 'mqtt://127.0.0.1:1']);
+    await conn.close();
+  });
+
   it('connects with a persistent session, client id = device id, MQTT.js reconnect and resubscribe off, will with the epoch', async () => {
     const { conn, clients } = setup();
     conn.start();

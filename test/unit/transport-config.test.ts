@@ -47,6 +47,15 @@ describe('agent transport configuration', () => {
     expect(() => parse({ brokerUrl: 'mqtts://b:8883', certFile: '/etc/dev.pem' })).toThrow(/--cert and --key go together/);
     expect(() => parse({ brokerUrl: 'mqtt://127.0.0.1:1883', secret: SECRET, caFile: '/etc/ca.pem' })).toThrow(/need a TLS broker URL/);
   });
+
+  it('checks every failover broker as it checks the first (DD-046)', () => {
+    const ok = parse({ brokerUrl: 'mqtts://a.example:8883', failoverBrokerUrls: ['mqtts://b.example:8883'], secret: SECRET });
+    expect(ok.failoverBrokerUrls).toEqual(['mqtts://b.example:8883']);
+    expect(() => parse({ brokerUrl: 'mqtts://a.example:8883', failoverBrokerUrls: ['mqtt://192.0.2.10:1883'], secret: SECRET })).toThrow(
+      /refusing mqtt:\/\/ to 192\.0\.2\.10/,
+    );
+    expect(() => parse({ brokerUrl: 'mqtts://a.example:8883', failoverBrokerUrls: ['not a url'], secret: SECRET })).toThrow(/failoverBrokerUrls.*broker must be a URL/);
+  });
 });
 
 describe('broker listener configuration', () => {
