@@ -116,6 +116,14 @@ export const DeploymentBody = z.looseObject({
   version: z.string(),
   target: TargetBody,
   priority: z.number(),
+  /** Absent from older APIs and from deployments without a policy (DD-040). */
+  apply: z
+    .looseObject({
+      window: z.looseObject({ cron: z.string(), durationMinutes: z.number(), timezone: z.string() }).optional(),
+      after: z.string().optional(),
+      force: z.boolean().optional(),
+    })
+    .optional(),
   createdAt: z.string(),
 });
 export type DeploymentBody = z.infer<typeof DeploymentBody>;
