@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { execIn, TAKE_UPDATE_LOCK } from '../helpers/container-exec.js';
 import { deviceContainers } from '../helpers/device-containers.js';
+import { runCli } from '../helpers/cli-run.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
 import { TEST_IMAGE, TEST_IMAGE_2, pushToRegistry } from '../helpers/images.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const docker = new Docker();
 
@@ -76,6 +78,17 @@ describe('deployment apply policy on a real device', () => {
     expect(waiting.desired.appliedVersion).toBe(applied);
     expect(await docker.getImage(image).inspect()).toBeTruthy();
     expect((await main()).id).toBe(before.id);
+    // `device show` tells the operator the policy and why the device waits (once the controller has the report).
+    const show = await waitFor(
+      async () => {
+        const out = (await runCli(['device', 'show', device], { url: rig.url, token: rig.rig.adminToken })).stdout;
+        return out.includes('Waiting') ? out : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: 'device show says the device waits' },
+    );
+    const lines = show.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
+    expect(lines).toContain(`Apply in window "${window.cron}" for 30 min (UTC)`);
+    expect(lines).toContain(`Waiting v${closed} downloaded, waits for its window, until ${waiting.deferred?.until}`);
 
     // The operator opens it: a newer deployment of the same release, to apply a few seconds from now.
     const after = new Date(Date.now() + 10_000);
