@@ -75,6 +75,12 @@ describe('deployment apply policy', () => {
     expect(restored.force).toBe(false);
   });
 
+  it('the OpenAPI document describes the apply member of deployments', async () => {
+    const doc = (await api.call('GET', '/openapi.json')).body as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    const apply = doc.components.schemas.Deployment?.properties?.apply as { properties?: Record<string, unknown> } | undefined;
+    expect(Object.keys(apply?.properties ?? {}).sort()).toEqual(['after', 'force', 'window']);
+  });
+
   it.each<[string, unknown, string]>([
     ['an unknown timezone', { window: { ...nightly, timezone: 'Europe/Berln' } }, 'body.apply.window.timezone: unknown IANA timezone "Europe/Berln"'],
     ['a cron that does not parse', { window: { ...nightly, cron: '0 2 * * mon-xyz' } }, 'body.apply.window.cron: invalid cron "0 2 * * mon-xyz"'],
