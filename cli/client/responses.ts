@@ -64,6 +64,7 @@ export const ReportedBody = z.looseObject({
   workloads: z.record(z.string(), WorkloadStatusBody),
   errors: z.array(ReportedErrorBody),
   rejected: z.looseObject({ version: Version, code: z.string(), reason: z.string(), at: z.string() }).nullable(),
+  deferred: z.looseObject({ version: z.number(), reason: z.string(), until: z.string().nullable(), workloads: z.array(z.string()) }).nullable().optional(),
 });
 
 export const DesiredBody = z.looseObject({
@@ -71,6 +72,10 @@ export const DesiredBody = z.looseObject({
   issuedAt: z.string(),
   workloads: z.record(z.string(), z.looseObject({ image: z.string() })),
   provenance: z.record(z.string(), z.looseObject({ deployment: z.string().optional(), release: z.string().optional() })).optional(),
+  apply: z
+    .looseObject({ after: z.string().optional(), window: z.looseObject({ cron: z.string(), durationMinutes: z.number(), timezone: z.string() }).optional() })
+    .optional(),
+  force: z.boolean().optional(),
 });
 
 export const DeviceDetailBody = DeviceSummaryBody.extend({
@@ -116,6 +121,14 @@ export const DeploymentBody = z.looseObject({
   version: z.string(),
   target: TargetBody,
   priority: z.number(),
+  /** Absent from older APIs and from deployments without a policy (DD-040). */
+  apply: z
+    .looseObject({
+      window: z.looseObject({ cron: z.string(), durationMinutes: z.number(), timezone: z.string() }).optional(),
+      after: z.string().optional(),
+      force: z.boolean().optional(),
+    })
+    .optional(),
   createdAt: z.string(),
 });
 export type DeploymentBody = z.infer<typeof DeploymentBody>;

@@ -5,10 +5,26 @@ import { renderFields, renderTable } from './table.js';
 export function renderDeploymentList(deployments: readonly DeploymentBody[], o: ViewOptions): string {
   if (deployments.length === 0) return 'No deployments.';
   return renderTable(
-    ['ID', 'RELEASE', 'PRIORITY', 'TARGET', 'CREATED'],
-    deployments.map((d) => [d.id, `${d.app}@${d.version}`, String(d.priority), formatTarget(d.target), formatAgo(d.createdAt, o.now)]),
+    ['ID', 'RELEASE', 'PRIORITY', 'TARGET', 'APPLY', 'CREATED'],
+    deployments.map((d) => [
+      d.id,
+      `${d.app}@${d.version}`,
+      String(d.priority),
+      formatTarget(d.target),
+      d.apply ? formatApplyPolicy(d.apply) : 'at once',
+      formatAgo(d.createdAt, o.now),
+    ]),
     { color: o.color, align: ['left', 'left', 'right'] },
   );
+}
+
+/** A deployment's apply policy in one line, e.g. `in window "0 2 * * *" for 120 min (Europe/Berlin), after 2026-12-01T02:00:00.000Z, force`. */
+export function formatApplyPolicy(p: NonNullable<DeploymentBody['apply']>): string {
+  const parts: string[] = [];
+  if (p.window) parts.push(`in window "${p.window.cron}" for ${p.window.durationMinutes} min (${p.window.timezone})`);
+  if (p.after) parts.push(`after ${p.after}`);
+  if (p.force) parts.push('force (over update locks)');
+  return parts.length ? parts.join(', ') : 'at once';
 }
 
 export function deploymentCounts(d: DeploymentDetailBody): string {
@@ -23,6 +39,7 @@ export function renderDeploymentDetail(d: DeploymentDetailBody, o: ViewOptions):
       ['Release', `${d.app}@${d.version}`],
       ['Target', d.target.kind === 'selector' ? `selector ${formatTarget(d.target)}` : formatTarget(d.target)],
       ['Priority', String(d.priority)],
+      ['Apply', d.apply ? formatApplyPolicy(d.apply) : 'at once (no window, no after, not forced)'],
       ['Created', formatTime(d.createdAt, o.now)],
     ],
     { color: o.color },

@@ -1,6 +1,7 @@
 import type { DeviceBody, DeviceDetailBody, DeviceEventBody, DeviceSummaryBody } from '../client/responses.js';
 import { formatAgo, formatLabels, formatList, formatTime, formatVersion, yesNo, type ViewOptions } from './format.js';
 import { renderFields, renderTable, type Cell, type Style } from './table.js';
+import { formatApplyPolicy } from './deployment-view.js';
 
 const PHASE_STYLE: Record<string, Style> = { converged: 'green', applying: 'yellow', degraded: 'yellow', failed: 'red' };
 const STATE_STYLE: Record<string, Style> = { running: 'green', pending: 'yellow', pulling: 'yellow', starting: 'yellow', failed: 'red', stopped: 'dim', removed: 'dim' };
@@ -42,6 +43,19 @@ function desiredLine(d: DeviceDetailBody): Cell {
   const version = formatVersion(d.desiredVersion);
   if (!d.pending) return version;
   return { text: `${version} (a newer change is stored and not yet on the broker; published by itself)`, style: 'yellow' };
+}
+
+/** The desired document's apply policy and why the device waits, when either says anything (DD-040). */
+function applyLines(d: DeviceDetailBody): [string, Cell][] {
+  const lines: [string, Cell][] = [];
+  const policy = { ...d.desired?.apply, ...(d.desired?.force ? { force: true } : {}) };
+  if (Object.keys(policy).length) lines.push(['Apply', formatApplyPolicy(policy)]);
+  const w = d.reported?.deferred;
+  if (w) {
+    const why = w.reason === 'locked' ? `update lock held by ${w.workloads.join(', ') || 'a workload'}` : `its window, until ${w.until ?? 'it opens'}`;
+    lines.push(['Waiting', { text: `${formatVersion(w.version)} downloaded, waits for ${why}`, style: 'yellow' }]);
+  }
+  return lines;
 }
 
 function decommissionLines(d: DeviceDetailBody, o: ViewOptions): string | null {
@@ -103,6 +117,7 @@ export function renderDeviceDetail(d: DeviceDetailBody, o: ViewOptions): string 
         ['Phase', phaseCell(d)],
         ['Desired', desiredLine(d)],
         ['Applied', appliedLine(d)],
+        ...applyLines(d),
       ],
       { color: o.color },
     ),

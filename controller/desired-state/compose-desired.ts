@@ -5,6 +5,7 @@ import type { Deployment } from '../model/deployment.js';
 import type { Device } from '../model/device.js';
 import { deviceWorkloadName, releaseRef } from '../model/names.js';
 import type { Release } from '../model/release.js';
+import { composeApplyPolicy, hasApplyPolicy, type DocumentApplyPolicy } from './compose-apply-policy.js';
 import { matches, parseSelector, type Selector } from './selector.js';
 
 export interface AppResolution {
@@ -24,7 +25,9 @@ export interface ComposedDesired {
   apps: AppResolution[];
   /** Things an operator must fix (e.g. a pinned release that does not exist); the app is then left out. */
   problems: string[];
-  /** Hash of workloads + provenance: equal hash, equal document (version and time aside). */
+  /** When the device may apply the document, folded from the winning deployments (DD-040). */
+  policy: DocumentApplyPolicy;
+  /** Hash of workloads + provenance (+ policy when there is one): equal hash, equal document (version and time aside). */
   contentHash: string;
 }
 
@@ -74,6 +77,7 @@ export function composeDesired(
   const provenance: Record<string, Provenance> = {};
   const apps: AppResolution[] = [];
   const problems: string[] = [];
+  const winners: Deployment[] = [];
   for (const app of [...byApp.keys()].sort()) {
     const ranked = (byApp.get(app) ?? []).sort(byPrecedence);
     const winner = ranked[0];
@@ -85,6 +89,7 @@ export function composeDesired(
       problems.push(`${releaseRef(app, version)} (${pinned ? 'pinned on the device' : `deployment ${winner.id}`}) does not exist`);
       continue;
     }
+    winners.push(winner);
     apps.push({ app, deploymentId: winner.id, version, source: pinned ? 'pin' : 'deployment', shadowed: ranked.slice(1).map((d) => d.id) });
     for (const [name, spec] of Object.entries(release.workloads)) {
       const key = deviceWorkloadName(app, name);
@@ -93,5 +98,7 @@ export function composeDesired(
       provenance[key] = { deployment: winner.id, release: releaseRef(app, version) };
     }
   }
-  return { workloads, provenance, apps, problems, contentHash: sha256Hex(canonicalJson({ workloads, provenance })) };
+  const policy = composeApplyPolicy(winners);
+  const hashed = hasApplyPolicy(policy) ? { workloads, provenance, policy } : { workloads, provenance };
+  return { workloads, provenance, apps, problems, policy, contentHash: sha256Hex(canonicalJson(hashed)) };
 }

@@ -100,6 +100,7 @@ export class DesiredWriter {
           workloads: composed.workloads,
           provenance: composed.provenance,
           signature: null,
+          ...composed.policy,
         });
         validated.set(composed, doc);
       }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DeviceId } from '../../shared/device-id.js';
+import { DeploymentApplyPolicy } from './apply-policy.js';
 import { AppName, DeploymentId, ReleaseVersion } from './names.js';
 
 export const DeploymentTarget = z.discriminatedUnion('kind', [
@@ -14,6 +15,8 @@ export const DeploymentInput = z.strictObject({
   target: DeploymentTarget,
   /** Higher wins per app on a device; ties go to the newest deployment. */
   priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
+  /** When devices may apply it (DD-040); absent: at once, and not over update locks. */
+  apply: DeploymentApplyPolicy.optional(),
   /** Optional id; generated when absent. */
   id: DeploymentId.optional(),
 });
@@ -25,6 +28,7 @@ export const Deployment = z.strictObject({
   version: ReleaseVersion,
   target: DeploymentTarget,
   priority: z.number().int(),
+  apply: DeploymentApplyPolicy.optional(),
   createdAt: z.iso.datetime(),
   /** Monotonic creation sequence: breaks priority ties deterministically (newest wins). */
   seq: z.number().int().min(1),

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { canonicalJson } from '../../shared/canonical-json.js';
 import { ControllerError } from '../errors.js';
+import { normalizeApplyPolicy, type DeploymentApplyPolicy } from '../model/apply-policy.js';
 import { Deployment, DeploymentInput, type DeploymentTarget } from '../model/deployment.js';
 import { getJson, mgetJson } from './json-store.js';
 import type { Keys } from './keys.js';
@@ -44,6 +46,7 @@ export class DeploymentStore {
   async create(input: DeploymentInput): Promise<{ deployment: Deployment; created: boolean }> {
     const parsed = DeploymentInput.parse(input);
     const id = parsed.id ?? `dep-${randomBytes(5).toString('hex')}`;
+    const apply = normalizeApplyPolicy(parsed.apply);
     const key = this.keys.deployment(id);
     let seq: number | undefined;
     return this.serial.run(id, () =>
@@ -51,7 +54,7 @@ export class DeploymentStore {
         const raw = await this.redis.get(key);
         if (raw !== null) {
           const existing = Deployment.parse(JSON.parse(raw));
-          if (sameSpec(existing, { ...parsed, id })) return { tx: null, result: { deployment: existing, created: false } };
+          if (sameSpec(existing, { ...parsed, id, apply })) return { tx: null, result: { deployment: existing, created: false } };
           throw new ControllerError('DEPLOYMENT_EXISTS', `deployment ${id} already exists with other content (${existing.app}@${existing.version})`);
         }
         seq ??= await this.redis.incr(this.keys.deploymentSeq());
@@ -61,6 +64,7 @@ export class DeploymentStore {
           version: parsed.version,
           target: parsed.target,
           priority: parsed.priority,
+          ...(apply ? { apply } : {}),
           createdAt: new Date(this.now()).toISOString(),
           seq,
         });
@@ -189,6 +193,15 @@ export class DeploymentStore {
   }
 }
 
-function sameSpec(d: Deployment, input: { id: string; app: string; version: string; target: DeploymentTarget; priority: number }): boolean {
-  return d.app === input.app && d.version === input.version && d.priority === input.priority && JSON.stringify(d.target) === JSON.stringify(input.target);
+function sameSpec(
+  d: Deployment,
+  input: { id: string; app: string; version: string; target: DeploymentTarget; priority: number; apply: DeploymentApplyPolicy | undefined },
+): boolean {
+  return (
+    d.app === input.app &&
+    d.version === input.version &&
+    d.priority === input.priority &&
+    JSON.stringify(d.target) === JSON.stringify(input.target) &&
+    canonicalJson(d.apply ?? null) === canonicalJson(input.apply ?? null)
+  );
 }

@@ -1,22 +1,12 @@
 import { z } from 'zod';
 import { DeviceId } from '../../shared/device-id.js';
 import { StateVersion, Timestamp } from '../../shared/schemas/common.js';
-import { MaintenanceWindow as WireMaintenanceWindow } from '../../shared/schemas/desired-state.js';
 import { LabelKey, parseSelector } from '../desired-state/selector.js';
 import { DeploymentTarget } from '../model/deployment.js';
+import { MaintenanceWindow } from '../model/maintenance-window.js';
 import { AppName, ReleaseVersion } from '../model/names.js';
-import { isValidTimeZone } from '../../shared/wall-clock.js';
-import { checkCron } from './windows.js';
 
-/** Same shape as the window in desired documents, plus checks that the cron and timezone are usable. */
-export const MaintenanceWindow = WireMaintenanceWindow.superRefine((w, ctx) => {
-  if (!isValidTimeZone(w.timezone)) {
-    ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown IANA timezone "${w.timezone}"` });
-  }
-  const cronError = checkCron(w.cron);
-  if (cronError) ctx.addIssue({ code: 'custom', path: ['cron'], message: cronError });
-});
-export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
+export { MaintenanceWindow };
 
 /** At most 56 chars, so the rollout's own deployment id `rollout-<id>` is a valid deployment id (≤ 64). */
 export const RolloutId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,55}$/, 'rollout ids: 1-56 chars of a-z 0-9 -, starting with a letter or digit');
