@@ -38,10 +38,10 @@ function seriesNames(family: string, type: MetricType): string[] {
   return [family];
 }
 
+/** Values as Prometheus reads them (Go's strconv.ParseFloat): NaN and Inf in any case; prom-client writes "Nan". */
 function parseValue(text: string): number | null {
-  if (text === '+Inf' || text === 'Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  const special = /^([+-]?)(inf|infinity|nan)$/i.exec(text);
+  if (special) return special[2]?.toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return null;
   return Number(text);
 }

@@ -22,6 +22,7 @@ describe('Prometheus text parser (test helper)', () => {
   const head = '# HELP m A metric\n# TYPE m gauge\n';
   it.each([
     ['a value that is not a number', `${head}m abc\n`, /bad value/],
+    ['a hexadecimal value', `${head}m 0x1f\n`, /bad value/],
     ['no value', `${head}m\n`, /expected " value/],
     ['an unterminated label value', `${head}m{a="x} 1\n`, /unterminated/],
     ['a label without quotes', `${head}m{a=x} 1\n`, /expected ="/],
@@ -43,7 +44,7 @@ describe('Prometheus text parser (test helper)', () => {
   });
 
   it('accepts comments, blank lines, timestamps and special values', () => {
-    const families = parsePromText(`# just a comment\n\n${head}m{a="1"} +Inf 1700000000\nm{a="2"} NaN\nm{a="3"} 1e-3\n`);
-    expect(valuesBy(families, 'm', 'a')).toEqual({ '1': Infinity, '2': NaN, '3': 0.001 });
+    const families = parsePromText(`# just a comment\n\n${head}m{a="1"} +Inf 1700000000\nm{a="2"} NaN\nm{a="3"} 1e-3\nm{a="4"} Nan\nm{a="5"} -Inf\n`);
+    expect(valuesBy(families, 'm', 'a')).toEqual({ '1': Infinity, '2': NaN, '3': 0.001, '4': NaN, '5': -Infinity });
   });
 });
