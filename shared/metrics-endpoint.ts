@@ -16,17 +16,19 @@ export function createMetricsRegistry(): Registry {
 }
 
 /**
- * Renders `registry` after `collect` ran. Scrapes run one at a time: a second
- * scrape's collect would otherwise reset gauges while the first renders.
+ * Renders `registry`, and the registries `collect` returns (scrape-time
+ * parts that could be read), after `collect` ran. Scrapes run one at a
+ * time: a second scrape's collect would otherwise reset gauges while the
+ * first renders.
  */
-export function createMetricsEndpoint(registry: Registry, collect: () => Promise<void> = async () => undefined): MetricsEndpoint {
+export function createMetricsEndpoint(registry: Registry, collect: () => Promise<Registry[]> = async () => []): MetricsEndpoint {
   let last: Promise<unknown> = Promise.resolve();
   return {
     contentType: registry.contentType,
     render() {
       const next = last.catch(() => undefined).then(async () => {
-        await collect();
-        return registry.metrics();
+        const parts = await collect();
+        return parts.length === 0 ? registry.metrics() : Registry.merge([registry, ...parts]).metrics();
       });
       last = next;
       return next;

@@ -1,4 +1,4 @@
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { DEVICE_PHASES } from '../../shared/schemas/reported-state.js';
@@ -33,32 +33,51 @@ export const BEHIND_BUCKETS = [
 /**
  * Gauges of fleet state, computed at scrape time (DD-039): collect() reads
  * the same snapshot GET /v1/fleet answers from, the rollouts, and times one
- * Redis PING, then sets every gauge in one synchronous step. A part that
- * fails leaves its gauges empty (never stale numbers) and sets
- * outpost_metrics_collect_success{part} to 0; the scrape still answers.
+ * Redis PING, then sets every gauge in one synchronous step. The fleet and
+ * rollout gauges live in registries of their own that collect() returns
+ * only when their part could be read: a part that fails is left out of the
+ * scrape (prom-client would render an unlabelled gauge as 0 even after a
+ * reset, and "0 devices online" is a lie, not a gap), and
+ * outpost_metrics_collect_success{part} says 0; the scrape still answers.
  */
 export class FleetGauges {
   private readonly g: ReturnType<typeof createGauges>;
   private readonly hrtime: () => bigint;
+  private readonly fleetRegistry = new Registry();
+  private readonly rolloutRegistry = new Registry();
 
   constructor(
     registry: Registry,
     private readonly sources: FleetGaugeSources,
   ) {
-    this.g = createGauges(registry);
+    this.g = createGauges({ main: registry, fleet: this.fleetRegistry, rollouts: this.rolloutRegistry });
     this.hrtime = sources.hrtime ?? process.hrtime.bigint;
   }
 
-  async collect(): Promise<void> {
+  /** The part registries, whatever the last collect found (to list every name this class can export). */
+  partRegistries(): Registry[] {
+    return [this.fleetRegistry, this.rolloutRegistry];
+  }
+
+  /** Reads and sets everything; resolves with the part registries to render with the main one. */
+  async collect(): Promise<Registry[]> {
     const [fleet, rollouts, ping] = await Promise.allSettled([this.sources.snapshot(), this.sources.rollouts(), this.timePing()]);
     const g = this.g;
     for (const [part, result] of [['fleet', fleet], ['rollouts', rollouts], ['redis', ping]] as const) {
       g.collectSuccess.set({ part }, result.status === 'fulfilled' ? 1 : 0);
       if (result.status === 'rejected') this.sources.logger.warn({ part, err: errorMessage(result.reason) }, 'metrics collection failed');
     }
-    this.setFleet(fleet.status === 'fulfilled' ? fleet.value : null);
-    this.setRollouts(rollouts.status === 'fulfilled' ? rollouts.value : null);
+    const parts: Registry[] = [];
+    if (fleet.status === 'fulfilled') {
+      this.setFleet(fleet.value);
+      parts.push(this.fleetRegistry);
+    }
+    if (rollouts.status === 'fulfilled') {
+      this.setRollouts(rollouts.value);
+      parts.push(this.rolloutRegistry);
+    }
     if (ping.status === 'fulfilled') g.redisPing.observe(ping.value);
+    return parts;
   }
 
   private async timePing(): Promise<number> {
@@ -67,10 +86,10 @@ export class FleetGauges {
     return Number(this.hrtime() - started) / 1e9;
   }
 
-  private setFleet(snapshot: FleetSnapshot | null): void {
+  private setFleet(snapshot: FleetSnapshot): void {
     const g = this.g;
-    for (const gauge of [g.devices, g.online, g.offline, g.inSync, g.lagging, g.pending, g.decommissioning, g.deployments, g.releases, g.lagMax, g.byPhase, g.behind, g.releaseDesired, g.releaseRunning]) gauge.reset();
-    if (!snapshot) return;
+    // Labelled series of the last scrape (a release no longer deployed) must not linger.
+    for (const gauge of [g.byPhase, g.behind, g.releaseDesired, g.releaseRunning]) gauge.reset();
     const s = snapshot.summary;
     g.devices.set(s.devices);
     g.online.set(s.online);
@@ -101,10 +120,9 @@ export class FleetGauges {
     }
   }
 
-  private setRollouts(rollouts: RolloutSummary[] | null): void {
+  private setRollouts(rollouts: RolloutSummary[]): void {
     const g = this.g;
     for (const gauge of [g.rollouts, g.rolloutWave, g.rolloutWaves, g.rolloutTargeted, g.rolloutDevices]) gauge.reset();
-    if (!rollouts) return;
     for (const phase of ROLLOUT_PHASES) g.rollouts.set({ phase }, 0);
     for (const r of rollouts) {
       g.rollouts.inc({ phase: r.phase });
@@ -118,36 +136,42 @@ export class FleetGauges {
   }
 }
 
-function createGauges(registry: Registry) {
-  const registers = [registry];
-  const gauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({ name, help, labelNames, registers });
+function createGauges(registries: { main: Registry; fleet: Registry; rollouts: Registry }) {
+  const fleetGauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registries.fleet] });
+  const rolloutGauge = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registries.rollouts] });
   return {
-    devices: gauge('outpost_devices', 'Enrolled devices'),
-    online: gauge('outpost_devices_online', 'Devices whose broker presence is online'),
-    offline: gauge('outpost_devices_offline', 'Devices that are not online'),
-    inSync: gauge('outpost_devices_in_sync', 'Devices that applied their latest desired-state version'),
-    lagging: gauge('outpost_devices_lagging', 'Devices whose applied desired-state version is behind the stored one (never applied counts)'),
-    lagMax: gauge('outpost_devices_version_lag_max', 'Most desired-state versions any device is behind'),
-    behind: gauge('outpost_devices_versions_behind', 'Lagging devices by how many desired-state versions they are behind', ['behind']),
-    byPhase: gauge('outpost_devices_by_phase', 'Devices by last reported phase (unknown before the first report)', ['phase']),
-    pending: gauge('outpost_devices_pending', 'Devices with an accepted change not on the broker yet'),
-    decommissioning: gauge('outpost_devices_decommissioning', 'Devices whose decommission has steps left'),
-    deployments: gauge('outpost_deployments', 'Deployments'),
-    releases: gauge('outpost_releases', 'Releases'),
-    releaseDesired: gauge('outpost_release_devices_desired', 'Devices whose desired state has the release (app@version)', ['release']),
-    releaseRunning: gauge('outpost_release_devices_running', 'Devices in sync and converged on a desired state with the release', ['release']),
-    rollouts: gauge('outpost_rollouts', 'Rollouts by phase', ['phase']),
-    rolloutWave: gauge('outpost_rollout_current_wave', 'Index of the current wave of an active rollout', ['rollout', 'app', 'version', 'phase']),
-    rolloutWaves: gauge('outpost_rollout_waves', 'Waves of an active rollout', ['rollout', 'app', 'version']),
-    rolloutTargeted: gauge('outpost_rollout_targeted_devices', 'Devices an active rollout targets', ['rollout', 'app', 'version']),
-    rolloutDevices: gauge('outpost_rollout_devices', 'Devices of an active rollout by status (pending, notified, applying, succeeded, failed, timedOut)', ['rollout', 'app', 'version', 'status']),
-    collectSuccess: gauge('outpost_metrics_collect_success', '1 when the last scrape could read this part (fleet, rollouts, redis), else 0', ['part']),
+    devices: fleetGauge('outpost_devices', 'Enrolled devices'),
+    online: fleetGauge('outpost_devices_online', 'Devices whose broker presence is online'),
+    offline: fleetGauge('outpost_devices_offline', 'Devices that are not online'),
+    inSync: fleetGauge('outpost_devices_in_sync', 'Devices that applied their latest desired-state version'),
+    lagging: fleetGauge('outpost_devices_lagging', 'Devices whose applied desired-state version is behind the stored one (never applied counts)'),
+    lagMax: fleetGauge('outpost_devices_version_lag_max', 'Most desired-state versions any device is behind'),
+    behind: fleetGauge('outpost_devices_versions_behind', 'Lagging devices by how many desired-state versions they are behind', ['behind']),
+    byPhase: fleetGauge('outpost_devices_by_phase', 'Devices by last reported phase (unknown before the first report)', ['phase']),
+    pending: fleetGauge('outpost_devices_pending', 'Devices with an accepted change not on the broker yet'),
+    decommissioning: fleetGauge('outpost_devices_decommissioning', 'Devices whose decommission has steps left'),
+    deployments: fleetGauge('outpost_deployments', 'Deployments'),
+    releases: fleetGauge('outpost_releases', 'Releases'),
+    releaseDesired: fleetGauge('outpost_release_devices_desired', 'Devices whose desired state has the release (app@version)', ['release']),
+    releaseRunning: fleetGauge('outpost_release_devices_running', 'Devices in sync and converged on a desired state with the release', ['release']),
+    rollouts: rolloutGauge('outpost_rollouts', 'Rollouts by phase', ['phase']),
+    rolloutWave: rolloutGauge('outpost_rollout_current_wave', 'Index of the current wave of an active rollout', ['rollout', 'app', 'version', 'phase']),
+    rolloutWaves: rolloutGauge('outpost_rollout_waves', 'Waves of an active rollout', ['rollout', 'app', 'version']),
+    rolloutTargeted: rolloutGauge('outpost_rollout_targeted_devices', 'Devices an active rollout targets', ['rollout', 'app', 'version']),
+    rolloutDevices: rolloutGauge('outpost_rollout_devices', 'Devices of an active rollout by status (pending, notified, applying, succeeded, failed, timedOut)', ['rollout', 'app', 'version', 'status']),
+    collectSuccess: new Gauge({
+      name: 'outpost_metrics_collect_success',
+      help: '1 when the last scrape could read this part (fleet, rollouts, redis), else 0',
+      labelNames: ['part'],
+      registers: [registries.main],
+    }),
     redisPing: new Histogram({
       name: 'outpost_redis_ping_seconds',
       help: 'Round trip of a Redis PING, one per scrape',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
+      registers: [registries.main],
     }),
   };
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { createBrokerMetrics } from '../../broker/broker-metrics.js';
@@ -15,10 +16,10 @@ async function registeredSeries(): Promise<Set<string>> {
   const registry = createMetricsRegistry();
   new ControllerCounters(registry);
   const unused = (): Promise<never> => Promise.reject(new Error('not collected in this test'));
-  new FleetGauges(registry, { snapshot: unused, rollouts: unused, ping: unused, logger: silentLogger() });
+  const gauges = new FleetGauges(registry, { snapshot: unused, rollouts: unused, ping: unused, logger: silentLogger() });
   createBrokerMetrics(registry);
   const names = new Set<string>();
-  for (const m of await registry.getMetricsAsJSON()) {
+  for (const m of await Registry.merge([registry, ...gauges.partRegistries()]).getMetricsAsJSON()) {
     names.add(m.name);
     if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${m.name}${suffix}`);
   }
