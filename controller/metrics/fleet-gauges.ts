@@ -4,8 +4,7 @@ import type { Logger } from '../../shared/logger.js';
 import { DEVICE_PHASES } from '../../shared/schemas/reported-state.js';
 import type { RolloutSummary } from '../http/rollout-schemas.js';
 import { versionsBehind, type FleetSnapshot } from '../read-models/fleet-summary.js';
-import type { RolloutPhase } from '../rollout/model.js';
-import { ROLLOUT_PHASES } from '../rollout/model.js';
+import { ROLLOUT_PHASES, type RolloutPhase } from '../rollout/model.js';
 
 export interface FleetGaugeSources {
   /** The read model of GET /v1/fleet (read-models/fleet-summary.ts), so both always agree. */
