@@ -130,6 +130,14 @@ export const BrokerConfig = z
     connectTimeoutMs: int(1000, 600_000).default(30_000),
     /** Messages aedes's emitter processes concurrently. */
     concurrency: int(1, 100_000).default(100),
+    /**
+     * Port of the HTTP listener serving GET /metrics (DD-039); 0 asks the
+     * kernel for one. Absent: no metrics listener. With workers, worker i
+     * serves on metricsPort + i.
+     */
+    metricsPort: int(0, 65535).optional(),
+    /** Address of the metrics listener: loopback by default, as it has no authentication. */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -149,6 +157,12 @@ export const BrokerConfig = z
     const tlsPort = c.tlsPort ?? (tlsGiven ? DEFAULT_TLS_PORT : undefined);
     if (c.port !== null && c.port !== 0 && c.port === tlsPort) {
       ctx.addIssue({ code: 'custom', path: ['tlsPort'], message: `must differ from the plain TCP port ${c.port}` });
+    }
+    if (c.metricsPort !== undefined && c.workers > 1 && c.metricsPort === 0) {
+      ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: 'must be a fixed port with workers above 1 (worker i serves on metricsPort + i)' });
+    }
+    if (c.metricsPort !== undefined && c.metricsPort + c.workers - 1 > 65535) {
+      ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: `must leave room for ${c.workers} workers (metricsPort + i ≤ 65535)` });
     }
     const prefixLevels = c.topicPrefix.split('/').length;
     if (c.maxTopicLevels < prefixLevels + DEVICE_TOPIC_EXTRA_LEVELS) {

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Aedes, type AedesOptions, type Client, type Subscription } from 'aedes';
 import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { errorMessage, OutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { createMetricsEndpoint, createMetricsRegistry, type MetricsEndpoint } from '../shared/metrics-endpoint.js';
 import { Topics } from '../shared/topics.js';
 import { AccessPolicy } from './auth/access-policy.js';
 import { createAuthenticate, createPreConnect, PendingWills } from './auth/authenticate.js';
@@ -23,6 +25,8 @@ import { withDurableRetained } from './durable-retained.js';
 import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
 import { CredentialWatch } from './credential-watch.js';
 import { createEmitter } from './emitter.js';
+import { createBrokerMetrics } from './broker-metrics.js';
+import { createMetricsServer } from './metrics-server.js';
 
 /**
  * aedes only applies it to MQTT 3.1 (its default of 23 is 3.1's limit), but
@@ -49,6 +53,8 @@ export interface BrokerDeps {
    * this off to prove that.
    */
   purgeRefusedSubscriptions?: boolean;
+  /** Where the broker's metrics are registered (DD-039); default: a registry of its own with the process metrics. */
+  metricsRegistry?: Registry;
 }
 
 /** Where a started broker listens. */
@@ -60,12 +66,16 @@ export interface BrokerAddress {
   tlsPort?: number;
   /** The TLS listener's address, when TLS is on. */
   tlsHost?: string;
+  /** The port of GET /metrics, when config.metricsPort is set (DD-039). */
+  metricsPort?: number;
 }
 
 export interface OutpostBroker {
   readonly aedes: Aedes;
   readonly credentials: DeviceCredentials;
   readonly topics: Topics;
+  /** Prometheus metrics of this broker process (DD-039); served over HTTP when config.metricsPort is set. */
+  readonly metrics: MetricsEndpoint;
   /** Starts accepting MQTT connections on config.host: config.port (plain TCP) and/or config.tlsPort (TLS). */
   listen(): Promise<BrokerAddress>;
   /** Stop accepting, close aedes (clients, emitter), then persistence and Redis connections. Idempotent. */
@@ -110,6 +120,10 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   watchRedis(persistenceRedis, new RedisOutageLog(logger, 'persistence'));
 
   const mq = createEmitter(config, logger);
+  const metricsRegistry = deps.metricsRegistry ?? createMetricsRegistry();
+  const metrics = createBrokerMetrics(metricsRegistry);
+  const metricsEndpoint = createMetricsEndpoint(metricsRegistry);
+  const metricsServer = createMetricsServer(metricsEndpoint, logger);
 
   let aedesRef: Aedes | undefined;
   const options: AedesOptions = {
@@ -135,7 +149,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     }),
     authorizePublish: withDurableRetained(createAuthorizePublish({ policy, identities, logger }), persistence, () => aedesRef),
     authorizeSubscribe: createAuthorizeSubscribe({ policy, identities, logger }),
-    authorizeForward: createAuthorizeForward({ policy, identities, connacks, logger }),
+    authorizeForward: metrics.countForward(createAuthorizeForward({ policy, identities, connacks, logger })),
   };
 
   let aedes: Aedes | undefined;
@@ -191,6 +205,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     listenBacklog: config.listenBacklog,
   });
   logBrokerEvents(broker, { identities, logger, remoteOf: server.remoteOf });
+  metrics.attach(broker, () => clientsOf(broker));
   broker.on('connackSent', (packet, client) => {
     if (packet.returnCode === 0) connacks.markSent(client);
   });
@@ -217,10 +232,12 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     aedes: broker,
     credentials,
     topics,
+    metrics: metricsEndpoint,
     async listen() {
       const plain = config.port === null ? undefined : await server.listen(config.plainHost ?? config.host, config.port);
       const secure = tls === undefined || config.tlsPort === undefined ? undefined : await server.listenTls(config.host, config.tlsPort, tls);
       const host = (plain ?? secure)?.address ?? config.host;
+      const metricsPort = config.metricsPort === undefined ? undefined : await metricsServer.listen(config.metricsHost, config.metricsPort);
       logger.info(
         {
           host,
@@ -229,17 +246,19 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
           tlsPort: secure?.port ?? null,
           clientCertificates: tls?.clientCa !== undefined,
           topicPrefix: topics.prefix,
+          ...(metricsPort !== undefined ? { metricsHost: config.metricsHost, metricsPort } : {}),
         },
         'broker listening',
       );
       const port = plain?.port ?? secure?.port;
       if (port === undefined) throw new Error('no listener configured');
-      return { host, port, ...(secure ? { tlsPort: secure.port, tlsHost: secure.address } : {}) };
+      return { host, port, ...(secure ? { tlsPort: secure.port, tlsHost: secure.address } : {}), ...(metricsPort !== undefined ? { metricsPort } : {}) };
     },
     close() {
       closing ??= (async () => {
         const stopped = server.stopAccepting();
         await closeQuietly(logger, [
+          ['metrics listener', () => metricsServer.close()],
           ['session sweep', () => persistence.stopMaintenance()],
           ['credential watch', async () => credentialWatch.close()],
           ['aedes', () => new Promise<void>((resolve) => broker.close(() => resolve()))],

@@ -37,6 +37,8 @@ interface RunOptions {
   emitter?: string;
   workers?: string;
   listenBacklog?: string;
+  metricsPort?: string;
+  metricsHost?: string;
   serviceUsername?: string;
   servicePassword?: string;
   servicePasswordFile?: string;
@@ -71,6 +73,8 @@ const SOURCES: Record<string, string> = {
   emitter: '--emitter / OUTPOST_BROKER_EMITTER',
   workers: '--workers / OUTPOST_BROKER_WORKERS',
   listenBacklog: '--listen-backlog / OUTPOST_BROKER_LISTEN_BACKLOG',
+  metricsPort: '--metrics-port / OUTPOST_BROKER_METRICS_PORT',
+  metricsHost: '--metrics-host / OUTPOST_BROKER_METRICS_HOST',
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
   servicePassword: '--service-password-file / OUTPOST_SERVICE_PASSWORD',
   logLevel: '--log-level / OUTPOST_LOG_LEVEL',
@@ -108,6 +112,8 @@ export function registerBrokerCommands(program: Command): void {
     .option('--emitter <kind>', 'how messages reach subscribers: redis (every broker process on this Redis; several may share the fleet) or local (this process only) (env OUTPOST_BROKER_EMITTER, default redis)')
     .option('--workers <n>', 'broker processes sharing the listeners and Redis, e.g. one per core; above 1 needs --emitter redis (env OUTPOST_BROKER_WORKERS, default 1)')
     .option('--listen-backlog <n>', 'listen queue of the TCP and TLS listeners, capped by net.core.somaxconn (env OUTPOST_BROKER_LISTEN_BACKLOG, default 4096)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://<metrics-host>:<port>/metrics, no token; with --workers N, worker i on port+i (env OUTPOST_BROKER_METRICS_PORT; default: off)')
+    .option('--metrics-host <host>', 'address of the metrics listener (env OUTPOST_BROKER_METRICS_HOST, default 127.0.0.1)')
     .option('--service-username <name>', 'service identity username (env OUTPOST_SERVICE_USERNAME, default svc:outpost)')
     .addOption(new Option('--service-password <password>', 'refused: use --service-password-file or env OUTPOST_SERVICE_PASSWORD').hideHelp())
     .option('--service-password-file <path>', 'file holding the service identity password (env OUTPOST_SERVICE_PASSWORD_FILE, or the password in OUTPOST_SERVICE_PASSWORD); none: service disabled')
@@ -185,6 +191,8 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
       emitter: pick(options.emitter, env, 'OUTPOST_BROKER_EMITTER'),
       workers: pick(options.workers, env, 'OUTPOST_BROKER_WORKERS'),
       listenBacklog: pick(options.listenBacklog, env, 'OUTPOST_BROKER_LISTEN_BACKLOG'),
+      metricsPort: pick(options.metricsPort, env, 'OUTPOST_BROKER_METRICS_PORT'),
+      metricsHost: pick(options.metricsHost, env, 'OUTPOST_BROKER_METRICS_HOST'),
       serviceUsername: pick(options.serviceUsername, env, 'OUTPOST_SERVICE_USERNAME'),
       servicePassword,
       logLevel: pick(options.logLevel, env, 'OUTPOST_LOG_LEVEL'),
@@ -232,8 +240,11 @@ async function runBroker(options: RunOptions, env: Env): Promise<void> {
     return;
   }
   if (!worker) for (const w of warnings) logger.warn(w, SECRET_FILE_WARNING);
+  // DD-039: each worker has its own metrics listener (node:cluster would hand one shared port's scrapes to any worker).
+  const index = worker && workerIndex !== undefined ? Number(workerIndex) : 0;
+  const own = config.metricsPort === undefined || index === 0 ? config : { ...config, metricsPort: config.metricsPort + index };
   try {
-    await serve(config, logger, worker);
+    await serve(own, logger, worker);
   } finally {
     leaveCluster();
   }

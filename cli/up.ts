@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkBrokerConfig } from '../broker/config.js';
 import { createBroker, type OutpostBroker } from '../broker/create-broker.js';
+import { createMetricsRegistry } from '../shared/metrics-endpoint.js';
 import { redisServerAvailable, startEmbeddedRedis, type EmbeddedRedis } from '../controller/embedded-redis.js';
 import { parseControllerConfig } from '../controller/config.js';
 import { runControlPlane, type RunningControlPlane } from '../controller/run-control-plane.js';
@@ -189,7 +190,9 @@ async function runUp(
   if (!checked.ok) {
     throw new Error(`invalid configuration: ${checked.issues.map((i) => `${i.key}: ${i.message}`).join('; ')}`);
   }
-  parts.broker = await createBroker(checked.config, { logger: logger.child({ component: 'broker' }) });
+  // DD-039: one registry for the broker and the controller of this process, served at the API's /metrics.
+  const metricsRegistry = createMetricsRegistry();
+  parts.broker = await createBroker(checked.config, { logger: logger.child({ component: 'broker' }), metricsRegistry });
   const address = await parts.broker.listen();
   const plainUrl = checked.config.port === null ? undefined : `mqtt://${urlHost(address.host)}:${address.port}`;
   const tlsUrl = address.tlsPort === undefined ? undefined : `mqtts://${urlHost(address.tlsHost ?? address.host)}:${address.tlsPort}`;
@@ -214,9 +217,10 @@ async function runUp(
     deviceCaKeyFile: pki.ca.keyFile,
     ...(options.apiHost ?? env.OUTPOST_API_HOST ? { apiHost: options.apiHost ?? env.OUTPOST_API_HOST } : {}),
     ...(options.apiPort ?? env.OUTPOST_API_PORT ? { apiPort: options.apiPort ?? env.OUTPOST_API_PORT } : {}),
+    ...(env.OUTPOST_METRICS_PUBLIC ? { metricsPublic: env.OUTPOST_METRICS_PUBLIC } : {}),
     logLevel: checked.config.logLevel,
   });
-  parts.controlPlane = await runControlPlane(controllerConfig, logger);
+  parts.controlPlane = await runControlPlane(controllerConfig, logger, { metricsRegistry });
   logger.info(
     {
       broker: tlsUrl ?? plainUrl,

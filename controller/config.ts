@@ -70,6 +70,10 @@ export const ControllerConfig = z
     brokerAdminTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(5000),
     /** Full comparison of Mosquitto's clients with the registry every so often (0: only at connect and after failures). */
     brokerAdminRepairIntervalSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
+    /** GET /metrics without a token (DD-039); default: any API token (viewer or above). */
+    metricsPublic: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+      .default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((c) => (c.apiTlsCertFile === undefined) === (c.apiTlsKeyFile === undefined), {

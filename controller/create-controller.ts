@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { NO_FAILPOINTS, type Failpoints } from '../shared/failpoints.js';
 import type { Logger } from '../shared/logger.js';
 import { Topics } from '../shared/topics.js';
 import { errorMessage } from '../shared/errors.js';
 import { redactUrl } from '../shared/redact-url.js';
+import { createMetricsEndpoint, createMetricsRegistry, type MetricsEndpoint } from '../shared/metrics-endpoint.js';
 import type { ControllerConfig } from './config.js';
 import { AuditLog } from './access/audit-log.js';
 import { TokenStore } from './access/token-store.js';
@@ -34,7 +36,9 @@ import { DeviceOperations } from './operations/device-operations.js';
 import { SigningOperations } from './operations/signing-operations.js';
 import { DeploymentViews } from './read-models/deployment-views.js';
 import { DeviceViews } from './read-models/device-views.js';
-import { fleetSummary } from './read-models/fleet-summary.js';
+import { fleetSnapshot, fleetSummary } from './read-models/fleet-summary.js';
+import { ControllerCounters } from './metrics/controller-counters.js';
+import { FleetGauges } from './metrics/fleet-gauges.js';
 import { checkRedisPolicy } from './redis-check.js';
 import { DeploymentStore } from './registry/deployment-store.js';
 import { DeviceStore } from './registry/device-store.js';
@@ -62,6 +66,8 @@ export interface Controller {
   readonly rollouts: RolloutService;
   /** The BullMQ side of rollouts (tick jobs); for diagnostics and tests. */
   readonly rolloutEngine: RolloutEngine;
+  /** Prometheus metrics of this controller (DD-039); the API serves them at /metrics. */
+  readonly metrics: MetricsEndpoint;
   /** Connects to the broker, starts ingest, runs anti-entropy now and periodically. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -74,6 +80,8 @@ export interface ControllerDeps {
   failpoints?: Failpoints;
   /** Wraps the broker-session purge of decommission; it is handed the real one (tests make it fail). */
   purgeSession?: (deviceId: string, purge: (deviceId: string) => Promise<void>) => Promise<void>;
+  /** Where the controller's metrics are registered (DD-039); default: a registry of its own with the process metrics. */
+  metricsRegistry?: Registry;
 }
 
 /** Assembles the control plane from its configuration; nothing starts until start(). */
@@ -89,10 +97,12 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   const releases = new ReleaseStore(redis, keys, now);
   const deployments = new DeploymentStore(redis, keys, now);
   const status = new StatusStore(redis, keys);
+  const metricsRegistry = deps.metricsRegistry ?? createMetricsRegistry();
+  const counters = new ControllerCounters(metricsRegistry);
   const lease = new RedisLease(redis, { logger: logger.child({ component: 'publish-lease' }), ttlMs: config.publishLeaseSeconds * 1000 });
   // Created before the MQTT client it publishes through; it only uses it on send().
   let commands: CommandService | undefined;
-  const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e) });
+  const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e), metrics: counters });
   // Every MQTT connection of the controller trusts the same broker CA (DD-023).
   const brokerTls = config.brokerCaFile === undefined ? {} : { ca: readFileSync(config.brokerCaFile) };
   const sessions = createBrokerCredentials(config, { redis, keys, topics, logger: logger.child({ component: 'broker-admin' }), ...brokerTls });
@@ -124,6 +134,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     logger: logger.child({ component: 'publisher' }),
     now,
     failpoints,
+    metrics: counters,
     ...(signer ? { signer } : {}),
   });
   const drain = new IntentDrain({
@@ -212,6 +223,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     now,
     ...(config.deviceCaCertFile !== undefined && config.deviceCaKeyFile !== undefined ? { ca: { certFile: config.deviceCaCertFile, keyFile: config.deviceCaKeyFile } } : {}),
   });
+  const fleetDeps = { redis, keys, devices, status };
   const controlPlane = new ControlPlane({
     devices: new DeviceOperations({
       redis,
@@ -230,13 +242,21 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     commands: new CommandOperations({ redis, keys, devices, commands }),
     deviceViews: new DeviceViews({ redis, keys, devices, releases, deployments, status }),
     deploymentViews: new DeploymentViews({ redis, keys, devices, releases, deployments, status, targetedIds: (d) => deploymentOps.targetedIds(d) }),
-    fleetSummary: () => fleetSummary({ redis, keys, devices, status }),
+    fleetSummary: () => fleetSummary(fleetDeps),
     signing: new SigningOperations({ redis, keys, devices, signingKeys, publisher, logger: logger.child({ component: 'signing' }) }),
     certificates,
     rollouts: rollouts.service,
     tokens: new TokenStore({ redis, keys, now, logger: logger.child({ component: 'tokens' }) }),
     audit: new AuditLog({ redis, keys, maxEntries: config.auditMaxEntries }),
   });
+
+  const gauges = new FleetGauges(metricsRegistry, {
+    snapshot: () => fleetSnapshot(fleetDeps),
+    rollouts: () => rollouts.service.list(),
+    ping: () => redis.ping(),
+    logger: logger.child({ component: 'metrics' }),
+  });
+  const metrics = createMetricsEndpoint(metricsRegistry, () => gauges.collect());
 
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -261,6 +281,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     redis,
     rollouts: rollouts.service,
     rolloutEngine: rollouts.engine,
+    metrics,
     async start() {
       // Redis is required: without it nothing can be accepted. The broker is
       // not: changes made while it is away are stored and published once it

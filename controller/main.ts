@@ -39,6 +39,7 @@ interface ControllerFlags {
   brokerAdminPasswordFile?: string;
   brokerAdminTimeoutMs?: string;
   brokerAdminRepairInterval?: string;
+  metricsPublic?: boolean;
   logLevel?: string;
 }
 
@@ -85,6 +86,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     brokerAdminPassword: readSecret(flags.brokerAdminPasswordFile ?? env.OUTPOST_BROKER_ADMIN_PASSWORD_FILE) ?? env.OUTPOST_BROKER_ADMIN_PASSWORD,
     brokerAdminTimeoutMs: flags.brokerAdminTimeoutMs ?? env.OUTPOST_BROKER_ADMIN_TIMEOUT_MS,
     brokerAdminRepairIntervalSeconds: flags.brokerAdminRepairInterval ?? env.OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL,
+    metricsPublic: flags.metricsPublic ?? env.OUTPOST_METRICS_PUBLIC,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
@@ -125,6 +127,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--broker-admin-password-file <file>', 'file holding the dynamic-security admin password (env OUTPOST_BROKER_ADMIN_PASSWORD_FILE)')
     .option('--broker-admin-timeout-ms <ms>', 'how long one dynamic-security command may wait for its answer (env OUTPOST_BROKER_ADMIN_TIMEOUT_MS, default 5000)')
     .option('--broker-admin-repair-interval <seconds>', 'seconds between full comparisons of Mosquitto clients with the registry, 0 = only at connect and after failures (env OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL, default 300)')
+    .option('--metrics-public', 'serve GET /metrics without a token, for a Prometheus on a trusted network (env OUTPOST_METRICS_PUBLIC=true; default: any API token, e.g. a viewer token)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: ControllerFlags) => {
       let config: ControllerConfig;

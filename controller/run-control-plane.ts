@@ -30,6 +30,7 @@ export async function runControlPlane(config: ControllerConfig, logger: Logger, 
     api = await buildApi(controller.controlPlane, {
       adminTokens: config.adminTokens,
       logger: logger.child({ component: 'api' }),
+      metrics: { endpoint: controller.metrics, public: config.metricsPublic },
       ...(https ? { https } : {}),
     });
     await api.listen({ host: config.apiHost, port: config.apiPort });

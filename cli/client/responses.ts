@@ -178,6 +178,7 @@ export const FleetSummaryBody = z.looseObject({
   offline: z.number(),
   byPhase: z.record(z.string(), z.number()),
   inSync: z.number(),
+  lagging: z.number().optional(),
   byRelease: z.record(z.string(), z.looseObject({ desired: z.number(), running: z.number() })),
   pending: z.number().optional(),
   pendingDevices: z.array(z.string()).optional(),

@@ -6,6 +6,7 @@ import type { Topics } from '../../shared/topics.js';
 import { canonicalJson, sha256Hex } from '../../shared/canonical-json.js';
 import { errorMessage } from '../../shared/errors.js';
 import { NO_FAILPOINTS, type Failpoints } from '../../shared/failpoints.js';
+import type { PublishMetrics } from '../metrics/controller-counters.js';
 import type { ServicePublisher } from '../mqtt/service-publisher.js';
 import type { Device } from '../model/device.js';
 import type { Release } from '../model/release.js';
@@ -52,6 +53,8 @@ export interface DesiredWriterDeps {
   failpoints?: Failpoints;
   /** Signs each document as it is published (DD-026); absent: unsigned documents. */
   signer?: Pick<DocumentSigner, 'signMany'>;
+  /** Per-process counters for /metrics (DD-039); absent: none. */
+  metrics?: PublishMetrics;
 }
 
 /**
@@ -153,6 +156,9 @@ export class DesiredWriter {
     const outcomes = await Promise.allSettled(signed.map((d) => deps.mqtt.publish(deps.topics.desired(d.deviceId), d.payload, { retain: true, qos: 1 })));
     if (outcomes.some((o) => o.status === 'fulfilled')) await this.failpoints.hit('publish:after-publish');
     const acked: { deviceId: string; version: number; expiresAtMs: number | null }[] = [];
+    const failed = outcomes.filter((o) => o.status === 'rejected').length;
+    deps.metrics?.published(outcomes.length - failed);
+    deps.metrics?.publishFailed(failed);
     outcomes.forEach((o, i) => {
       const d = signed[i];
       if (!d) return;

@@ -4,6 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from '../../shared/logger.js';
+import type { MetricsEndpoint } from '../../shared/metrics-endpoint.js';
 import { AGENT_VERSION } from '../../shared/version.js';
 import type { ControlPlane } from '../control-plane.js';
 import { installAudit } from './audit-hook.js';
@@ -18,6 +19,7 @@ import { commandRoutes } from './routes/commands.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { releaseRoutes } from './routes/releases.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { signingRoutes } from './routes/signing.js';
@@ -36,6 +38,8 @@ export interface ApiOptions {
   now?: () => number;
   /** PEM certificate and key: the API serves HTTPS (DD-023). */
   https?: { cert: Buffer; key: Buffer };
+  /** Serves GET /metrics (DD-039): a token of any role, or none when `public`. Absent: no /metrics route. */
+  metrics?: { endpoint: MetricsEndpoint; public: boolean };
 }
 
 /**
@@ -136,6 +140,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(auditRoutes, { prefix: '/v1', ...deps });
   await app.register(signingRoutes, { prefix: '/v1', ...deps });
   await app.register(certificateRoutes, { prefix: '/v1', ...deps });
+  if (opts.metrics) await app.register(metricsRoutes, { metrics: opts.metrics.endpoint, public: opts.metrics.public });
   checkRouteAccess();
 
   await app.ready();

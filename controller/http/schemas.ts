@@ -105,6 +105,7 @@ export const FleetSummary = component(
       offline: Count,
       byPhase: z.record(z.string(), Count).describe('Devices per reported phase (unknown before the first report)'),
       inSync: Count,
+      lagging: Count.describe('Devices whose applied desired-state version is behind the stored one (never applied counts)'),
       byRelease: z
         .record(z.string(), z.strictObject({ desired: Count, running: Count }))
         .describe('app@version → devices whose desired state has it, and devices that run it'),

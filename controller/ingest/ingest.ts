@@ -8,6 +8,7 @@ import { Telemetry, TelemetryDelta, TelemetryMessage } from '../../shared/schema
 import { isTelemetryDelta } from '../../shared/telemetry-delta.js';
 import type { Topics } from '../../shared/topics.js';
 import { errorMessage } from '../../shared/errors.js';
+import type { IngestMetrics } from '../metrics/controller-counters.js';
 import type { StatusStore } from './status-store.js';
 
 const CODES = { tooLarge: 'PAYLOAD_TOO_LARGE', invalidJson: 'DESIRED_INVALID_JSON', schema: 'DESIRED_SCHEMA' } as const;
@@ -30,6 +31,8 @@ export class Ingest {
       now: () => number;
       /** Called once per newly stored event (e.g. command results for waiting API calls). */
       onEvent?: (event: DeviceEvent) => Promise<void>;
+      /** Per-process counters for /metrics (DD-039); absent: none. */
+      metrics?: IngestMetrics;
     },
   ) {}
 
@@ -46,10 +49,12 @@ export class Ingest {
     if (payload.length === 0) return 'ignored'; // a retained message being cleared
     try {
       const outcome = await this.store(parsed.channel, parsed.deviceId, payload, now());
+      if (outcome !== 'ignored') this.deps.metrics?.ingested(parsed.channel, outcome);
       if (outcome !== 'stored') await status.count(`ingest.${parsed.channel}.${outcome}`);
       return outcome;
     } catch (err) {
       logger.error({ deviceId: parsed.deviceId, channel: parsed.channel, err: errorMessage(err) }, 'ingest failed');
+      this.deps.metrics?.ingested(parsed.channel, 'error');
       await status.count('ingest.errors').catch(() => undefined);
       return 'ignored';
     }

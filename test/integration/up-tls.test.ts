@@ -12,6 +12,7 @@ import { CLI } from '../helpers/agent-process.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { freePort } from '../helpers/free-port.js';
 import { spawnProcess, type ManagedProcess } from '../helpers/process.js';
+import { parsePromText, sampleValue, valuesBy } from '../helpers/prom-text.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const run = promisify(execFile);
@@ -150,6 +151,15 @@ describe('outpost up: its own CA, MQTT over TLS, a Redis with a password', () =>
     expect(await connackOf(`mqtts://localhost:${ports.tls}`, deviceId, tls)).toBe(0);
     // Without a certificate or a password: refused (return code 5).
     expect(await connackOf(`mqtts://127.0.0.1:${ports.tls}`, deviceId, { ca: tls.ca })).toBe(5);
+
+    // DD-039: the API's /metrics (with a token) carries the embedded broker's metrics too, that refusal counted.
+    const metricsUrl = `http://127.0.0.1:${ports.api}/metrics`;
+    expect((await fetch(metricsUrl)).status).toBe(401);
+    const scraped = await fetch(metricsUrl, { headers: { authorization: `Bearer ${(await readFile(dataFile('admin-token'), 'utf8')).trim()}` } });
+    const families = parsePromText(await scraped.text());
+    expect(valuesBy(families, 'outpost_broker_connect_refusals_total', 'reason')['not-authorized']).toBe(1);
+    expect(sampleValue(families, 'outpost_broker_connected_clients')).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(families, 'outpost_devices')).toBe(1);
 
     // A key made on the device: only its request travels, and the certificate issued for it connects.
     const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
