@@ -41,11 +41,12 @@ export async function bundleAgent(distDir: string): Promise<void> {
 }
 
 /**
- * Left out of the standalone agent: what only ssh:// Docker hosts, BuildKit
- * sessions, ws:// brokers and SOCKS proxies use. The agent talks to Docker over
- * its socket, and those entry points are stubs there (standalonePlugin).
+ * Left out of the standalone agent: what only ssh:// Docker hosts and BuildKit
+ * sessions use (the agent talks to Docker over its socket; those entry points
+ * are stubs there, standalonePlugin), and ws's optional native speed-ups. ws
+ * and socks stay in: mqtt requires ws when it loads its protocol table.
  */
-export const STANDALONE_EXTERNAL: readonly string[] = ['ssh2', 'cpu-features', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'ws', 'socks', '*.node'];
+export const STANDALONE_EXTERNAL: readonly string[] = ['ssh2', 'cpu-features', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'bufferutil', 'utf-8-validate', '*.node'];
 
 const UNSUPPORTED_STUB = "module.exports = function unsupported() { throw new Error('not in the standalone agent: ssh:// Docker hosts and BuildKit sessions need the npm package'); };";
 

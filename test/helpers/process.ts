@@ -19,6 +19,8 @@ export interface SpawnProcessOptions {
   readonly bufferLines?: number;
   /** Grace period between SIGTERM and SIGKILL in `stop()`. */
   readonly stopGraceMs?: number;
+  /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
+  readonly stdin?: string;
 }
 
 export interface ManagedProcess {
@@ -79,10 +81,11 @@ export function spawnProcess(command: string, opts: SpawnProcessOptions = {}): M
   const child = spawn(command, [...(opts.args ?? [])], {
     cwd: opts.cwd,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   installExitHook();
   liveChildren.add(child);
+  if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
 
   const pushLine = (line: string): void => {
     lines.push(line);
