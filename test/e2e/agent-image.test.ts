@@ -23,6 +23,7 @@ describe('the agent image from compose/Dockerfile', () => {
   let controller: TestController;
   let rig: DeviceRig;
   let etc: TempDir;
+  let state: TempDir;
   let logs = '';
   dumpOnFailure((): Record<string, string> => ({ container: logs }));
 
@@ -32,6 +33,7 @@ describe('the agent image from compose/Dockerfile', () => {
     controller = await connectTestController(broker.url, broker.serviceAuth);
     rig = await createDeviceRig(broker, controller, 'image');
     etc = await makeTempDir('image-etc');
+    state = await makeTempDir('image-state');
   }, 900_000);
 
   afterAll(async () => {
@@ -39,20 +41,22 @@ describe('the agent image from compose/Dockerfile', () => {
     await controller?.close();
     await broker?.stop();
     await etc?.remove();
+    await state?.remove();
   });
 
   it('runs `outpost agent --config` in a container, reaches the host broker and converges', async () => {
     await writeFile(join(etc.path, 'device.secret'), `${rig.secret}\n`, { mode: 0o600 });
     await writeFile(
       join(etc.path, 'agent.yaml'),
-      [`device: ${rig.deviceId}`, `broker: ${broker.url}`, 'secret-file: device.secret', 'state-dir: /var/lib/outpost', 'accept-unsigned: true', 'settle-ms: 300', 'log-level: debug', ''].join('\n'),
+      [`device: ${rig.deviceId}`, `broker: ${broker.url}`, 'secret-file: device.secret', `state-dir: ${state.path}`, 'accept-unsigned: true', 'settle-ms: 300', 'log-level: debug', ''].join('\n'),
     );
     const container = await docker.createContainer({
       Image: image,
       Cmd: ['agent', '--config', '/etc/outpost/agent.yaml'],
       // Not io.outpost.managed: the agent leaves it alone; the rig's clean-up removes it by its device label.
       Labels: { [DEVICE_LABEL]: rig.deviceId },
-      HostConfig: { NetworkMode: 'host', Binds: [`${etc.path}:/etc/outpost:ro`, '/var/run/docker.sock:/var/run/docker.sock'] },
+      // The state directory at the same path as on the host: the engine binds its locks directory into workloads.
+      HostConfig: { NetworkMode: 'host', Binds: [`${etc.path}:/etc/outpost:ro`, `${state.path}:${state.path}`, '/var/run/docker.sock:/var/run/docker.sock'] },
     });
     await container.start();
     try {
