@@ -16,7 +16,6 @@ import { StateStore } from './state/state-store.js';
 import { tlsMaterialFromFiles, type TlsMaterial } from './mqtt/tls-files.js';
 import type { Step } from './reconcile/steps.js';
 import { agentOptions, type AgentFlags } from './options.js';
-import { readAgentConfigFile } from './config-file.js';
 import { registerInstallCommand } from './install/install-command.js';
 
 export { agentConfigFromFlags };
@@ -90,7 +89,8 @@ export function registerAgentCommand(program: Command): void {
       const configFile = flags.config ?? process.env.OUTPOST_AGENT_CONFIG;
       let fromFile: Partial<AgentFlags> = {};
       try {
-        if (configFile) fromFile = readAgentConfigFile(configFile);
+        // Loaded only when asked for: an agent without a config file never evaluates the YAML parser.
+        if (configFile) fromFile = (await import('./config-file.js')).readAgentConfigFile(configFile);
         config = agentConfigFromFlags(flags, process.env, secretWarnings, fromFile);
       } catch (err) {
         const source = configFile && !errorMessage(err).startsWith('agent config file') ? ` (settings from flags, environment and ${configFile})` : '';

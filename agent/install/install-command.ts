@@ -5,11 +5,10 @@ import { promisify } from 'node:util';
 import { Option, type Command } from 'commander';
 import { errorMessage, OutpostError } from '../../shared/errors.js';
 import { readSecretFile, secretOnCommandLine } from '../../shared/secret-input.js';
-import { parseAgentConfigFile } from '../config-file.js';
 import { agentConfigFromFlags } from '../config-sources.js';
 import { AGENT_PATH_OPTIONS, agentOptions, fileKeyOf, type AgentFlags } from '../options.js';
-import { planInstall, UNIT_NAME, type InstallPlan } from './install-plan.js';
-import { writeInstall, type WrittenFile } from './write-install.js';
+import type { InstallPlan } from './install-plan.js';
+import type { WrittenFile } from './write-install.js';
 
 interface InstallFlags extends AgentFlags {
   deviceId?: string;
@@ -48,7 +47,11 @@ function entryPath(): string {
   return realpathSync(script);
 }
 
+/** Repeated from install-plan.ts, which (with the YAML library) loads only when install runs. */
+const UNIT_NAME = 'outpost-agent.service';
+
 async function plan(flags: InstallFlags, command: Command): Promise<InstallPlan> {
+  const [{ planInstall }, { parseAgentConfigFile }] = await Promise.all([import('./install-plan.js'), import('../config-file.js')]);
   if (flags.secret !== undefined) throw new Error(secretOnCommandLine('--secret', '--secret-file FILE or --secret-stdin'));
   const deviceId = flags.device ?? flags.deviceId;
   if (!deviceId) throw new OutpostError('CONFIG_INVALID', '--device ID is required');
@@ -109,6 +112,7 @@ export function registerInstallCommand(agent: Command): void {
       try {
         if (flags.enable && resolve(flags.root) !== '/') throw new OutpostError('CONFIG_INVALID', '--enable needs the default --root /: systemd reads units from /etc/systemd/system');
         const installPlan = await plan(flags, command);
+        const { writeInstall } = await import('./write-install.js');
         const written = await writeInstall(installPlan, { force: flags.force === true });
         if (flags.enable) await enable();
         process.stdout.write(report(written, installPlan, flags.enable === true));

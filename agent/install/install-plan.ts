@@ -10,6 +10,7 @@ import { stringify as stringifyYaml } from 'yaml';
  * root `/` they are the system paths.
  */
 
+/** Also in install-command.ts, which must not import this module at start. */
 export const UNIT_NAME = 'outpost-agent.service';
 
 export interface InstallInput {
