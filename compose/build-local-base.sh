@@ -24,7 +24,7 @@ FROM scratch
 COPY root/ /
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 RUN mkdir -p /usr/bin && ln -s /bin/env /usr/bin/env
-ENV PATH=/usr/local/bin:/bin SSL_CERT_FILE=/etc/ca-certificates.crt
+ENV PATH=/usr/local/bin:/bin SSL_CERT_FILE=/etc/ca-certificates.crt NODE_EXTRA_CA_CERTS=/etc/ca-certificates.crt
 DOCKER
 docker build -q -t "$tag" "$ctx"
 echo "$tag"

@@ -1,4 +1,5 @@
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,6 +40,62 @@ export async function bundleAgent(distDir: string): Promise<void> {
   });
 }
 
+/**
+ * Left out of the standalone agent: what only ssh:// Docker hosts and BuildKit
+ * sessions use (the agent talks to Docker over its socket; those entry points
+ * are stubs there, standalonePlugin), and ws's optional native speed-ups. ws
+ * and socks stay in: mqtt requires ws when it loads its protocol table.
+ */
+export const STANDALONE_EXTERNAL: readonly string[] = ['ssh2', 'cpu-features', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'bufferutil', 'utf-8-validate', '*.node'];
+
+const UNSUPPORTED_STUB = "module.exports = function unsupported() { throw new Error('not in the standalone agent: ssh:// Docker hosts and BuildKit sessions need the npm package'); };";
+
+/** Swaps what needs node_modules on disk for what works inside one file. */
+function standalonePlugin(): Plugin {
+  return {
+    name: 'outpost-standalone',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/dockerode-lean\.js$/ }, (args) => ({ path: join(args.resolveDir, 'dockerode-bundled.js') }));
+      b.onResolve({ filter: /^\.\/(ssh|session)$/ }, (args) =>
+        /[\\/](docker-modem|dockerode)[\\/]lib$/.test(args.resolveDir) ? { path: args.path, namespace: 'outpost-unsupported' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'outpost-unsupported' }, () => ({ contents: UNSUPPORTED_STUB, loader: 'js' }));
+      // cron-parser is required lazily through a createRequire of its own (shared/maintenance-window.ts), which
+      // esbuild does not follow; with the module's own require, esbuild bundles it and still loads it on first use.
+      b.onLoad({ filter: /[\\/]shared[\\/]maintenance-window\.js$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        const local = 'const require = createRequire(import.meta.url);';
+        if (!source.includes(local)) throw new Error(`${args.path}: expected "${local}" (scripts/bundle-agent.ts)`);
+        return { contents: source.replace(local, ''), loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
+ * dist/outpost-agent/outpost-agent.js (DD-043): the agent with every
+ * dependency in one file, for devices without npm: `node outpost-agent.js agent ...`.
+ */
+export async function bundleStandaloneAgent(distDir: string): Promise<void> {
+  await build({
+    entryPoints: [join(distDir, 'agent', 'standalone.js')],
+    outfile: join(distDir, 'outpost-agent', 'outpost-agent.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    external: [...STANDALONE_EXTERNAL],
+    plugins: [standalonePlugin()],
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __outpostCreateRequire } from 'node:module'; const require = __outpostCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await bundleAgent(dirname(dirname(fileURLToPath(import.meta.url))));
+  const distDir = dirname(dirname(fileURLToPath(import.meta.url)));
+  await bundleAgent(distDir);
+  await bundleStandaloneAgent(distDir);
 }

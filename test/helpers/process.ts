@@ -25,6 +25,8 @@ export interface SpawnProcessOptions {
    * to the script they run.
    */
   readonly processGroup?: boolean;
+  /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
+  readonly stdin?: string;
 }
 
 export interface ManagedProcess {
@@ -92,12 +94,13 @@ export function spawnProcess(command: string, opts: SpawnProcessOptions = {}): M
   const child = spawn(command, [...(opts.args ?? [])], {
     cwd: opts.cwd,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     detached: opts.processGroup === true,
   });
   if (opts.processGroup === true) processGroups.add(child);
   installExitHook();
   liveChildren.add(child);
+  if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
 
   const pushLine = (line: string): void => {
     lines.push(line);

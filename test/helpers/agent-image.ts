@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { CLI } from './agent-process.js';
+import { followDockerStream } from './docker-stream.js';
+
+const run = promisify(execFile);
+const REPO_ROOT = dirname(dirname(dirname(CLI)));
+/** What compose/Dockerfile copies into its build stage; the build context holds these and nothing else. */
+const DOCKERFILE_INPUTS = ['compose/Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'shared', 'broker', 'agent', 'controller', 'cli', 'scripts'];
+export const LOCAL_BASE_IMAGE = 'outpost-base/node:local';
+const IMAGE_REPO = 'outpost-test/outpost';
+/** Label carrying the content hash an image was built from. */
+const SOURCE_HASH_LABEL = 'io.outpost.test.source-hash';
+
+async function filesUnder(path: string): Promise<string[]> {
+  const entries = await readdir(join(REPO_ROOT, path), { withFileTypes: true }).catch(() => undefined);
+  if (!entries) return [path];
+  const nested = await Promise.all(entries.map((e) => filesUnder(join(path, e.name))));
+  return nested.flat();
+}
+
+/** compose/build-local-base.sh: the node base image assembled from this host's node (no registry needed). */
+export async function ensureLocalBase(): Promise<string> {
+  await run('bash', [join(REPO_ROOT, 'compose', 'build-local-base.sh'), LOCAL_BASE_IMAGE], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+  return (await new Docker().getImage(LOCAL_BASE_IMAGE).inspect()).Id;
+}
+
+/**
+ * The image of compose/Dockerfile, built from the local base (its build stage
+ * runs `npm ci`, so the first build needs the npm registry). Tagged with a
+ * hash of the Dockerfile's inputs and the base image: rebuilt only when one of
+ * them changed.
+ */
+export async function ensureOutpostImage(docker: Docker = new Docker()): Promise<string> {
+  const baseId = await ensureLocalBase();
+  const files = (await Promise.all(DOCKERFILE_INPUTS.map(filesUnder))).flat().sort();
+  const hash = createHash('sha256').update(baseId);
+  for (const file of files) hash.update(`\0${file}\0`).update(await readFile(join(REPO_ROOT, file)));
+  const digest = hash.digest('hex').slice(0, 16);
+  const tag = `${IMAGE_REPO}:${digest}`;
+  try {
+    const info = await docker.getImage(tag).inspect();
+    if (info.Config.Labels?.[SOURCE_HASH_LABEL] === digest) return tag;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+  const stream = await docker.buildImage(
+    { context: REPO_ROOT, src: files.map((f) => relative('.', f)) },
+    { t: tag, dockerfile: 'compose/Dockerfile', buildargs: { BASE_IMAGE: LOCAL_BASE_IMAGE }, labels: { [SOURCE_HASH_LABEL]: digest }, rm: true, forcerm: true },
+  );
+  await followDockerStream(stream);
+  return tag;
+}
