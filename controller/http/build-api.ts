@@ -20,6 +20,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { releaseRoutes } from './routes/releases.js';
 import { rolloutRoutes } from './routes/rollouts.js';
+import { registryCredentialRoutes } from './routes/registry-credentials.js';
 import { signingRoutes } from './routes/signing.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Health } from './schemas.js';
@@ -49,6 +50,10 @@ const REDACTED = [
   'headers.authorization',
   '*.headers.authorization',
   'authorization',
+  // DD-041: a registry password in a request body (fastify never logs bodies; a future log call must not either).
+  'body.password',
+  'req.body.password',
+  'request.body.password',
 ];
 
 /**
@@ -104,6 +109,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
         { name: 'rollouts', description: 'Releases moved to a target in waves, with thresholds, timeouts, windows and operations' },
         { name: 'fleet', description: 'Fleet-wide summary' },
         { name: 'access', description: 'API tokens with roles, and the audit log of changes' },
+        { name: 'registries', description: 'Private-registry credentials, injected into the desired documents of the devices that pull from them' },
         { name: 'meta', description: 'Health and API description' },
       ],
     },
@@ -136,6 +142,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(auditRoutes, { prefix: '/v1', ...deps });
   await app.register(signingRoutes, { prefix: '/v1', ...deps });
   await app.register(certificateRoutes, { prefix: '/v1', ...deps });
+  await app.register(registryCredentialRoutes, { prefix: '/v1', ...deps });
   checkRouteAccess();
 
   await app.ready();
