@@ -240,7 +240,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     decommission: decommissioner,
     deployments: deploymentOps,
     commands: new CommandOperations({ redis, keys, devices, commands }),
-    deviceViews: new DeviceViews({ redis, keys, devices, releases, deployments, status }),
+    deviceViews: new DeviceViews({ redis, keys, devices, releases, deployments, status, registryCredentials }),
     deploymentViews: new DeploymentViews({ redis, keys, devices, releases, deployments, status, targetedIds: (d) => deploymentOps.targetedIds(d) }),
     fleetSummary: () => fleetSummary({ redis, keys, devices, status }),
     signing: new SigningOperations({ redis, keys, devices, signingKeys, publisher, logger: logger.child({ component: 'signing' }) }),

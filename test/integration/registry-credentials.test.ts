@@ -151,6 +151,8 @@ describe('registry credentials', () => {
     const result = await rig.controller.publisher.recompute([priv]);
     expect(result.problems[priv]?.join('\n')).toMatch(new RegExp(`registry credentials of ${host.replace(/\./g, '\\.')} left out: .*fail authentication.*registry-login`));
     expect((await retained(priv))?.registryAuth).toBeUndefined();
+    const shown = (await call('GET', `/v1/devices/${priv}`)).json as { problems: string[] };
+    expect(shown.problems.join('\n')).toMatch(/left out: .*fail authentication/);
   });
 
   it('bad input is a clear error and changes nothing', async () => {
