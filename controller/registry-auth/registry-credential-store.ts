@@ -15,7 +15,12 @@ export const RegistryHost = z
   .max(255)
   .regex(REGISTRY_HOST_PATTERN, 'a registry is host[:port] as written in image references, e.g. registry.example.com:5000 (docker.io for Docker Hub)');
 export const RegistryUsername = z.string().min(1).max(256);
-export const RegistryPassword = z.string().min(1).max(4096);
+/** Sealed, it must still fit the protocol's 4096 characters (nonce, tag, base64 and prefix included). */
+export const MAX_PASSWORD_BYTES = 3000;
+export const RegistryPassword = z
+  .string()
+  .min(1)
+  .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES, `at most ${MAX_PASSWORD_BYTES} bytes (UTF-8)`);
 
 /** What the API shows of stored credentials: never the password, sealed or not. */
 export const RegistryCredentialView = z.strictObject({

@@ -6,10 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { planRegistryAuth } from '../../controller/desired-state/registry-auth.js';
 import { CredentialCipher, CredentialCipherError } from '../../controller/registry-auth/credential-cipher.js';
 import { loadOrCreateCredentialKey } from '../../controller/registry-auth/key-file.js';
-import type { RegistryAuthSnapshot } from '../../controller/registry-auth/registry-credential-store.js';
+import { MAX_PASSWORD_BYTES, RegistryPassword, type RegistryAuthSnapshot } from '../../controller/registry-auth/registry-credential-store.js';
 import { revealRegistryAuth, withoutRegistryPasswords } from '../../controller/registry-auth/reveal-secrets.js';
 import { silentLogger } from '../../shared/logger.js';
 import { readSecretStream } from '../../shared/secret-input.js';
+import { RegistryCredentials } from '../../shared/schemas/desired-state.js';
 import type { WorkloadSpec } from '../../shared/schemas/workload.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -176,5 +177,16 @@ describe('readSecretStream (--password-stdin)', () => {
     ['', ''],
   ])('%j → %j', async (input, want) => {
     expect(await readSecretStream(Readable.from([Buffer.from(input)]))).toBe(want);
+  });
+});
+
+describe('password size', () => {
+  it('the longest password the API takes still fits the protocol once sealed', () => {
+    const longest = 'x'.repeat(MAX_PASSWORD_BYTES);
+    expect(RegistryPassword.safeParse(longest).success).toBe(true);
+    expect(RegistryPassword.safeParse(`${longest}x`).success).toBe(false);
+    expect(RegistryPassword.safeParse('é'.repeat(MAX_PASSWORD_BYTES / 2 + 1)).success).toBe(false);
+    const sealed = cipher().seal('a-very-long-registry-host.example.com:65535', longest);
+    expect(RegistryCredentials.safeParse({ 'reg.example': { username: 'u', password: sealed } }).success).toBe(true);
   });
 });
