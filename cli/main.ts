@@ -32,6 +32,7 @@ const PARTS: Record<string, () => Promise<Register[]>> = {
     (await import('./commands/command.js')).registerCommandCommands,
     (await import('./commands/rollout.js')).registerRolloutCommands,
     (await import('./commands/token.js')).registerTokenCommands,
+    (await import('./commands/registry.js')).registerRegistryCommands,
     (await import('./commands/audit.js')).registerAuditCommand,
     (await import('./commands/sim.js')).registerSimCommand,
   ],

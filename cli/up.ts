@@ -212,6 +212,8 @@ async function runUp(
     adminTokens: [adminToken],
     // DD-026: generated (0600) on first start, like the admin token.
     signingKeyFile: env.OUTPOST_SIGNING_KEY_FILE ?? join(dataDir, 'signing-key.pem'),
+    // DD-041: seals private-registry passwords in Redis; generated (0600) on first start.
+    registryCredentialsKeyFile: env.OUTPOST_REGISTRY_CREDENTIALS_KEY_FILE ?? join(dataDir, 'registry-credentials.key'),
     // DD-027: `outpost device add --cert-out` is signed by the broker's device CA.
     deviceCaCertFile: pki.ca.certFile,
     deviceCaKeyFile: pki.ca.keyFile,

@@ -47,6 +47,8 @@ export const ControllerConfig = z
       .default(true),
     /** PKCS#8 PEM Ed25519 key to sign with; created (0600) when absent. Without it the key lives in Redis only. */
     signingKeyFile: z.string().min(1).optional(),
+    /** AES-256 key (base64 file, created 0600 when absent) that seals registry passwords in Redis (DD-041); without it none are stored. */
+    registryCredentialsKeyFile: z.string().min(1).optional(),
     /** How long a signed desired document is valid; it is re-signed when half of that is left. */
     desiredValiditySeconds: z.coerce.number().int().min(10).max(365 * 86_400).default(7 * 86_400),
     /** How long start() waits for the broker before serving without it (changes stay pending until it is back). */

@@ -18,6 +18,7 @@ import type { DeploymentOperations } from './operations/deployment-operations.js
 import type { DeviceChange, DeviceOperations, LabelPatch, OverridePatch } from './operations/device-operations.js';
 import type { DeploymentViews } from './read-models/deployment-views.js';
 import type { SigningOperations } from './operations/signing-operations.js';
+import type { RegistryCredentialOperations } from './operations/registry-credential-operations.js';
 import type { SigningKeysView } from './signing/signing-keys.js';
 import type { DeviceViews } from './read-models/device-views.js';
 import type { RolloutService } from './rollout/rollout-service.js';
@@ -42,6 +43,8 @@ export interface ControlPlaneParts {
   tokens: TokenStore;
   /** The audit log of mutating API calls (DD-025). */
   audit: AuditLog;
+  /** Private-registry credentials injected into desired documents (DD-041); absent in a control plane built without them. */
+  registryCredentials?: RegistryCredentialOperations;
 }
 
 /**
@@ -64,6 +67,12 @@ export class ControlPlane {
   /** API tokens: create, list, revoke, and authenticate a bearer value (controller/access/token-store.ts). */
   get tokens(): TokenStore {
     return this.parts.tokens;
+  }
+
+  /** Private-registry credentials (operations/registry-credential-operations.ts, DD-041). */
+  get registryCredentials(): RegistryCredentialOperations {
+    if (!this.parts.registryCredentials) throw new ControllerError('INTERNAL', 'this control plane was built without registry credentials');
+    return this.parts.registryCredentials;
   }
 
   /** Who changed what through the API, bounded (controller/access/audit-log.ts). */

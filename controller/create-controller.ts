@@ -34,6 +34,7 @@ import { Decommissioner } from './operations/decommission.js';
 import { DeploymentOperations } from './operations/deployment-operations.js';
 import { DeviceOperations } from './operations/device-operations.js';
 import { SigningOperations } from './operations/signing-operations.js';
+import { RegistryCredentialOperations } from './operations/registry-credential-operations.js';
 import { DeploymentViews } from './read-models/deployment-views.js';
 import { DeviceViews } from './read-models/device-views.js';
 import { fleetSnapshot, fleetSummary } from './read-models/fleet-summary.js';
@@ -44,6 +45,7 @@ import { DeploymentStore } from './registry/deployment-store.js';
 import { DeviceStore } from './registry/device-store.js';
 import { Keys } from './registry/keys.js';
 import { ReleaseStore } from './registry/release-store.js';
+import { RegistryCredentialStore } from './registry-auth/registry-credential-store.js';
 import { createRollouts } from './rollout/create-rollouts.js';
 import type { RolloutEngine } from './rollout/rollout-engine.js';
 import type { RolloutService } from './rollout/rollout-service.js';
@@ -126,6 +128,14 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   const signer = config.signDesired
     ? new DocumentSigner(signingKeys, config.desiredValiditySeconds * 1000, now, { pool: signWorkers, logger: logger.child({ component: 'signing' }) })
     : undefined;
+  // DD-041: passwords sealed in Redis, opened only to publish.
+  const registryCredentials = new RegistryCredentialStore({
+    redis,
+    keys,
+    now,
+    logger: logger.child({ component: 'registry-credentials' }),
+    ...(config.registryCredentialsKeyFile ? { keyFile: config.registryCredentialsKeyFile } : {}),
+  });
   const writer = new DesiredWriter({
     redis,
     keys,
@@ -136,6 +146,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     failpoints,
     metrics: counters,
     ...(signer ? { signer } : {}),
+    revealSecrets: (payload) => registryCredentials.reveal(payload),
   });
   const drain = new IntentDrain({
     redis,
@@ -144,6 +155,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     deployments,
     releases,
     writer,
+    registryCredentials,
     lease,
     logger: logger.child({ component: 'drain' }),
     batchSize: config.publishBatchSize,
@@ -240,7 +252,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     decommission: decommissioner,
     deployments: deploymentOps,
     commands: new CommandOperations({ redis, keys, devices, commands }),
-    deviceViews: new DeviceViews({ redis, keys, devices, releases, deployments, status }),
+    deviceViews: new DeviceViews({ redis, keys, devices, releases, deployments, status, registryCredentials }),
     deploymentViews: new DeploymentViews({ redis, keys, devices, releases, deployments, status, targetedIds: (d) => deploymentOps.targetedIds(d) }),
     fleetSummary: () => fleetSummary(fleetDeps),
     signing: new SigningOperations({ redis, keys, devices, signingKeys, publisher, logger: logger.child({ component: 'signing' }) }),
@@ -248,6 +260,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     rollouts: rollouts.service,
     tokens: new TokenStore({ redis, keys, now, logger: logger.child({ component: 'tokens' }) }),
     audit: new AuditLog({ redis, keys, maxEntries: config.auditMaxEntries }),
+    registryCredentials: new RegistryCredentialOperations({ store: registryCredentials, publisher }),
   });
 
   const gauges = new FleetGauges(metricsRegistry, {
@@ -289,6 +302,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       await redis.ping();
       await checkRedisPolicy(redis, logger);
       await signingKeys.init();
+      await registryCredentials.init();
       await certificates.init();
       // Before the service client connects: on Mosquitto it may first have to be created.
       await sessions.start(config.brokerWaitSeconds * 1000);

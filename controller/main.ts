@@ -31,6 +31,7 @@ interface ControllerFlags {
   brokerWait?: string;
   auditMaxEntries?: string;
   signingKeyFile?: string;
+  registryCredentialsKeyFile?: string;
   signDesired?: string;
   desiredValidity?: string;
   brokerAdmin?: string;
@@ -79,6 +80,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     brokerWaitSeconds: flags.brokerWait ?? env.OUTPOST_BROKER_WAIT_SECONDS,
     auditMaxEntries: flags.auditMaxEntries ?? env.OUTPOST_AUDIT_MAX_ENTRIES,
     signingKeyFile: flags.signingKeyFile ?? env.OUTPOST_SIGNING_KEY_FILE,
+    registryCredentialsKeyFile: flags.registryCredentialsKeyFile ?? env.OUTPOST_REGISTRY_CREDENTIALS_KEY_FILE,
     signDesired: flags.signDesired ?? env.OUTPOST_SIGN_DESIRED,
     desiredValiditySeconds: flags.desiredValidity ?? env.OUTPOST_DESIRED_VALIDITY_SECONDS,
     brokerAdmin: flags.brokerAdmin ?? env.OUTPOST_BROKER_ADMIN,
@@ -117,6 +119,10 @@ export function registerControllerCommand(program: Command): void {
     .option('--rollout-poll <seconds>', 'longest wait between two ticks of a running rollout (env OUTPOST_ROLLOUT_POLL_SECONDS, default 2)')
     .option('--publish-lease <seconds>', 'how long a controller killed while publishing blocks the others (env OUTPOST_PUBLISH_LEASE_SECONDS, default 10)')
     .option('--signing-key-file <file>', 'Ed25519 key (PKCS#8 PEM) desired documents are signed with; created 0600 when missing (env OUTPOST_SIGNING_KEY_FILE; default: a key kept in Redis)')
+    .option(
+      '--registry-credentials-key-file <file>',
+      'key that seals private-registry passwords in Redis; created 0600 when missing; without it `outpost registry-login` is refused (env OUTPOST_REGISTRY_CREDENTIALS_KEY_FILE)',
+    )
     .option('--sign-desired <true|false>', 'sign desired documents (default true; false only while agents older than signatures remain) (env OUTPOST_SIGN_DESIRED)')
     .option('--desired-validity <seconds>', 'how long a signed desired document is valid; re-signed at half (env OUTPOST_DESIRED_VALIDITY_SECONDS, default 604800)')
     .option('--broker-wait <seconds>', 'how long start waits for the broker before serving without it; changes stay pending until it is back (env OUTPOST_BROKER_WAIT_SECONDS, default 10)')

@@ -34,3 +34,14 @@ export const SECRET_FILE_WARNING = 'secret file is accessible to group or others
 export function secretOnCommandLine(flag: string, alternatives: string): string {
   return `${flag} is not accepted: a secret on the command line is visible to every local user (ps) and kept in shell history; use ${alternatives}`;
 }
+
+/**
+ * A secret piped on stdin (`--password-stdin`, like `docker login`): the
+ * whole stream, less one trailing newline (echo adds it). Leading and inner
+ * whitespace are kept: they may be part of the secret.
+ */
+export async function readSecretStream(stream: AsyncIterable<unknown>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}

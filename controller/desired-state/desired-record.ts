@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import { DesiredState } from '../../shared/schemas/desired-state.js';
 import type { Keys } from '../registry/keys.js';
+import { withoutRegistryPasswords } from '../registry-auth/reveal-secrets.js';
 
-/** The last desired document published for a device, as stored next to its content hash. */
+/** The last desired document published for a device, as stored next to its content hash; registry passwords redacted (DD-041). */
 export interface DesiredRecord {
   doc: DesiredState;
   hash: string;
@@ -13,7 +14,7 @@ export interface DesiredRecord {
 export async function readDesiredRecord(redis: Redis, keys: Keys, deviceId: string): Promise<DesiredRecord | null> {
   const [doc, hash, version, publishedAt] = await redis.hmget(keys.desired(deviceId), 'doc', 'hash', 'version', 'publishedAt');
   if (!doc || !hash || !version || !publishedAt) return null;
-  return { doc: DesiredState.parse(JSON.parse(doc)), hash, version: Number(version), publishedAt };
+  return { doc: withoutRegistryPasswords(DesiredState.parse(JSON.parse(doc))), hash, version: Number(version), publishedAt };
 }
 
 /** version + hash of many devices' records, one pipeline. */

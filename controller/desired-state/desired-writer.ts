@@ -15,6 +15,8 @@ import type { DocumentSigner } from '../signing/document-signer.js';
 import type { ComposedDesired, PreparedDeployment } from './compose-desired.js';
 import { CompositionCache } from './composition-cache.js';
 import { confirmChunk, storeChunk, type StoreItem, type StoreResult } from './desired-scripts.js';
+import { EMPTY_REGISTRY_AUTH, type RegistryAuthSnapshot } from '../registry-auth/registry-credential-store.js';
+import { planRegistryAuth, type RegistryAuthPlan } from './registry-auth.js';
 
 /** Stands for the version in a document template until Redis assigns it (desired-scripts.ts). */
 const VERSION_PLACEHOLDER = 1;
@@ -31,6 +33,8 @@ export interface WriteContext {
   compositions?: CompositionCache;
   /** False once the publish lease was lost: stop before publishing anything more. */
   stillHeld: () => boolean;
+  /** Stored registry credentials, read with the rest of the composition's inputs (DD-041); absent: none. */
+  registryAuth?: RegistryAuthSnapshot;
 }
 
 export interface WriteOutcome {
@@ -55,6 +59,8 @@ export interface DesiredWriterDeps {
   signer?: Pick<DocumentSigner, 'signMany'>;
   /** Per-process counters for /metrics (DD-039); absent: none. */
   metrics?: PublishMetrics;
+  /** Opens the sealed registry passwords of a stored document just before it is signed and sent (DD-041). */
+  revealSecrets?: (payload: string) => string;
 }
 
 /**
@@ -82,13 +88,20 @@ export class DesiredWriter {
     const issuedAt = new Date(deps.now()).toISOString();
     // Per composition, the document validated once; each device's copy differs only in its (validated) id.
     const validated = new Map<ComposedDesired, DesiredState>();
+    const auths = new Map<ComposedDesired, RegistryAuthPlan>();
     const changed: StoreItem[] = [];
     const republish: string[] = [];
     for (const device of batch) {
       const composed = compositions.compose(device);
-      if (composed.problems.length) out.problems[device.id] = composed.problems;
+      let auth = auths.get(composed);
+      if (!auth) {
+        auth = planRegistryAuth(composed.workloads, composed.contentHash, ctx.registryAuth ?? EMPTY_REGISTRY_AUTH);
+        auths.set(composed, auth);
+      }
+      const problems = auth.problems.length ? [...composed.problems, ...auth.problems] : composed.problems;
+      if (problems.length) out.problems[device.id] = problems;
       const head = heads.get(device.id);
-      if (composed.contentHash === (head?.hash ?? EMPTY_CONTENT_HASH)) {
+      if (auth.contentHash === (head?.hash ?? EMPTY_CONTENT_HASH)) {
         out.unchanged++;
         if (head && head.version !== head.published) republish.push(device.id);
         continue;
@@ -104,11 +117,13 @@ export class DesiredWriter {
           provenance: composed.provenance,
           signature: null,
           ...composed.policy,
+          // Sealed passwords: the stored copy never holds them in clear (DD-041).
+          ...(auth.registryAuth ? { registryAuth: auth.registryAuth } : {}),
         });
         validated.set(composed, doc);
       }
       // Spreading keeps the member order, so "version":1 stays where the store script expects it.
-      changed.push({ deviceId: device.id, hash: composed.contentHash, template: JSON.stringify({ ...doc, deviceId: device.id }) });
+      changed.push({ deviceId: device.id, hash: auth.contentHash, template: JSON.stringify({ ...doc, deviceId: device.id }) });
     }
 
     const docs: { deviceId: string; version: number; payload: string }[] = [];
@@ -143,14 +158,16 @@ export class DesiredWriter {
       out.pending.push(...docs.map((d) => d.deviceId));
       return;
     }
-    const signatures = deps.signer ? await deps.signer.signMany(docs.map((d) => d.payload)) : null;
-    const signed = docs.map((d, i) => {
+    const ready = this.revealed(docs, out);
+    if (ready.length === 0) return;
+    const signatures = deps.signer ? await deps.signer.signMany(ready.map((d) => d.payload)) : null;
+    const signed = ready.map((d, i) => {
       const s = signatures?.[i];
       return s ? { ...d, ...s } : { ...d, expiresAtMs: null };
     });
     // Signing a chunk takes a while: the lease may have gone meanwhile (DD-021, one publisher at a time).
     if (!ctx.stillHeld()) {
-      out.pending.push(...docs.map((d) => d.deviceId));
+      out.pending.push(...ready.map((d) => d.deviceId));
       return;
     }
     const outcomes = await Promise.allSettled(signed.map((d) => deps.mqtt.publish(deps.topics.desired(d.deviceId), d.payload, { retain: true, qos: 1 })));
@@ -171,6 +188,26 @@ export class DesiredWriter {
     if (acked.length === 0) return;
     await confirmChunk(deps.redis, deps.keys, acked);
     for (const a of acked) out.published.push({ deviceId: a.deviceId, version: a.version });
+  }
+
+  /**
+   * The documents as they go on the wire: sealed registry passwords opened.
+   * One that does not open (the key changed since) stays pending, logged
+   * without its content; the next drain composes it again without that host.
+   */
+  private revealed(docs: readonly { deviceId: string; version: number; payload: string }[], out: WriteOutcome): { deviceId: string; version: number; payload: string }[] {
+    const reveal = this.deps.revealSecrets;
+    if (!reveal) return [...docs];
+    const ready: { deviceId: string; version: number; payload: string }[] = [];
+    for (const d of docs) {
+      try {
+        ready.push({ ...d, payload: reveal(d.payload) });
+      } catch (err) {
+        out.pending.push(d.deviceId);
+        this.deps.logger.error({ deviceId: d.deviceId, version: d.version, err: errorMessage(err) }, 'desired state not published: its registry credentials do not open');
+      }
+    }
+    return ready;
   }
 
   /** Stored documents of devices whose last version the broker has not acknowledged. */

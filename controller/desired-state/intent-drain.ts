@@ -11,6 +11,7 @@ import type { DeploymentStore } from '../registry/deployment-store.js';
 import type { DeviceStore } from '../registry/device-store.js';
 import type { Keys } from '../registry/keys.js';
 import type { ReleaseStore } from '../registry/release-store.js';
+import type { RegistryCredentialStore } from '../registry-auth/registry-credential-store.js';
 import { coveredBy, parseScopes } from './dirty-scopes.js';
 import { prepareDeployments } from './compose-desired.js';
 import { CompositionCache } from './composition-cache.js';
@@ -41,6 +42,8 @@ export interface IntentDrainDeps {
   deployments: DeploymentStore;
   releases: ReleaseStore;
   writer: DesiredWriter;
+  /** Private-registry credentials injected into documents (DD-041); absent: none. */
+  registryCredentials?: Pick<RegistryCredentialStore, 'snapshot'>;
   lease: RedisLease;
   logger: Logger;
   /** How long a drain waits for another controller's drain to finish. */
@@ -151,7 +154,15 @@ export class IntentDrain {
     for (const d of devices) for (const [app, version] of Object.entries(d.overrides.pins)) refs.add(releaseRef(app, version));
     const releases = await deps.releases.byRefs(refs);
     const prepared = prepareDeployments(deployments);
-    const ctx = { generation, deployments: prepared, releases, compositions: new CompositionCache(prepared, releases), stillHeld: () => lease.held };
+    const registryAuth = await deps.registryCredentials?.snapshot();
+    const ctx: WriteContext = {
+      generation,
+      deployments: prepared,
+      releases,
+      compositions: new CompositionCache(prepared, releases),
+      stillHeld: () => lease.held,
+      ...(registryAuth ? { registryAuth } : {}),
+    };
     await this.writeChunks(devices, ctx, result);
     result.considered = devices.length;
     await this.forgetGone(unpublished, devices);

@@ -22,6 +22,7 @@ import { fleetRoutes } from './routes/fleet.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { releaseRoutes } from './routes/releases.js';
 import { rolloutRoutes } from './routes/rollouts.js';
+import { registryCredentialRoutes } from './routes/registry-credentials.js';
 import { signingRoutes } from './routes/signing.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Health } from './schemas.js';
@@ -53,6 +54,10 @@ const REDACTED = [
   'headers.authorization',
   '*.headers.authorization',
   'authorization',
+  // DD-041: a registry password in a request body (fastify never logs bodies; a future log call must not either).
+  'body.password',
+  'req.body.password',
+  'request.body.password',
 ];
 
 /**
@@ -108,6 +113,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
         { name: 'rollouts', description: 'Releases moved to a target in waves, with thresholds, timeouts, windows and operations' },
         { name: 'fleet', description: 'Fleet-wide summary' },
         { name: 'access', description: 'API tokens with roles, and the audit log of changes' },
+        { name: 'registries', description: 'Private-registry credentials, injected into the desired documents of the devices that pull from them' },
         { name: 'meta', description: 'Health and API description' },
       ],
     },
@@ -141,6 +147,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(signingRoutes, { prefix: '/v1', ...deps });
   await app.register(certificateRoutes, { prefix: '/v1', ...deps });
   if (opts.metrics) await app.register(metricsRoutes, { metrics: opts.metrics.endpoint, public: opts.metrics.public });
+  await app.register(registryCredentialRoutes, { prefix: '/v1', ...deps });
   checkRouteAccess();
 
   await app.ready();

@@ -15,6 +15,8 @@ import type { ReleaseStore } from '../registry/release-store.js';
 import { selectorOf } from '../operations/validation.js';
 import type { DeviceDetail, DeviceSummary } from '../views.js';
 import { pendingDevices } from './pending-devices.js';
+import { planRegistryAuth } from '../desired-state/registry-auth.js';
+import type { RegistryCredentialStore } from '../registry-auth/registry-credential-store.js';
 
 export interface DeviceViewsDeps {
   redis: Redis;
@@ -23,6 +25,8 @@ export interface DeviceViewsDeps {
   releases: ReleaseStore;
   deployments: DeploymentStore;
   status: StatusStore;
+  /** To name registry credentials that cannot be used (DD-041); absent: none. */
+  registryCredentials?: Pick<RegistryCredentialStore, 'snapshot'>;
 }
 
 /** What operators read about devices: lists, details, desired and reported state, events, telemetry. */
@@ -54,11 +58,13 @@ export class DeviceViews {
     const refs = deployments.map((d) => releaseRef(d.app, d.version));
     for (const [app, version] of Object.entries(device.overrides.pins)) refs.push(releaseRef(app, version));
     const composed = composeDesired(device, prepareDeployments(deployments), await this.deps.releases.byRefs(refs));
+    const credentials = await this.deps.registryCredentials?.snapshot();
+    const auth = credentials ? planRegistryAuth(composed.workloads, composed.contentHash, credentials).problems : [];
     return {
       ...deviceSummary(device, status, record?.version ?? null, pending.has(id), decommission !== null),
       overrides: device.overrides,
       apps: composed.apps,
-      problems: composed.problems,
+      problems: [...composed.problems, ...auth],
       desired: record?.doc ?? null,
       reported: status.reported,
       presence: status.presence,

@@ -159,4 +159,15 @@ export class Keys {
   auditSeq(): string {
     return `${this.prefix}seq:audit`;
   }
+  /**
+   * Credentials of one private registry (DD-041): JSON {username, sealed, updatedAt},
+   * the password sealed with the key from the data directory, never in clear.
+   */
+  registryCredential(host: string): string {
+    return `${this.prefix}registry-cred:${host}`;
+  }
+  /** Hosts with stored registry credentials (set). */
+  registryCredentials(): string {
+    return `${this.prefix}registry-creds`;
+  }
 }

@@ -49,8 +49,11 @@ export const ApplyPolicy = z.strictObject({
 });
 
 /** Registry credentials for private pulls, keyed by registry host[:port]. Never cached on disk by the agent. */
+/** A registry as Docker names it in an image reference: host[:port] (docker.io for Docker Hub). */
+export const REGISTRY_HOST_PATTERN = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+
 export const RegistryCredentials = z.record(
-  z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'registry keys are host[:port]'),
+  z.string().regex(REGISTRY_HOST_PATTERN, 'registry keys are host[:port]'),
   z.strictObject({ username: z.string().min(1).max(256), password: z.string().min(1).max(4096) }),
 );
 

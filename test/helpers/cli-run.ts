@@ -7,14 +7,23 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunCliOptions {
+  timeoutMs?: number;
+  /** Written to the CLI's stdin, which is then closed (e.g. a password for --password-stdin). */
+  input?: string;
+}
+
 /** Runs the built `outpost` CLI against an API; never throws on a non-zero exit. */
-export function runCli(args: readonly string[], api: { url: string; token: string }, timeoutMs = 120_000): Promise<CliResult> {
+export function runCli(args: readonly string[], api: { url: string; token: string }, options: number | RunCliOptions = {}): Promise<CliResult> {
+  const { timeoutMs = 120_000, input } = typeof options === 'number' ? { timeoutMs: options } : options;
   return new Promise((done) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [CLI, ...args],
       { env: { PATH: process.env.PATH, OUTPOST_API: api.url, OUTPOST_TOKEN: api.token } as NodeJS.ProcessEnv, timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024 },
       (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input ?? '');
   });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../controller/http/build-api.js';
 import type { ControllerConfigInput } from '../../controller/config.js';
-import { silentLogger } from '../../shared/logger.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import { startControlPlane, type ControlPlaneRig } from './control-plane.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from './images.js';
 import { RolloutFleet, type FleetOptions } from './rollout-fleet.js';
@@ -15,10 +15,10 @@ export interface FleetRig {
 }
 
 export async function startFleetRig(
-  opts: Omit<FleetOptions, 'api' | 'brokerUrl' | 'serviceAuth'> & { controller?: Partial<ControllerConfigInput> },
+  opts: Omit<FleetOptions, 'api' | 'brokerUrl' | 'serviceAuth'> & { controller?: Partial<ControllerConfigInput>; logger?: Logger },
 ): Promise<FleetRig> {
-  const { controller, ...fleetOptions } = opts;
-  const rig = await startControlPlane({ controller: controller ?? { rolloutPollSeconds: 0.5 } });
+  const { controller, logger, ...fleetOptions } = opts;
+  const rig = await startControlPlane({ controller: controller ?? { rolloutPollSeconds: 0.5 }, ...(logger ? { logger } : {}) });
   let api: FastifyInstance | undefined;
   let fleet: RolloutFleet | undefined;
   const close = async (): Promise<void> => {
@@ -27,7 +27,7 @@ export async function startFleetRig(
     await rig.close();
   };
   try {
-    api = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: silentLogger() });
+    api = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: logger ?? silentLogger() });
     await api.listen({ host: '127.0.0.1', port: 0 });
     const address = api.server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

@@ -31,6 +31,8 @@ export interface RegistryServer extends RestartableServer {
   readonly storageDir: string;
   /** Dockerode/Docker API auth for this registry, when `htpasswd` was given. */
   readonly authconfig: { username: string; password: string; serveraddress: string } | undefined;
+  /** Replaces the htpasswd account (a password rotation) and restarts the registry on its port and storage. */
+  setHtpasswd(account: RegistryCredentials): Promise<void>;
   /** Alias of `stop()`. */
   close(): Promise<void>;
 }
@@ -109,6 +111,11 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
       return server.pid;
     },
     output: server.output,
+    async setHtpasswd(account) {
+      if (htpasswdFile === undefined) throw new Error('this registry was started without htpasswd');
+      await writeFile(htpasswdFile, await htpasswdLine(account));
+      await server.restart();
+    },
     kill9: server.kill9,
     terminate: server.terminate,
     restart: server.restart,

@@ -43,6 +43,9 @@ const PROTECTED: { method: Method; url: string; body?: unknown }[] = [
   { method: 'GET', url: '/v1/signing-keys' },
   { method: 'POST', url: '/v1/signing-keys/rotate' },
   { method: 'POST', url: '/v1/signing-keys/finish' },
+  { method: 'PUT', url: '/v1/registry-credentials/reg.example', body: { username: 'u', password: 'p' } },
+  { method: 'GET', url: '/v1/registry-credentials' },
+  { method: 'DELETE', url: '/v1/registry-credentials/reg.example' },
   { method: 'GET', url: '/v1/no-such-route' },
 ];
 
@@ -52,6 +55,9 @@ const PROTECTED_META = ['/openapi.json', '/docs', '/docs/json', '/docs/static/sw
 /** Bad input for every endpoint: [method, url, body, the field the message must name, code]. */
 const BAD_INPUT: [Method, string, unknown, string, string?][] = [
   ['POST', '/v1/devices', { id: 'Bad_ID!' }, 'body.id: device id must match'],
+  ['PUT', '/v1/registry-credentials/https:%2F%2Freg.example', { username: 'u', password: 'p' }, 'path.host: a registry is host[:port]'],
+  ['PUT', '/v1/registry-credentials/reg.example', { username: 'u' }, 'body.password:'],
+  ['PUT', '/v1/registry-credentials/reg.example', { username: '', password: 'p' }, 'body.username:'],
   ['POST', '/v1/devices', { id: 'ok-id', colour: 'red' }, 'body.colour: unknown field'],
   ['POST', '/v1/devices', { id: 'ok-id', labels: { 'Bad Key': 'v' } }, 'body.labels.Bad Key: invalid key: label keys'],
   ['POST', '/v1/devices', { labels: {} }, 'body.id:'],
@@ -295,7 +301,7 @@ describe('HTTP API: errors, auth, OpenAPI and logs', () => {
       const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
       const documented = new Set(operations);
       const expected = PROTECTED.filter((r) => r.url !== '/v1/no-such-route').map(
-        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}').replace('/commands/c-1', '/commands/{commandId}').replace('/rollouts/ro-1', '/rollouts/{id}').replace('/tokens/0123456789ab', '/tokens/{id}')}`,
+        (r) => `${r.method} ${r.url.replace('/auth-probe', '/{id}').replace('/pins/web', '/pins/{app}').replace('/web/1.0.0', '/{app}/{version}').replace('/dep-1', '/{id}').replace('/commands/c-1', '/commands/{commandId}').replace('/rollouts/ro-1', '/rollouts/{id}').replace('/tokens/0123456789ab', '/tokens/{id}').replace('/registry-credentials/reg.example', '/registry-credentials/{host}')}`,
       );
       expect([...documented].sort()).toEqual([...expected, 'GET /healthz'].sort());
       expect(doc.paths['/healthz']?.get?.security).toEqual([]);

@@ -103,7 +103,7 @@ describe('outpost up: its own CA, MQTT over TLS, a Redis with a password', () =>
     [ports.tls, ports.redis, ports.api] = [await freePort(), await freePort(), await freePort()];
     const proc = await startUp(['--tls-san', 'edge.example.test']);
 
-    for (const key of ['ca-key.pem', 'server-key.pem', 'redis-password', 'admin-token', 'service-password']) expect(await modeOf(dataFile(key)), key).toBe(0o600);
+    for (const key of ['ca-key.pem', 'server-key.pem', 'redis-password', 'admin-token', 'service-password', 'registry-credentials.key']) expect(await modeOf(dataFile(key)), key).toBe(0o600);
     for (const cert of ['ca.pem', 'server.pem']) expect(await modeOf(dataFile(cert)), cert).toBe(0o644);
     expect(await modeOf(join(dir.path, '.outpost'))).toBe(0o700);
 

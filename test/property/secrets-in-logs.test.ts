@@ -44,6 +44,7 @@ describe('secrets never reach a log', () => {
     ['registry password of a refused document', secret()],
     ['registry password of a tampered document', secret()],
     ['wrong registry password', secret()],
+    ['registry password stored with registry-login', secret()],
     ['wrong device secret', secret(32)],
     ['wrong service password', secret()],
     ['wrong API token', `opt_${randomBytes(6).toString('hex')}_${secret()}`],
@@ -93,17 +94,19 @@ describe('secrets never reach a log', () => {
     outputs.set('broker', () => broker.output());
     secrets.set('service password', broker.serviceAuth.password ?? '');
     const signingKeyFile = join(dir.path, 'signing-key.pem');
+    const registryKeyFile = join(dir.path, 'registry-credentials.key');
     controller = await startControllerProcess({
       name: 'controller',
       redisUrl: redis.url,
       brokerUrl: broker.url,
       servicePassword: need('service password'),
       adminToken: need('admin token'),
-      extraArgs: ['--log-level', 'debug', '--signing-key-file', signingKeyFile],
+      extraArgs: ['--log-level', 'debug', '--signing-key-file', signingKeyFile, '--registry-credentials-key-file', registryKeyFile],
       bufferLines: KEEP_LINES,
     });
     outputs.set('controller', () => controller.proc.output());
     secrets.set('signing key (PEM)', await readFile(signingKeyFile, 'utf8'));
+    secrets.set('registry-credentials key', (await readFile(registryKeyFile, 'utf8')).trim());
   });
 
   afterAll(async () => {
@@ -124,6 +127,8 @@ describe('secrets never reach a log', () => {
   async function realisticSession(): Promise<void> {
     // An API token does the operator's work; the admin token enrolls.
     const created = await ok<{ secret: string }>('POST', '/v1/tokens', { name: 'ci-deploy', role: 'operator' });
+    // DD-041: stored sealed, through the API, the audit log and the controller's debug log.
+    await ok('PUT', `/v1/registry-credentials/${encodeURIComponent(registry.host)}`, { username: REG_USER, password: need('registry password stored with registry-login') });
     secrets.set('API token', created.secret);
     await ok('POST', '/v1/releases', { app: APP, version: '1', workloads: { main: { image: TEST_IMAGE, env: { RELEASE: '1' } } } }, need('API token'));
     secrets.set('device secret', (await ok<{ secret: string }>('POST', '/v1/devices', { id, labels: { role: 'sec' } })).secret);
