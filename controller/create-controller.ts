@@ -20,6 +20,8 @@ import { DocumentSigner } from './signing/document-signer.js';
 import { SignWorkerPool } from './signing/sign-worker-pool.js';
 import { ExpiryRefresher } from './signing/expiry-refresher.js';
 import { SigningKeys } from './signing/signing-keys.js';
+import { ChangeFeed } from './dashboard/change-feed.js';
+import { notifyingPublisher } from './dashboard/notifying-publisher.js';
 import { Ingest } from './ingest/ingest.js';
 import { StatusStore } from './ingest/status-store.js';
 import { purgeDeviceSession } from './mqtt/purge-session.js';
@@ -92,7 +94,16 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   const lease = new RedisLease(redis, { logger: logger.child({ component: 'publish-lease' }), ttlMs: config.publishLeaseSeconds * 1000 });
   // Created before the MQTT client it publishes through; it only uses it on send().
   let commands: CommandService | undefined;
-  const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e) });
+  // DD-042: what the dashboard's live stream is fed from.
+  const changes = new ChangeFeed({ logger: logger.child({ component: 'changes' }) });
+  const ingest = new Ingest({
+    topics,
+    status,
+    logger: logger.child({ component: 'ingest' }),
+    now,
+    onEvent: async (e) => commands?.onEvent(e),
+    onStored: (deviceId) => changes.device(deviceId),
+  });
   // Every MQTT connection of the controller trusts the same broker CA (DD-023).
   const brokerTls = config.brokerCaFile === undefined ? {} : { ca: readFileSync(config.brokerCaFile) };
   const sessions = createBrokerCredentials(config, { redis, keys, topics, logger: logger.child({ component: 'broker-admin' }), ...brokerTls });
@@ -120,7 +131,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     redis,
     keys,
     topics,
-    mqtt: mqttClient,
+    mqtt: notifyingPublisher(mqttClient, topics, changes),
     logger: logger.child({ component: 'publisher' }),
     now,
     failpoints,
@@ -177,7 +188,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     releases,
     status,
     publisher,
-    mqtt: mqttClient,
+    mqtt: notifyingPublisher(mqttClient, topics, changes),
     logger: logger.child({ component: 'rollouts' }),
     now,
     pollSeconds: config.rolloutPollSeconds,
@@ -236,6 +247,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     rollouts: rollouts.service,
     tokens: new TokenStore({ redis, keys, now, logger: logger.child({ component: 'tokens' }) }),
     audit: new AuditLog({ redis, keys, maxEntries: config.auditMaxEntries }),
+    changes,
   });
 
   let timer: NodeJS.Timeout | undefined;
@@ -300,6 +312,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     },
     async close() {
       closed = true;
+      changes.close();
       if (timer) clearTimeout(timer);
       drain.close();
       expiryRefresher.close();

@@ -6,6 +6,7 @@ import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-
 import type { Logger } from '../../shared/logger.js';
 import { AGENT_VERSION } from '../../shared/version.js';
 import type { ControlPlane } from '../control-plane.js';
+import { dashboardRoutes, type DashboardOptions } from '../dashboard/dashboard-routes.js';
 import { installAudit } from './audit-hook.js';
 import { installAuth } from './auth.js';
 import { frameworkErrorHandler, installErrorHandling } from './errors.js';
@@ -36,6 +37,8 @@ export interface ApiOptions {
   now?: () => number;
   /** PEM certificate and key: the API serves HTTPS (DD-023). */
   https?: { cert: Buffer; key: Buffer };
+  /** The web dashboard at /ui/ and its change stream (DD-042); defaults suit production. */
+  dashboard?: Omit<DashboardOptions, 'controlPlane'>;
 }
 
 /**
@@ -136,6 +139,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(auditRoutes, { prefix: '/v1', ...deps });
   await app.register(signingRoutes, { prefix: '/v1', ...deps });
   await app.register(certificateRoutes, { prefix: '/v1', ...deps });
+  await app.register(dashboardRoutes, { ...deps, ...opts.dashboard });
   checkRouteAccess();
 
   await app.ready();

@@ -30,6 +30,8 @@ export class Ingest {
       now: () => number;
       /** Called once per newly stored event (e.g. command results for waiting API calls). */
       onEvent?: (event: DeviceEvent) => Promise<void>;
+      /** Called after anything from a device was stored (the dashboard's change feed, DD-042); must not throw. */
+      onStored?: (deviceId: string, channel: string) => void;
     },
   ) {}
 
@@ -47,6 +49,7 @@ export class Ingest {
     try {
       const outcome = await this.store(parsed.channel, parsed.deviceId, payload, now());
       if (outcome !== 'stored') await status.count(`ingest.${parsed.channel}.${outcome}`);
+      else this.deps.onStored?.(parsed.deviceId, parsed.channel);
       return outcome;
     } catch (err) {
       logger.error({ deviceId: parsed.deviceId, channel: parsed.channel, err: errorMessage(err) }, 'ingest failed');
