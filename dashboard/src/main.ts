@@ -62,7 +62,8 @@ function refresh(): void {
     })
     .finally(() => {
       refreshing = null;
-      if (again && current === view) {
+      // A change, or a new view, arrived while this ran: one more refresh of whatever is shown now.
+      if (again) {
         again = false;
         refresh();
       }
@@ -129,7 +130,10 @@ function route(): void {
   refresh();
 }
 
-api.onUnauthorized = logout;
+// A wrong token typed into the login form is the form's business; a stored one that stops working logs out.
+api.onUnauthorized = () => {
+  if (tokenStore.get()) logout();
+};
 window.addEventListener('hashchange', route);
 if (tokenStore.get()) showShell();
 else showLogin();
