@@ -31,7 +31,7 @@ export interface WorkloadStatus {
 }
 
 export interface DeviceDetail extends DeviceSummary {
-  overrides: { env?: Record<string, Record<string, string>> } & Record<string, unknown>;
+  overrides: { env?: Record<string, string>; workloadEnv?: Record<string, Record<string, string>>; pins?: Record<string, string> };
   apps: { app: string; deploymentId: string; version: string; source: 'deployment' | 'pin'; shadowed: string[] }[];
   problems: string[];
   desired: { version: number; workloads: Record<string, { image: string }>; provenance?: Record<string, { release?: string; deployment?: string }> } | null;

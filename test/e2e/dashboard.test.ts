@@ -35,7 +35,8 @@ describe('web dashboard end to end', () => {
   dumpOnFailure(() => ({ ...(ctx?.fleet.outputs() ?? {}), browser: browser?.problems.join('\n') ?? '' }));
 
   beforeAll(async () => {
-    ctx = await startFleetRig({ prefix: 'ui', count: 3, labels: (i) => ({ role, ring: i === 0 ? 'canary' : 'main' }) });
+    // A telemetry sample every 2 s, so the device page's chart has points to draw.
+    ctx = await startFleetRig({ prefix: 'ui', count: 3, labels: (i) => ({ role, ring: i === 0 ? 'canary' : 'main' }), agentArgs: () => ['--telemetry-interval', '2'] });
     await deployFirstRelease(ctx.fleet, { app: 'web', workload: 'main', role });
     browser = await launchBrowser();
     page = await browser.newPage();
@@ -93,6 +94,9 @@ describe('web dashboard end to end', () => {
     await waitForText(page, '#applied-version', '2');
     await page.locator('#device-workloads', { hasText: TEST_IMAGE_2 }).waitFor({ timeout: UI_TIMEOUT_MS });
     expect(await page.evaluate(() => (globalThis as Record<string, unknown>).notReloaded)).toBe(true);
+    // Telemetry samples arrive over the same stream: the chart gains points without a reload.
+    await page.locator('#device-telemetry svg.chart polyline.mem').waitFor();
+    await page.locator('#device-telemetry .legend', { hasText: /[2-9]\d* since the page opened|\d{2,} since the page opened/ }).waitFor({ timeout: UI_TIMEOUT_MS });
     await browser.screenshot(page, SHOTS, '3-device-live-deploy');
   });
 
@@ -107,6 +111,19 @@ describe('web dashboard end to end', () => {
     expect(result).toContain('ok');
     expect(result).toContain('containerId');
     await browser.screenshot(page, SHOTS, '4-device-restart');
+  });
+
+  it('lists deployments with the devices each targets, applies to, is shadowed on and runs on', async () => {
+    await page.locator('nav a[data-nav=deployments]').click();
+    await page.waitForSelector('#deployments table.deployments');
+    const rows = page.locator('#deployments tbody tr');
+    expect(await rows.count()).toBe(2);
+    // Newest first: web@2 to the canary wins there over web@1 to role=…, which still runs on the other two.
+    const cells = async (i: number): Promise<string[]> => (await rows.nth(i).locator('td').allTextContents()).map((t) => t.trim());
+    expect((await cells(0)).slice(1)).toEqual(['web@2', '1 device', '0', '1', '1', '0', '1']);
+    expect((await cells(1)).slice(1)).toEqual(['web@1', `role=${role}`, '0', '3', '2', '1', '2']);
+    expect(await textOf(page, '#releases')).toContain('web@2');
+    await browser.screenshot(page, SHOTS, '5-deployments');
   });
 
   it('pauses and resumes a rollout from its page, then watches its waves pass live', async () => {
@@ -124,7 +141,7 @@ describe('web dashboard end to end', () => {
     await page.locator('#rollout-actions button[data-action=pause]').click();
     await waitForText(page, '#rollout-phase', 'paused');
     expect((await ctx.fleet.rollout(id)).phase).toBe('paused');
-    await browser.screenshot(page, SHOTS, '5-rollout-paused');
+    await browser.screenshot(page, SHOTS, '6-rollout-paused');
 
     await page.locator('#rollout-actions button[data-action=resume]').click();
     await waitForText(page, '#rollout-phase', 'scheduled');
@@ -137,7 +154,7 @@ describe('web dashboard end to end', () => {
     expect(waves.match(/passed/g)?.length).toBe(2);
     const done = await ctx.fleet.rollout(id);
     expect(done.devices.map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-    await browser.screenshot(page, SHOTS, '6-rollout-succeeded');
+    await browser.screenshot(page, SHOTS, '7-rollout-succeeded');
   });
 
   it('had no page error and no console error (e.g. a content-security-policy violation)', () => {

@@ -33,7 +33,7 @@ export const deploymentsView: ViewFactory = (root, { api }) => {
                 return [
                   h('code', {}, d.id),
                   `${d.app}@${d.version}`,
-                  d.target.kind === 'selector' ? h('code', {}, d.target.selector ?? '') : `${d.target.devices?.length ?? 0} devices`,
+                  d.target.kind === 'selector' ? h('code', {}, d.target.selector ?? '') : plural(d.target.devices?.length ?? 0, 'device'),
                   d.priority,
                   count(detail?.targeted),
                   count(detail?.applied),
@@ -61,3 +61,7 @@ export const deploymentsView: ViewFactory = (root, { api }) => {
     },
   };
 };
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -76,7 +76,7 @@ export const deviceView: ViewFactory = (root, { api }, _params, [id = '']) => {
       replace(
         meta,
         h('div', {}, h('h2', {}, 'Labels'), keyValues(d.labels)),
-        h('div', {}, h('h2', {}, 'Overrides'), h('pre', { class: 'json' }, Object.keys(d.overrides).length ? JSON.stringify(d.overrides, null, 2) : 'none')),
+        h('div', {}, h('h2', {}, 'Overrides'), overridesOf(d.overrides)),
         h(
           'div',
           { class: 'wide' },
@@ -149,6 +149,24 @@ export const deviceView: ViewFactory = (root, { api }, _params, [id = '']) => {
 function keyValues(kv: Record<string, string>): HTMLElement {
   const entries = Object.entries(kv);
   return entries.length === 0 ? h('p', { class: 'muted' }, 'none') : h('p', { class: 'labels' }, ...entries.map(([k, v]) => h('code', {}, `${k}=${v}`)));
+}
+
+/** Env overrides (device-wide and per workload) as KEY=value lists; pins are shown with the apps. */
+function overridesOf(o: DeviceDetail['overrides']): HTMLElement {
+  const env = o.env ?? {};
+  const perWorkload = o.workloadEnv ?? {};
+  const rows: [string, string][] = [
+    ...Object.entries(env).map(([k, v]): [string, string] => ['all workloads', `${k}=${v}`]),
+    ...Object.entries(perWorkload).flatMap(([w, kv]) => Object.entries(kv).map(([k, v]): [string, string] => [w, `${k}=${v}`])),
+  ];
+  const pins = Object.entries(o.pins ?? {});
+  if (rows.length === 0 && pins.length === 0) return h('p', { class: 'muted' }, 'none');
+  return h(
+    'div',
+    {},
+    rows.length ? table(['Scope', 'Env'], rows.map(([scope, kv]) => [scope, h('code', {}, kv)])) : null,
+    pins.length ? h('p', { class: 'labels' }, 'pins: ', ...pins.map(([app, v]) => h('code', {}, `${app}@${v}`))) : null,
+  );
 }
 
 function commandResult(view: CommandView): HTMLElement {
