@@ -18,8 +18,8 @@ export const deploymentsView: ViewFactory = (root, { api }) => {
         api.get<{ deployments: Deployment[] }>('/v1/deployments'),
         api.get<{ releases: Release[] }>('/v1/releases'),
       ]);
-      const details = await Promise.all(list.slice(0, MAX_DETAILED).map((d) => api.get<{ deployment: DeploymentDetail }>(`/v1/deployments/${encodeURIComponent(d.id)}`)));
-      const byId = new Map(details.map(({ deployment }) => [deployment.id, deployment]));
+      const details = await Promise.all(list.slice(0, MAX_DETAILED).map((d) => api.get<DeploymentDetail>(`/v1/deployments/${encodeURIComponent(d.id)}`)));
+      const byId = new Map(details.map((detail) => [detail.id, detail]));
       replace(
         deployments,
         h('h2', {}, 'Deployments'),
