@@ -100,7 +100,7 @@ describe('web dashboard end to end', () => {
     await browser.screenshot(page, SHOTS, '3-device-live-deploy');
   });
 
-  it('restarts a workload from its button and shows the command result', async () => {
+  it('restarts a workload from its button and shows the command result; Logs shows its log lines', async () => {
     const restart = page.locator('#device-workloads button[data-action=restart]').first();
     const workload = await restart.getAttribute('data-workload');
     expect(workload).toBe('web-main');
@@ -111,6 +111,11 @@ describe('web dashboard end to end', () => {
     expect(result).toContain('ok');
     expect(result).toContain('containerId');
     await browser.screenshot(page, SHOTS, '4-device-restart');
+
+    await page.locator('#device-workloads button[data-action=logs][data-workload=web-main]').click();
+    await page.locator('#command-result h2', { hasText: 'logs web-main' }).waitFor();
+    await waitForText(page, '#command-status', 'done');
+    await page.locator('#command-result pre.logs').waitFor();
   });
 
   it('lists deployments with the devices each targets, applies to, is shadowed on and runs on', async () => {
