@@ -74,6 +74,7 @@ describe('web dashboard end to end', () => {
     await page.locator('#fleet-table tbody tr', { hasText: canary }).waitFor();
     expect(await page.locator('#fleet-table tbody tr').count()).toBe(1);
     expect(page.url()).toContain('selector=ring%3Dcanary');
+    expect(await textOf(page, '#fleet-count')).toBe('1 of 3 devices match ring=canary');
     await browser.screenshot(page, SHOTS, '2-fleet-filtered');
 
     await page.locator(`a.device-link:text-is("${canary}")`).click();

@@ -80,6 +80,13 @@ describe('dashboard: static page and change stream', () => {
     const doc = (await api.call('GET', '/openapi.json')).body as { paths: Record<string, { get?: { operationId?: string; 'x-outpost-access'?: string } }> };
     expect(doc.paths['/v1/changes']?.get).toMatchObject({ operationId: 'streamChanges', 'x-outpost-access': 'viewer' });
     expect(doc.paths['/ui/']).toBeUndefined();
+
+    // The weakest role may watch: a viewer token opens the stream.
+    const viewer = await api.call('POST', '/v1/tokens', { name: freshId('dash-viewer'), role: 'viewer' });
+    expect(viewer.status, viewer.raw.body).toBe(201);
+    const res2 = await fetch(`${url}/v1/changes`, { headers: { authorization: `Bearer ${(viewer.body as { secret: string }).secret}` } });
+    expect(res2.status).toBe(200);
+    await res2.body?.cancel();
   });
 
   it('streams which device changed: a published desired document, then a message from the device', async () => {

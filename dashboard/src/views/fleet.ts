@@ -48,7 +48,12 @@ export const fleetView: ViewFactory = (root, { api }, params) => {
         list,
         devices.length === 0
           ? h('p', { class: 'muted' }, selector ? `No device matches ${selector}.` : 'No devices yet: enroll one with outpost device add.')
-          : table(['Device', 'Labels', 'Presence', 'Phase', 'Desired', 'Applied', 'Lag', 'Last seen'], rows, { class: 'devices' }),
+          : h(
+              'div',
+              {},
+              selector ? h('p', { class: 'muted', id: 'fleet-count' }, `${devices.length} of ${fleet.devices} devices match ${selector}`) : null,
+              table(['Device', 'Labels', 'Presence', 'Phase', 'Desired', 'Applied', 'Lag', 'Last seen'], rows, { class: 'devices' }),
+            ),
       );
     },
   };
