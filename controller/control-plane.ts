@@ -4,6 +4,7 @@ import type { Telemetry } from '../shared/schemas/telemetry.js';
 import type { AuditLog } from './access/audit-log.js';
 import type { TokenStore } from './access/token-store.js';
 import type { CommandView, SendCommandInput } from './commands/command-record.js';
+import type { ChangeFeed } from './dashboard/change-feed.js';
 import type { RecomputeResult } from './desired-state/desired-publisher.js';
 import { ControllerError } from './errors.js';
 import type { DeviceStatus } from './ingest/status-store.js';
@@ -45,6 +46,8 @@ export interface ControlPlaneParts {
   audit: AuditLog;
   /** Private-registry credentials injected into desired documents (DD-041); absent in a control plane built without them. */
   registryCredentials?: RegistryCredentialOperations;
+  /** Change notifications for the dashboard's live stream (DD-042); absent: the stream only keeps alive. */
+  changes?: ChangeFeed;
 }
 
 /**
@@ -78,6 +81,11 @@ export class ControlPlane {
   /** Who changed what through the API, bounded (controller/access/audit-log.ts). */
   get audit(): AuditLog {
     return this.parts.audit;
+  }
+
+  /** What changed lately, coalesced (controller/dashboard/change-feed.ts); null when built without it. */
+  get changes(): ChangeFeed | null {
+    return this.parts.changes ?? null;
   }
 
   // ---- devices ------------------------------------------------------------

@@ -22,6 +22,8 @@ import { DocumentSigner } from './signing/document-signer.js';
 import { SignWorkerPool } from './signing/sign-worker-pool.js';
 import { ExpiryRefresher } from './signing/expiry-refresher.js';
 import { SigningKeys } from './signing/signing-keys.js';
+import { ChangeFeed } from './dashboard/change-feed.js';
+import { notifyingPublisher } from './dashboard/notifying-publisher.js';
 import { Ingest } from './ingest/ingest.js';
 import { StatusStore } from './ingest/status-store.js';
 import { purgeDeviceSession } from './mqtt/purge-session.js';
@@ -104,7 +106,17 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   const lease = new RedisLease(redis, { logger: logger.child({ component: 'publish-lease' }), ttlMs: config.publishLeaseSeconds * 1000 });
   // Created before the MQTT client it publishes through; it only uses it on send().
   let commands: CommandService | undefined;
-  const ingest = new Ingest({ topics, status, logger: logger.child({ component: 'ingest' }), now, onEvent: async (e) => commands?.onEvent(e), metrics: counters });
+  // DD-042: what the dashboard's live stream is fed from.
+  const changes = new ChangeFeed({ logger: logger.child({ component: 'changes' }) });
+  const ingest = new Ingest({
+    topics,
+    status,
+    logger: logger.child({ component: 'ingest' }),
+    now,
+    onEvent: async (e) => commands?.onEvent(e),
+    metrics: counters,
+    onStored: (deviceId) => changes.device(deviceId),
+  });
   // Every MQTT connection of the controller trusts the same broker CA (DD-023).
   const brokerTls = config.brokerCaFile === undefined ? {} : { ca: readFileSync(config.brokerCaFile) };
   const sessions = createBrokerCredentials(config, { redis, keys, topics, logger: logger.child({ component: 'broker-admin' }), ...brokerTls });
@@ -140,7 +152,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     redis,
     keys,
     topics,
-    mqtt: mqttClient,
+    mqtt: notifyingPublisher(mqttClient, topics, changes),
     logger: logger.child({ component: 'publisher' }),
     now,
     failpoints,
@@ -200,7 +212,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     releases,
     status,
     publisher,
-    mqtt: mqttClient,
+    mqtt: notifyingPublisher(mqttClient, topics, changes),
     logger: logger.child({ component: 'rollouts' }),
     now,
     pollSeconds: config.rolloutPollSeconds,
@@ -261,6 +273,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     tokens: new TokenStore({ redis, keys, now, logger: logger.child({ component: 'tokens' }) }),
     audit: new AuditLog({ redis, keys, maxEntries: config.auditMaxEntries }),
     registryCredentials: new RegistryCredentialOperations({ store: registryCredentials, publisher }),
+    changes,
   });
 
   const gauges = new FleetGauges(metricsRegistry, {
@@ -335,6 +348,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     },
     async close() {
       closed = true;
+      changes.close();
       if (timer) clearTimeout(timer);
       drain.close();
       expiryRefresher.close();

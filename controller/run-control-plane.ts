@@ -43,7 +43,7 @@ export async function runControlPlane(config: ControllerConfig, logger: Logger, 
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.apiPort;
   const apiUrl = `${https ? 'https' : 'http'}://${config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost}:${port}`;
-  logger.info({ api: apiUrl }, 'api listening');
+  logger.info({ api: apiUrl, dashboard: `${apiUrl}/ui/` }, 'api listening');
   return {
     controller,
     api: server,

@@ -73,6 +73,14 @@ export class Topics {
     return `${this.prefix}/rollouts/${rolloutId}/status`;
   }
 
+  /** The rollout id of an exact rolloutStatus topic; null for anything else. */
+  parseRolloutStatus(topic: string): string | null {
+    const root = `${this.prefix}/rollouts/`;
+    if (typeof topic !== 'string' || !topic.startsWith(root) || !topic.endsWith('/status')) return null;
+    const id = topic.slice(root.length, -'/status'.length);
+    return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null;
+  }
+
   /**
    * Parse an exact device topic. Returns null for anything else: wildcards,
    * other prefixes, extra or missing levels, invalid device ids, unknown channels.

@@ -7,6 +7,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { MetricsEndpoint } from '../../shared/metrics-endpoint.js';
 import { AGENT_VERSION } from '../../shared/version.js';
 import type { ControlPlane } from '../control-plane.js';
+import { dashboardRoutes, type DashboardOptions } from '../dashboard/dashboard-routes.js';
 import { installAudit } from './audit-hook.js';
 import { installAuth } from './auth.js';
 import { frameworkErrorHandler, installErrorHandling } from './errors.js';
@@ -41,6 +42,8 @@ export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Serves GET /metrics (DD-039): a token of any role, or none when `public`. Absent: no /metrics route. */
   metrics?: { endpoint: MetricsEndpoint; public: boolean };
+  /** The web dashboard at /ui/ and its change stream (DD-042); defaults suit production. */
+  dashboard?: Omit<DashboardOptions, 'controlPlane'>;
 }
 
 /**
@@ -148,6 +151,7 @@ export async function buildApi(controlPlane: ControlPlane, opts: ApiOptions): Pr
   await app.register(certificateRoutes, { prefix: '/v1', ...deps });
   if (opts.metrics) await app.register(metricsRoutes, { metrics: opts.metrics.endpoint, public: opts.metrics.public });
   await app.register(registryCredentialRoutes, { prefix: '/v1', ...deps });
+  await app.register(dashboardRoutes, { ...deps, ...opts.dashboard });
   checkRouteAccess();
 
   await app.ready();

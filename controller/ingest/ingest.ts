@@ -33,6 +33,8 @@ export class Ingest {
       onEvent?: (event: DeviceEvent) => Promise<void>;
       /** Per-process counters for /metrics (DD-039); absent: none. */
       metrics?: IngestMetrics;
+      /** Called after anything from a device was stored (the dashboard's change feed, DD-042); must not throw. */
+      onStored?: (deviceId: string, channel: string) => void;
     },
   ) {}
 
@@ -51,6 +53,7 @@ export class Ingest {
       const outcome = await this.store(parsed.channel, parsed.deviceId, payload, now());
       if (outcome !== 'ignored') this.deps.metrics?.ingested(parsed.channel, outcome);
       if (outcome !== 'stored') await status.count(`ingest.${parsed.channel}.${outcome}`);
+      else this.deps.onStored?.(parsed.deviceId, parsed.channel);
       return outcome;
     } catch (err) {
       logger.error({ deviceId: parsed.deviceId, channel: parsed.channel, err: errorMessage(err) }, 'ingest failed');

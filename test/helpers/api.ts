@@ -55,6 +55,13 @@ export async function startApi(opts: { logger?: Logger; controller?: Partial<Con
   };
 }
 
+/**
+ * Routes whose answer is an endless stream (server-sent events, DD-042):
+ * inject() would wait for its end forever, so tests that call every route
+ * leave them out (test/integration/dashboard-api.test.ts covers them).
+ */
+export const STREAMING_ROUTES: ReadonlySet<string> = new Set(['GET /v1/changes']);
+
 /** A fresh id per test, valid as a device id, app name or deployment id. */
 export function freshId(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;

@@ -32,6 +32,7 @@ const PROTECTED: { method: Method; url: string; body?: unknown }[] = [
   { method: 'GET', url: '/v1/deployments/dep-1' },
   { method: 'DELETE', url: '/v1/deployments/dep-1' },
   { method: 'GET', url: '/v1/fleet' },
+  { method: 'GET', url: '/v1/changes' },
   { method: 'POST', url: '/v1/rollouts', body: { app: 'web', toVersion: '1.0.0', target: { kind: 'selector', selector: 'a=b' }, waves: { kind: 'sizes', sizes: ['100%'] } } },
   { method: 'GET', url: '/v1/rollouts' },
   { method: 'GET', url: '/v1/rollouts/ro-1' },

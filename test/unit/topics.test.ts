@@ -36,6 +36,10 @@ describe('topic builders', () => {
   it('validates rollout ids', () => {
     expect(topics.rolloutStatus('r-1_a')).toBe('outpost/v1/rollouts/r-1_a/status');
     for (const id of ['', 'a/b', '+', '#', 'x'.repeat(65)]) expect(() => topics.rolloutStatus(id)).toThrow(TypeError);
+    expect(topics.parseRolloutStatus(topics.rolloutStatus('r-1_a'))).toBe('r-1_a');
+    for (const t of ['outpost/v1/rollouts/+/status', 'outpost/v1/rollouts/a/b/status', 'outpost/v1/rollouts//status', 'other/rollouts/a/status', 'outpost/v1/rollouts/a/state']) {
+      expect(topics.parseRolloutStatus(t), t).toBeNull();
+    }
   });
 });
 
