@@ -33,6 +33,7 @@ interface AgentFlags {
   allowCapability: string[];
   allowVolume: string[];
   logLevel?: string;
+  logFormat?: string;
   keepalive?: string;
   settleMs?: string;
   resyncInterval?: string;
@@ -92,6 +93,7 @@ export function agentConfigFromFlags(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     allowedVolumes: flags.allowVolume.length ? flags.allowVolume : env.OUTPOST_ALLOW_VOLUMES?.split(',').map((v) => v.trim()).filter(Boolean),
     secretFile: secretFile ? resolve(secretFile) : undefined,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
+    logFormat: flags.logFormat ?? env.OUTPOST_LOG_FORMAT,
     keepaliveSeconds: int(flags.keepalive),
     settleMs: int(flags.settleMs),
     resyncIntervalSeconds: int(flags.resyncInterval),
@@ -177,6 +179,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--allow-capability <cap>', 'let workloads ask for this capability, e.g. NET_ADMIN (repeatable; env OUTPOST_ALLOW_CAPABILITIES, comma-separated)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--allow-volume <name>', 'let any workload mount this named volume under its own name, not namespaced per app (repeatable; env OUTPOST_ALLOW_VOLUMES, comma-separated)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--log-format <format>', 'auto: readable lines on a terminal, JSON otherwise; json; pretty (env OUTPOST_LOG_FORMAT, default auto)')
     .option('--keepalive <seconds>', 'MQTT keepalive in seconds (profile default 60, cellular 300)')
     .option('--settle-ms <ms>', 'wait after SUBACK before applying the newest desired version')
     .option('--resync-interval <seconds>', 'periodic level-based reconcile, 0 = off')
@@ -214,7 +217,7 @@ export function registerAgentCommand(program: Command): void {
         process.stderr.write(`outpost agent: ${errorMessage(err)}\n`);
         process.exit(2);
       }
-      const logger = createLogger({ level: config.logLevel, name: 'agent' });
+      const logger = createLogger({ level: config.logLevel, format: config.logFormat, name: 'agent' });
       for (const w of secretWarnings) logger.warn(w, SECRET_FILE_WARNING);
       let currentTls: (() => TlsMaterial) | undefined;
       try {

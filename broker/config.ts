@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LogFormat } from '../shared/logger.js';
 import { isDeviceId } from '../shared/device-id.js';
 import { OutpostError } from '../shared/errors.js';
 import { LIMITS } from '../shared/limits.js';
@@ -131,6 +132,7 @@ export const BrokerConfig = z
     /** Messages aedes's emitter processes concurrently. */
     concurrency: int(1, 100_000).default(100),
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    logFormat: LogFormat.default('auto'),
   })
   .superRefine((c, ctx) => {
     const tlsGiven = c.tlsCertFile !== undefined || c.tlsKeyFile !== undefined;

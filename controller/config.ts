@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { LogFormat } from '../shared/logger.js';
 import { isDeviceId } from '../shared/device-id.js';
 import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
 import { formatIssues } from '../shared/decode.js';
@@ -71,6 +72,7 @@ export const ControllerConfig = z
     /** Full comparison of Mosquitto's clients with the registry every so often (0: only at connect and after failures). */
     brokerAdminRepairIntervalSeconds: z.coerce.number().int().min(0).max(86_400).default(300),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logFormat: LogFormat.default('auto'),
   })
   .refine((c) => (c.apiTlsCertFile === undefined) === (c.apiTlsKeyFile === undefined), {
     path: ['apiTlsKeyFile'],

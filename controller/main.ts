@@ -40,6 +40,7 @@ interface ControllerFlags {
   brokerAdminTimeoutMs?: string;
   brokerAdminRepairInterval?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 /**
@@ -86,6 +87,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     brokerAdminTimeoutMs: flags.brokerAdminTimeoutMs ?? env.OUTPOST_BROKER_ADMIN_TIMEOUT_MS,
     brokerAdminRepairIntervalSeconds: flags.brokerAdminRepairInterval ?? env.OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
+    logFormat: flags.logFormat ?? env.OUTPOST_LOG_FORMAT,
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   return parseControllerConfig(raw);
@@ -126,6 +128,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--broker-admin-timeout-ms <ms>', 'how long one dynamic-security command may wait for its answer (env OUTPOST_BROKER_ADMIN_TIMEOUT_MS, default 5000)')
     .option('--broker-admin-repair-interval <seconds>', 'seconds between full comparisons of Mosquitto clients with the registry, 0 = only at connect and after failures (env OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL, default 300)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--log-format <format>', 'auto: readable lines on a terminal, JSON otherwise; json; pretty (env OUTPOST_LOG_FORMAT, default auto)')
     .action(async (flags: ControllerFlags) => {
       let config: ControllerConfig;
       const secretWarnings: SecretFileWarning[] = [];
@@ -135,7 +138,7 @@ export function registerControllerCommand(program: Command): void {
         process.stderr.write(`outpost controller: ${errorMessage(err)}\n`);
         process.exit(2);
       }
-      const logger = createLogger({ level: config.logLevel, name: 'outpost-controller' });
+      const logger = createLogger({ level: config.logLevel, format: config.logFormat, name: 'outpost-controller' });
       for (const w of secretWarnings) logger.warn(w, SECRET_FILE_WARNING);
       const brokerHost = urlHost(config.brokerUrl);
       if (/^(mqtt|tcp):/.test(config.brokerUrl) && brokerHost !== undefined && !isLoopbackHost(brokerHost)) {
