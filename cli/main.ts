@@ -34,6 +34,7 @@ const PARTS: Record<string, () => Promise<Register[]>> = {
     (await import('./commands/token.js')).registerTokenCommands,
     (await import('./commands/audit.js')).registerAuditCommand,
     (await import('./commands/sim.js')).registerSimCommand,
+    (await import('./commands/context.js')).registerContextCommands,
   ],
 };
 
