@@ -3,6 +3,7 @@ import type { CommandViewBody } from '../client/responses.js';
 import { renderCommand, renderOutput, renderQueued, renderTelemetry } from '../output/command-view.js';
 import { followLogs } from '../logs/follow-logs.js';
 import { deviceWorkload, integerArg } from './args.js';
+import { API_WAIT_MAX_SECONDS, restartWaitSeconds } from './restart-wait.js';
 import { CliError, oneLineErrors, run, usageError, withApiOptions, type ApiFlags, type CommandContext } from './command-context.js';
 
 interface SendFlags extends ApiFlags {
@@ -30,12 +31,29 @@ async function send(
   deviceId: string,
   input: { type: 'restart' | 'logs' | 'ping' | 'resync'; workload?: string; tail?: number },
   flags: SendFlags,
+  /** Without --wait: how long an online device's answer may take (longer than the API holds a request: then polled). */
+  answerWithinSeconds?: number,
 ): Promise<void> {
-  const { view: answer, answered } = await ctx.client.sendCommand(deviceId, {
+  const startedMs = Date.now();
+  const sent = await ctx.client.sendCommand(deviceId, {
     ...input,
-    ...(flags.wait !== undefined ? { waitSeconds: integerArg(flags.wait, '--wait') } : {}),
+    ...(flags.wait !== undefined
+      ? { waitSeconds: integerArg(flags.wait, '--wait') }
+      : answerWithinSeconds !== undefined
+        ? { waitSeconds: Math.min(API_WAIT_MAX_SECONDS, answerWithinSeconds) }
+        : {}),
     ...(flags.ttl !== undefined ? { ttlSeconds: integerArg(flags.ttl, '--ttl') } : {}),
   });
+  let { view: answer, answered } = sent;
+  // The device is online and working on it (e.g. a restart waiting out the stop grace period): keep asking.
+  if (flags.wait === undefined && answerWithinSeconds !== undefined) {
+    const deadline = startedMs + answerWithinSeconds * 1000;
+    while (answer.status === 'queued' && answer.online && answer.result === null && Date.now() < deadline) {
+      await new Promise((done) => setTimeout(done, 1000));
+      answer = await ctx.client.getCommand(deviceId, answer.command.id);
+    }
+    answered = answer.result !== null;
+  }
   if (ctx.json) ctx.printJson(answer);
   else if (!answered || answer.status === 'queued') ctx.print(renderQueued(answer));
   else if (answer.status === 'done' && answer.result?.ok) {
@@ -112,7 +130,11 @@ export function registerCommandCommands(program: Command): void {
       .argument('<workload>', 'the device workload: <app>-<workload> or <app>/<workload>')
       .description("restart a workload's container on a device (same container, new start)"),
   ).action((deviceId: string, workload: string, flags: SendFlags) =>
-    run(flags, (ctx) => send(ctx, deviceId, { type: 'restart', workload: deviceWorkload(workload) }, flags)),
+    run(flags, async (ctx) => {
+      const name = deviceWorkload(workload);
+      const within = flags.wait === undefined ? restartWaitSeconds((await ctx.client.desiredOf(deviceId)).desired, name) : undefined;
+      await send(ctx, deviceId, { type: 'restart', workload: name }, flags, within);
+    }),
   );
 
   withSendOptions(oneLineErrors(program.command('ping')).argument('<device>', 'device id').description('check that a device answers; prints its agent version and uptime')).action(

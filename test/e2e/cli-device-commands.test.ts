@@ -8,8 +8,11 @@ import { TEST_IMAGE } from '../helpers/images.js';
 import { spawnProcess, type ManagedProcess } from '../helpers/process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
-/** `outpost logs` on an empty log and `outpost logs --follow` through the real API, agent and Docker (issue 12). */
-describe('outpost logs --follow', () => {
+/**
+ * `outpost logs` on an empty log, `outpost logs --follow`, and `outpost restart` of a workload whose PID 1
+ * ignores SIGTERM, through the real API, controller, agent and Docker (issue 12).
+ */
+describe('outpost logs --follow and restart', () => {
   let api: ApiRig;
   let url: string;
   let dir: TempDir;
@@ -24,7 +27,7 @@ describe('outpost logs --follow', () => {
     await api.app.listen({ host: '127.0.0.1', port: 0 });
     const address = api.app.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    dir = await makeTempDir('logs-follow');
+    dir = await makeTempDir('cli-device-commands');
     const cp = api.rig.controller.controlPlane;
     const { secret } = await cp.addDevice({ id: deviceId });
     await cp.createRelease({
@@ -34,6 +37,8 @@ describe('outpost logs --follow', () => {
         // One line every 0.3 s: several per poll, so the overlap logic is exercised.
         ticker: { image: TEST_IMAGE, command: ['sh', '-c', "trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.3; done"], stopTimeoutSeconds: 2 },
         quiet: { image: TEST_IMAGE, command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"], stopTimeoutSeconds: 2 },
+        // PID 1 ignores SIGTERM: a restart waits out the whole grace period, longer than the CLI's old 10 s.
+        stubborn: { image: TEST_IMAGE, command: ['sh', '-c', "trap '' TERM; while true; do sleep 1; done"], stopTimeoutSeconds: 14 },
       },
     });
     await cp.createDeployment({ app: 'app', version: '1', target: { kind: 'devices', devices: [deviceId] } });
@@ -90,4 +95,11 @@ describe('outpost logs --follow', () => {
     expect(r.stderr).toMatch(/^outpost: .*app-nope.*\([A-Z_]+\)\n$|^outpost: .*has no .*\([A-Z_]+\)\n$/);
     expect(r.stdout).toBe('');
   });
+
+  it('restart of a workload that ignores SIGTERM shows the online device\'s answer, not "queued"', async () => {
+    const r = await runCliEnv(['restart', deviceId, 'app-stubborn'], env());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Restarted app-stubborn on ${deviceId} \\(container [0-9a-f]+, started `));
+  }, 60_000);
 });
