@@ -90,7 +90,12 @@ export function registerContextCommands(program: Command): void {
     .action((url: string, flags: LoginFlags) =>
       local(async () => {
         const env = process.env;
-        const api = normalizeApiUrl(url);
+        let api: string;
+        try {
+          api = normalizeApiUrl(url);
+        } catch {
+          throw usageError(`the URL must be an http(s) URL like https://outpost.example.com:8443, got ${JSON.stringify(url)}`);
+        }
         refusePlaintext(api, flags.insecurePlaintext === true);
         const name = flags.name ?? contextNameFor(api);
         const checkedName = ContextName.safeParse(name);
