@@ -65,6 +65,7 @@ export function agentConfigFromFlags(
     allowedVolumes: list(flags.allowVolume, env.OUTPOST_ALLOW_VOLUMES?.split(',').map((v) => v.trim()).filter(Boolean), file.allowVolume),
     secretFile: secretFile ? resolve(secretFile) : undefined,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL ?? file.logLevel,
+    logFormat: flags.logFormat ?? env.OUTPOST_LOG_FORMAT ?? file.logFormat,
     keepaliveSeconds: int(flags.keepalive ?? file.keepalive),
     settleMs: int(flags.settleMs ?? file.settleMs),
     resyncIntervalSeconds: int(flags.resyncInterval ?? file.resyncInterval),

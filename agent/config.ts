@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LogFormat } from '../shared/logger.js';
 import { DeviceId } from '../shared/device-id.js';
 import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
 import { LIMITS } from '../shared/limits.js';
@@ -107,6 +108,7 @@ export const AgentConfig = z.strictObject({
   retryCapMs: z.number().int().min(100).default(300_000),
   maxDesiredBytes: z.number().int().min(1024).max(LIMITS.desiredMaxBytes).default(LIMITS.desiredMaxBytes),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logFormat: LogFormat.default('auto'),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 

@@ -97,7 +97,7 @@ export function registerAgentCommand(program: Command): void {
         process.stderr.write(`outpost agent: ${errorMessage(err)}${source}\n`);
         process.exit(2);
       }
-      const logger = createLogger({ level: config.logLevel, name: 'agent' });
+      const logger = createLogger({ level: config.logLevel, format: config.logFormat, name: 'agent' });
       for (const w of secretWarnings) logger.warn(w, SECRET_FILE_WARNING);
       let currentTls: (() => TlsMaterial) | undefined;
       try {

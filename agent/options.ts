@@ -24,6 +24,7 @@ export interface AgentFlags {
   allowCapability: string[];
   allowVolume: string[];
   logLevel?: string;
+  logFormat?: string;
   keepalive?: string;
   settleMs?: string;
   resyncInterval?: string;
@@ -72,6 +73,7 @@ export function agentOptions(): Option[] {
       .argParser(repeatable)
       .default([]),
     new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent'),
+    new Option('--log-format <format>', 'auto: readable lines on a terminal, JSON otherwise; json; pretty (env OUTPOST_LOG_FORMAT, default auto)'),
     new Option('--keepalive <seconds>', 'MQTT keepalive in seconds (profile default 60, cellular 300)'),
     new Option('--settle-ms <ms>', 'wait after SUBACK before applying the newest desired version'),
     new Option('--resync-interval <seconds>', 'periodic level-based reconcile, 0 = off'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LogFormat } from '../shared/logger.js';
 import { isDeviceId } from '../shared/device-id.js';
 import { OutpostError } from '../shared/errors.js';
 import { LIMITS } from '../shared/limits.js';
@@ -139,6 +140,7 @@ export const BrokerConfig = z
     /** Address of the metrics listener: loopback by default, as it has no authentication. */
     metricsHost: z.string().min(1).default('127.0.0.1'),
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    logFormat: LogFormat.default('auto'),
   })
   .superRefine((c, ctx) => {
     const tlsGiven = c.tlsCertFile !== undefined || c.tlsKeyFile !== undefined;

@@ -43,6 +43,7 @@ interface RunOptions {
   servicePassword?: string;
   servicePasswordFile?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 interface DeviceOptions {
@@ -78,6 +79,7 @@ const SOURCES: Record<string, string> = {
   serviceUsername: '--service-username / OUTPOST_SERVICE_USERNAME',
   servicePassword: '--service-password-file / OUTPOST_SERVICE_PASSWORD',
   logLevel: '--log-level / OUTPOST_LOG_LEVEL',
+  logFormat: '--log-format / OUTPOST_LOG_FORMAT',
 };
 
 /** Flag first, then env; empty strings count as unset. */
@@ -118,6 +120,7 @@ export function registerBrokerCommands(program: Command): void {
     .addOption(new Option('--service-password <password>', 'refused: use --service-password-file or env OUTPOST_SERVICE_PASSWORD').hideHelp())
     .option('--service-password-file <path>', 'file holding the service identity password (env OUTPOST_SERVICE_PASSWORD_FILE, or the password in OUTPOST_SERVICE_PASSWORD); none: service disabled')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env OUTPOST_LOG_LEVEL, default info)')
+    .option('--log-format <format>', 'auto: readable lines on a terminal, JSON otherwise; json; pretty (env OUTPOST_LOG_FORMAT, default auto)')
     .action(async (options: RunOptions) => {
       await runBroker(options, process.env);
     });
@@ -196,6 +199,7 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
       serviceUsername: pick(options.serviceUsername, env, 'OUTPOST_SERVICE_USERNAME'),
       servicePassword,
       logLevel: pick(options.logLevel, env, 'OUTPOST_LOG_LEVEL'),
+      logFormat: pick(options.logFormat, env, 'OUTPOST_LOG_FORMAT'),
     }).filter(([, value]) => value !== undefined),
   );
   const result = checkBrokerConfig(input);
@@ -233,7 +237,7 @@ async function runBroker(options: RunOptions, env: Env): Promise<void> {
   }
   const worker = isBrokerWorker();
   const workerIndex = env[WORKER_INDEX_ENV];
-  const logger = createLogger({ level: config.logLevel, name: worker && workerIndex !== undefined ? `outpost-broker-${workerIndex}` : 'outpost-broker' });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, name: worker && workerIndex !== undefined ? `outpost-broker-${workerIndex}` : 'outpost-broker' });
   if (config.workers > 1 && !worker) {
     for (const w of warnings) logger.warn(w, SECRET_FILE_WARNING);
     process.exitCode = await runBrokerPrimary({ workers: config.workers, logger, shutdownGraceMs: SHUTDOWN_GRACE_MS });

@@ -35,6 +35,12 @@ const PARTS: Record<string, () => Promise<Register[]>> = {
     (await import('./commands/registry.js')).registerRegistryCommands,
     (await import('./commands/audit.js')).registerAuditCommand,
     (await import('./commands/sim.js')).registerSimCommand,
+    (await import('./commands/context.js')).registerContextCommands,
+  ],
+  // Completion describes the whole CLI, so it loads every part (help does too).
+  completion: async () => [
+    ...(await Promise.all(['broker', 'agent', 'up', 'controller', 'operator'].map((part) => (PARTS[part] as () => Promise<Register[]>)()))).flat(),
+    (await import('./commands/completion.js')).registerCompletionCommand,
   ],
 };
 
@@ -45,7 +51,7 @@ async function main(): Promise<void> {
     .version(AGENT_VERSION)
     .showHelpAfterError();
   const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
-  const parts = first && first in PARTS && first !== 'operator' ? [first] : first && first !== 'help' ? ['operator'] : Object.keys(PARTS);
+  const parts = first && first in PARTS && first !== 'operator' ? [first] : first && first !== 'help' ? ['operator'] : ['completion'];
   // Before the agent's modules load: the compilers' memory goes at import time.
   if (parts.length === 1 && parts[0] === 'agent') (await import('../agent/lean-v8.js')).applyLeanV8Flags();
   for (const part of parts) for (const register of await (PARTS[part] as () => Promise<Register[]>)()) register(program);

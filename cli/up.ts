@@ -10,7 +10,7 @@ import { redisServerAvailable, startEmbeddedRedis, type EmbeddedRedis } from '..
 import { parseControllerConfig } from '../controller/config.js';
 import { runControlPlane, type RunningControlPlane } from '../controller/run-control-plane.js';
 import { errorMessage } from '../shared/errors.js';
-import { createLogger, type Logger } from '../shared/logger.js';
+import { createLogger, LogFormat, type Logger } from '../shared/logger.js';
 import { redactUrl } from '../shared/redact-url.js';
 import { SECRET_FILE_WARNING, secretFileWarning } from '../shared/secret-input.js';
 import { brokerNames, ensureUpCertificates, type UpCertificates } from './up-certificates.js';
@@ -31,6 +31,7 @@ interface UpOptions {
   apiHost?: string;
   apiPort?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 interface Parts {
@@ -80,9 +81,15 @@ export function registerUpCommand(program: Command): void {
     .option('--api-host <host>', 'API listen address (env OUTPOST_API_HOST, default 127.0.0.1)')
     .option('--api-port <port>', 'API port (env OUTPOST_API_PORT, default 8080)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env OUTPOST_LOG_LEVEL)')
+    .option('--log-format <format>', 'auto: readable lines on a terminal, JSON otherwise; json; pretty (env OUTPOST_LOG_FORMAT, default auto)')
     .action(async (options: UpOptions) => {
       const env = process.env;
-      const logger = createLogger({ level: options.logLevel ?? env.OUTPOST_LOG_LEVEL ?? 'info', name: 'outpost' });
+      const logFormat = LogFormat.safeParse(options.logFormat ?? env.OUTPOST_LOG_FORMAT ?? 'auto');
+      if (!logFormat.success) {
+        process.stderr.write('outpost up: --log-format / OUTPOST_LOG_FORMAT must be auto, json or pretty\n');
+        process.exit(2);
+      }
+      const logger = createLogger({ level: options.logLevel ?? env.OUTPOST_LOG_LEVEL ?? 'info', format: logFormat.data, name: 'outpost' });
       const dataDir = resolve(options.dataDir ?? env.OUTPOST_DATA_DIR ?? '.outpost');
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       const parts: Parts = {};

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { LogFormat } from '../shared/logger.js';
 import { isDeviceId } from '../shared/device-id.js';
 import { DEFAULT_TOPIC_PREFIX, TopicPrefix } from '../shared/topics.js';
 import { formatIssues } from '../shared/decode.js';
@@ -77,6 +78,7 @@ export const ControllerConfig = z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
       .default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logFormat: LogFormat.default('auto'),
   })
   .refine((c) => (c.apiTlsCertFile === undefined) === (c.apiTlsKeyFile === undefined), {
     path: ['apiTlsKeyFile'],

@@ -42,6 +42,7 @@ interface ControllerFlags {
   brokerAdminRepairInterval?: string;
   metricsPublic?: boolean;
   logLevel?: string;
+  logFormat?: string;
 }
 
 /**
@@ -90,6 +91,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     brokerAdminRepairIntervalSeconds: flags.brokerAdminRepairInterval ?? env.OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL,
     metricsPublic: flags.metricsPublic ?? env.OUTPOST_METRICS_PUBLIC,
     logLevel: flags.logLevel ?? env.OUTPOST_LOG_LEVEL,
+    logFormat: flags.logFormat ?? env.OUTPOST_LOG_FORMAT,
   };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   return parseControllerConfig(raw);
@@ -135,6 +137,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--broker-admin-repair-interval <seconds>', 'seconds between full comparisons of Mosquitto clients with the registry, 0 = only at connect and after failures (env OUTPOST_BROKER_ADMIN_REPAIR_INTERVAL, default 300)')
     .option('--metrics-public', 'serve GET /metrics without a token, for a Prometheus on a trusted network (env OUTPOST_METRICS_PUBLIC=true; default: any API token, e.g. a viewer token)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--log-format <format>', 'auto: readable lines on a terminal, JSON otherwise; json; pretty (env OUTPOST_LOG_FORMAT, default auto)')
     .action(async (flags: ControllerFlags) => {
       let config: ControllerConfig;
       const secretWarnings: SecretFileWarning[] = [];
@@ -144,7 +147,7 @@ export function registerControllerCommand(program: Command): void {
         process.stderr.write(`outpost controller: ${errorMessage(err)}\n`);
         process.exit(2);
       }
-      const logger = createLogger({ level: config.logLevel, name: 'outpost-controller' });
+      const logger = createLogger({ level: config.logLevel, format: config.logFormat, name: 'outpost-controller' });
       for (const w of secretWarnings) logger.warn(w, SECRET_FILE_WARNING);
       const brokerHost = urlHost(config.brokerUrl);
       if (/^(mqtt|tcp):/.test(config.brokerUrl) && brokerHost !== undefined && !isLoopbackHost(brokerHost)) {

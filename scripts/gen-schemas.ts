@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { renderAsyncApi } from './gen-asyncapi.js';
 import { LIMITS } from '../shared/limits.js';
 import { Command, DesiredState, DeviceEvent, PROTOCOL_VERSION, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta, WorkloadSpec } from '../shared/schemas/index.js';
 
@@ -172,6 +173,11 @@ function main(argv: readonly string[]): void {
   const dir = outArg ?? fileURLToPath(new URL('../../docs/schemas/', import.meta.url));
   const { written, removed } = writeSchemas(dir);
   process.stdout.write(`wrote ${written.length} schemas to ${dir}${removed.length ? `; removed ${removed.join(', ')}` : ''}\n`);
+  // DD-045: the AsyncAPI document sits next to the schemas it references.
+  const asyncApiPath = join(dir, '..', 'asyncapi.json');
+  const protocol = readFileSync(fileURLToPath(new URL('../../docs/protocol.md', import.meta.url)), 'utf8');
+  writeFileSync(asyncApiPath, renderAsyncApi(protocol));
+  process.stdout.write(`wrote ${asyncApiPath}\n`);
 }
 
 function invokedDirectly(): boolean {

@@ -7,6 +7,7 @@ import { ApiClient, ApiClientError, DEFAULT_TIMEOUT_MS } from '../client/api-cli
 import { fetchWithCa } from '../client/fetch-with-ca.js';
 import { ReleaseFileError } from '../release-file.js';
 import { readSecretFile, SECRET_FILE_WARNING, type SecretFileWarning } from '../../shared/secret-input.js';
+import { CliConfigError, cliConfigPath, readCliConfig, type CliContext } from '../config/cli-config.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 /** API errors and bad command-line usage. */
@@ -37,6 +38,7 @@ export interface ApiFlags {
   json?: boolean;
   ca?: string;
   insecurePlaintext?: boolean;
+  context?: string;
 }
 
 export interface CommandContext {
@@ -65,6 +67,7 @@ export function withApiOptions(command: Command): Command {
     .option('--timeout <seconds>', `give up on an API request after this long (default ${DEFAULT_TIMEOUT_MS / 1000})`)
     .option('--ca <file>', "PEM CA that signed the API's certificate, for an https:// API (env OUTPOST_CA; default: the system's CAs)")
     .option('--insecure-plaintext', 'allow http:// to an API on another machine: the token crosses the network in clear (env OUTPOST_INSECURE_PLAINTEXT=1)')
+    .option('--context <name>', 'use this saved context (`outpost login`, `outpost context ls`) instead of the current one')
     .option('--json', 'print the answer as JSON, for scripts');
 }
 
@@ -79,8 +82,8 @@ export function oneLineErrors(command: Command): Command {
   });
 }
 
-function apiUrl(flag: string | undefined, env: Env): string {
-  const raw = flag || env.OUTPOST_API || DEFAULT_API_URL;
+/** An API URL as given on the command line, with http:// added when no scheme is given; trailing slashes dropped. */
+export function normalizeApiUrl(raw: string): string {
   const withScheme = raw.includes('://') ? raw : `http://${raw}`;
   let url: URL;
   try {
@@ -102,7 +105,7 @@ export function upTokenFile(env: Env): string {
  * token `outpost up` wrote to its data directory, so the quickstart needs no
  * export on the machine that runs the control plane.
  */
-function token(flag: string | undefined, env: Env, warnings: SecretFileWarning[]): string | undefined {
+function token(flag: string | undefined, env: Env, context: CliContext | undefined, warnings: SecretFileWarning[]): string | undefined {
   const file = flag || env.OUTPOST_TOKEN_FILE;
   if (file) {
     try {
@@ -112,6 +115,8 @@ function token(flag: string | undefined, env: Env, warnings: SecretFileWarning[]
     }
   }
   if (env.OUTPOST_TOKEN) return env.OUTPOST_TOKEN;
+  // A context's API may be another machine: the local `outpost up` token is never sent there.
+  if (context) return context.token;
   try {
     return readSecretFile(upTokenFile(env), warnings) || undefined;
   } catch {
@@ -124,7 +129,7 @@ function token(flag: string | undefined, env: Env, warnings: SecretFileWarning[]
  * secrets) must not cross a network in clear. Refused before any connection
  * is opened, so nothing is sent.
  */
-function refusePlaintext(baseUrl: string, insecure: boolean): void {
+export function refusePlaintext(baseUrl: string, insecure: boolean): void {
   const url = new URL(baseUrl);
   if (url.protocol !== 'http:' || insecure || isLoopbackHost(url.hostname)) return;
   throw new CliError(
@@ -135,17 +140,17 @@ function refusePlaintext(baseUrl: string, insecure: boolean): void {
 }
 
 /** The token, with a warning on stderr when its file is open to group or others (DD-025). */
-function bearerToken(flag: string | undefined, env: Env): string | undefined {
+function bearerToken(flag: string | undefined, env: Env, context: CliContext | undefined): string | undefined {
   const warnings: SecretFileWarning[] = [];
-  const value = token(flag, env, warnings);
+  const value = token(flag, env, context, warnings);
   for (const w of warnings) process.stderr.write(`outpost: warning: ${w.file} (mode ${w.mode}): ${SECRET_FILE_WARNING}\n`);
   return value;
 }
 
 /** The CA to trust for the API's certificate; undefined: the system's CAs. */
-function caFile(flag: string | undefined, env: Env): Buffer | undefined {
+export function caFile(flag: string | undefined, env: Env, context?: CliContext): Buffer | undefined {
   const file = flag || env.OUTPOST_CA;
-  if (!file) return undefined;
+  if (!file) return context?.ca === undefined ? undefined : Buffer.from(context.ca);
   try {
     return readFileSync(file);
   } catch (err) {
@@ -160,14 +165,45 @@ function timeoutMs(flag: string | undefined): number {
   return seconds * 1000;
 }
 
+/**
+ * Where the API is, DD-044: `--api`, else `--context`, else OUTPOST_API, else
+ * the current saved context, else the default URL. A context comes as a whole
+ * (URL, token, CA): with an API URL from a flag or the environment no context
+ * is read, so a saved token never goes to another API. The token and CA of a
+ * flag or the environment still beat the context's.
+ */
+export function selectContext(flags: Pick<ApiFlags, 'api' | 'context'>, env: Env): { name: string; context: CliContext } | undefined {
+  if (flags.api) {
+    if (flags.context) throw usageError('--api and --context exclude each other');
+    return undefined;
+  }
+  if (!flags.context && env.OUTPOST_API) return undefined;
+  const path = cliConfigPath(env);
+  const warnings: SecretFileWarning[] = [];
+  let config;
+  try {
+    config = readCliConfig(path, warnings);
+  } catch (err) {
+    if (err instanceof CliConfigError) throw new CliError('CONFIG_INVALID', err.message, EXIT_BAD_INPUT, { cause: err });
+    throw err;
+  }
+  for (const w of warnings) process.stderr.write(`outpost: warning: ${w.file} (mode ${w.mode}): ${SECRET_FILE_WARNING}\n`);
+  const name = flags.context ?? config.current;
+  if (name === undefined) return undefined;
+  const context = config.contexts[name];
+  if (context === undefined) throw new CliError('CONTEXT_NOT_FOUND', `no context "${name}" in ${path}: see \`outpost context ls\``);
+  return { name, context };
+}
+
 export function buildContext(flags: ApiFlags, env: Env): CommandContext {
   const stdout = process.stdout;
   const interactive = process.stdin.isTTY === true;
-  const baseUrl = apiUrl(flags.api, env);
-  refusePlaintext(baseUrl, flags.insecurePlaintext === true || env.OUTPOST_INSECURE_PLAINTEXT === '1');
-  const ca = caFile(flags.ca, env);
+  const selected = selectContext(flags, env)?.context;
+  const baseUrl = normalizeApiUrl(flags.api || (selected ? selected.api : env.OUTPOST_API) || DEFAULT_API_URL);
+  refusePlaintext(baseUrl, flags.insecurePlaintext === true || env.OUTPOST_INSECURE_PLAINTEXT === '1' || selected?.insecurePlaintext === true);
+  const ca = caFile(flags.ca, env, selected);
   return {
-    client: new ApiClient({ baseUrl, token: bearerToken(flags.tokenFile, env), timeoutMs: timeoutMs(flags.timeout), ...(ca ? { fetch: fetchWithCa(ca) } : {}) }),
+    client: new ApiClient({ baseUrl, token: bearerToken(flags.tokenFile, env, selected), timeoutMs: timeoutMs(flags.timeout), ...(ca ? { fetch: fetchWithCa(ca) } : {}) }),
     json: flags.json === true,
     color: stdout.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb',
     now: () => new Date(),
@@ -207,9 +243,17 @@ export async function run(flags: ApiFlags, body: (ctx: CommandContext) => Promis
   try {
     await body(buildContext(flags, env));
   } catch (err) {
-    const tokenGiven = Boolean(flags.tokenFile || env.OUTPOST_TOKEN_FILE || env.OUTPOST_TOKEN || existsSync(upTokenFile(env)));
+    const tokenGiven = Boolean(flags.tokenFile || env.OUTPOST_TOKEN_FILE || env.OUTPOST_TOKEN || existsSync(upTokenFile(env)) || contextGiven(flags, env));
     const { line, exitCode } = describeError(err, tokenGiven);
     process.stderr.write(`outpost: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode = exitCode;
+  }
+}
+
+function contextGiven(flags: ApiFlags, env: Env): boolean {
+  try {
+    return selectContext(flags, env) !== undefined;
+  } catch {
+    return false;
   }
 }

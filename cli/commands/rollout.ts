@@ -7,9 +7,10 @@ import {
   listRollouts,
   operateRollout,
   type RolloutOperationName,
+  type RolloutDetailBody,
   type RolloutSummaryBody,
 } from '../client/rollout-client.js';
-import { renderRolloutDetail, renderRolloutList, watchFrame, watchLine } from '../output/rollout-view.js';
+import { failureLines, renderRolloutDetail, renderRolloutList, watchFrame, watchLine } from '../output/rollout-view.js';
 import { DEFAULT_WAVES, RolloutSpecError, specFromFile, specFromFlags, type RolloutFlags } from '../rollout-spec.js';
 import { collect } from './args.js';
 import { CliError, EXIT_BAD_INPUT, oneLineErrors, run, usageError, withApiOptions, type ApiFlags, type CommandContext } from './command-context.js';
@@ -162,7 +163,7 @@ async function watch(ctx: CommandContext, id: string, intervalMs: number): Promi
   let last = '';
   let unreachableSince: number | null = null;
   for (;;) {
-    let r: RolloutSummaryBody;
+    let r: RolloutDetailBody;
     try {
       r = await getRollout(ctx.client, id);
       unreachableSince = null;
@@ -192,7 +193,8 @@ async function watch(ctx: CommandContext, id: string, intervalMs: number): Promi
     }
     const end = ending(r);
     if (end) {
-      if (!ctx.json) ctx.print(end.message);
+      // The devices that made it stop, and why: no second command needed to find out.
+      if (!ctx.json) ctx.print([end.message, ...(r.phase === 'succeeded' ? [] : failureLines(r))].join('\n'));
       process.exitCode = end.exitCode;
       return;
     }

@@ -130,3 +130,15 @@ export function watchLine(r: RolloutSummaryBody): string {
   const late = r.lateSuccesses ? `; ${r.lateSuccesses} late successes` : '';
   return `${r.id} ${r.phase}${r.waves.length ? ` at wave ${r.currentWave} of ${r.waves.length}` : ''}: ${waves}${late}${r.reason && r.phase !== 'running' ? ` (${r.reason})` : ''}`;
 }
+
+/**
+ * Why a rollout stopped, device by device: the failed and timed-out devices
+ * with their reasons (at most `max`, then how many more), for the end of
+ * `rollout watch`. Empty when none failed.
+ */
+export function failureLines(r: RolloutDetailBody, max = 10): string[] {
+  const failed = r.devices.filter((d) => d.status === 'failed' || d.status === 'timed-out');
+  const lines = failed.slice(0, max).map((d) => `  ${d.deviceId} (wave ${d.wave}) ${d.status}${d.reason ? `: ${d.reason}` : ''}`);
+  if (failed.length > max) lines.push(`  … and ${failed.length - max} more: outpost rollout show ${r.id}`);
+  return failed.length === 0 ? [] : [`Failed devices (${failed.length}):`, ...lines];
+}

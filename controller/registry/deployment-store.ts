@@ -188,6 +188,25 @@ export class DeploymentStore {
     );
   }
 
+  /**
+   * Changes the priority of deployment `id` if it still has `expected` (a
+   * retried call changes nothing more). Its devices are marked dirty, so a
+   * change of who wins is published. False when absent or not at `expected`.
+   */
+  setPriority(id: string, expected: number, priority: number): Promise<boolean> {
+    const key = this.keys.deployment(id);
+    return this.serial.run(id, () =>
+      optimistic<boolean>(`deployment ${id}`, async () => {
+        const raw = await this.redis.get(key);
+        const current = raw === null ? null : Deployment.parse(JSON.parse(raw));
+        if (!current || current.priority !== expected || expected === priority) return { tx: null, result: false };
+        const tx = this.tx().expect(key, raw).set(key, JSON.stringify(Deployment.parse({ ...current, priority })));
+        for (const s of targetScopes(current.target)) tx.dirty(s);
+        return { tx, result: true };
+      }),
+    );
+  }
+
   tx(): RegistryTx {
     return new RegistryTx(this.redis, this.keys);
   }

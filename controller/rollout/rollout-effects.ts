@@ -6,7 +6,9 @@ import { releaseRef } from '../model/names.js';
 import type { DeploymentStore } from '../registry/deployment-store.js';
 import type { Keys } from '../registry/keys.js';
 import type { NotifyAction } from './actions.js';
-import type { DeviceRolloutState, RolloutState } from './model.js';
+import type { Deployment } from '../model/deployment.js';
+import { matches, parseSelector } from '../desired-state/selector.js';
+import type { DeviceRolloutState, RolloutState, TargetDevice } from './model.js';
 import { rollbackTargets } from './operations.js';
 import { rolloutDeploymentId } from './rollout-view.js';
 
@@ -39,6 +41,9 @@ export interface ExecutedNotify {
  *   rollback = remove the rollout's deployment, recompute every device it
  *              held: each goes back to its previous release as a new, higher
  *              version.
+ *   fold     = a finished rollout's deployment drops from the rollout priority
+ *              to the one it replaced (foldedPriority, DD-044), so a later
+ *              plain deploy is not shadowed by it.
  */
 export class RolloutEffects {
   private readonly batchSize: number;
@@ -84,6 +89,31 @@ export class RolloutEffects {
     return ids.length;
   }
 
+  /**
+   * DD-044: run on every tick of a succeeded or aborted rollout; a no-op once
+   * folded. `labelsOf` gives the labels of the deployment's devices, to find
+   * the deployments of the app that compete with it on them.
+   */
+  async fold(state: RolloutState, labelsOf: (ids: readonly string[]) => Promise<TargetDevice[]>): Promise<void> {
+    const id = rolloutDeploymentId(state.id);
+    const mine = await this.deps.deployments.get(id);
+    if (!mine || mine.target.kind !== 'devices') return;
+    const devices = await labelsOf(mine.target.devices);
+    const mineSet = new Set(mine.target.devices);
+    const competes = ({ target }: Deployment): boolean => {
+      if (target.kind === 'devices') return target.devices.some((x) => mineSet.has(x));
+      const selector = parseSelector(target.selector);
+      return devices.some((x) => matches(selector, x.labels));
+    };
+    const others = (await this.deps.deployments.all()).filter((d) => d.id !== id && d.app === mine.app && competes(d)).map((d) => d.priority);
+    const priority = foldedPriority(mine.priority, others);
+    if (priority === mine.priority) return;
+    if (!(await this.deps.deployments.setPriority(id, mine.priority, priority))) return;
+    const ids = mine.target.devices;
+    for (let i = 0; i < ids.length; i += this.batchSize) await this.deps.publisher.settle(ids.slice(i, i + this.batchSize));
+    this.deps.logger.info({ rolloutId: state.id, phase: state.phase, deploymentId: id, from: mine.priority, priority }, 'finished rollout folded into an ordinary deployment');
+  }
+
   private async readDesired(ids: readonly string[]): Promise<Map<string, DesiredState>> {
     const pipeline = this.deps.redis.pipeline();
     for (const id of ids) pipeline.hget(this.deps.keys.desired(id), 'doc');
@@ -106,4 +136,18 @@ function unreachable(doc: DesiredState, app: string, ref: string, deploymentId: 
   if (!other) return `the device's desired state has no ${app} workloads (does ${ref} exist?)`;
   if (other.deployment === deploymentId) return `the device is pinned to ${other.release ?? 'another release'} of ${app}`;
   return `${app} on this device comes from deployment ${other.deployment ?? '?'} (${other.release ?? '?'}), which wins over the rollout's priority`;
+}
+
+/**
+ * The priority a finished rollout's deployment keeps (DD-044): the highest
+ * priority among the app's other deployments at or below its own, at least 0
+ * (the default of `outpost deploy`), never above its own. On its devices it
+ * still wins over what it replaced (an equal priority goes to the newer
+ * deployment, and the rollout's is newer than what it replaced), while a
+ * later deploy at that priority, the default one included, wins over it.
+ * At or below its own: applied again, the result is the same (idempotent).
+ */
+export function foldedPriority(own: number, others: readonly number[]): number {
+  if (own <= 0) return own;
+  return Math.max(0, ...others.filter((p) => p <= own));
 }

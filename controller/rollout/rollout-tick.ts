@@ -108,7 +108,13 @@ export class RolloutTicker {
       working = applyActions(working, [done], now);
     }
     if (unreachable.length > 0) executed.push({ kind: 'mark', updates: unreachable });
-    return { next: applyActions(state, executed, now), nextCheckAt: plan.nextCheckAt };
+    const next = applyActions(state, executed, now);
+    // DD-044: before the finished phase is saved, so a crash in between folds again on the re-planned tick.
+    if (next.phase === 'succeeded' || next.phase === 'aborted') {
+      if (!lock.held) throw new Error(`rollout ${state.id}: lock lost before folding its deployment`);
+      await this.deps.effects.fold(next, async (ids) => (await this.deps.devices.many(ids)).map((d) => ({ id: d.id, labels: d.labels })));
+    }
+    return { next, nextCheckAt: plan.nextCheckAt };
   }
 
   /** The rollout's target as it is now. */

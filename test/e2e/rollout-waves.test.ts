@@ -75,6 +75,9 @@ describe('rollout waves end to end', () => {
     const watched = await runCli(['rollout', 'watch', id], cli);
     expect(watched.code).toBe(3);
     expect(watched.stdout).toContain(`Rollout ${id} is paused: wave 0 failed`);
+    // Which device failed, and why, without a second command.
+    expect(watched.stdout).toContain('Failed devices (1):');
+    expect(watched.stdout).toMatch(new RegExp(`\\n  ${bad!.deviceId} \\(wave 0\\) failed: .*rolled-back`));
 
     // The agent rolled the failing device back by itself; it still runs release 2.
     await fleet.watches[bad!.deviceId]!.waitForReport((r) => r.phase === 'rolled-back' && r.rollback?.version === 3, 30_000);

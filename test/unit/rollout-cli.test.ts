@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RolloutSummaryBody } from '../../cli/client/rollout-client.js';
-import { countsText, progressBar, watchFrame, watchLine } from '../../cli/output/rollout-view.js';
+import type { RolloutDetailBody, RolloutSummaryBody } from '../../cli/client/rollout-client.js';
+import { countsText, failureLines, progressBar, watchFrame, watchLine } from '../../cli/output/rollout-view.js';
 import { parseDuration, parseExponential, parseWaves, parseWindow, RolloutSpecError, specFromFile, specFromFlags, type RolloutFlags } from '../../cli/rollout-spec.js';
 import { RolloutSpec } from '../../controller/rollout/model.js';
 
@@ -108,5 +108,29 @@ describe('rollout watch output', () => {
     expect(frame).toHaveLength(6);
     expect(frame[0]).toBe('Rollout web-2  web → 2  running  (wave 1 of 3, from 0)');
     expect(frame[2]).toContain('[████████████▒▒▒▒▒▒▒▒▒▒▒▒] 1/2 ok, 1 applying');
+  });
+
+  it('names the failed and timed-out devices with their reasons when a rollout stops', () => {
+    const device = (deviceId: string, status: string, reason: string | null) => ({ deviceId, wave: 0, status, reason, version: 3, notifiedAt: 'x', succeededAt: null, lateSuccess: false });
+    const stopped: RolloutDetailBody = {
+      ...r,
+      phase: 'paused',
+      deploymentId: 'd',
+      spec: {},
+      waves: r.waves.map((w) => ({ ...w, devices: [] })),
+      devices: [
+        device('kiosk-1', 'succeeded', null),
+        device('kiosk-2', 'failed', 'update rolled-back: container exited (code 1)'),
+        device('kiosk-3', 'timed-out', 'not succeeded 120 s after notification'),
+        ...Array.from({ length: 11 }, (_, i) => device(`bulk-${i}`, 'failed', null)),
+      ],
+    };
+    const lines = failureLines(stopped);
+    expect(lines[0]).toBe('Failed devices (13):');
+    expect(lines[1]).toBe('  kiosk-2 (wave 0) failed: update rolled-back: container exited (code 1)');
+    expect(lines[2]).toBe('  kiosk-3 (wave 0) timed-out: not succeeded 120 s after notification');
+    expect(lines).toHaveLength(12);
+    expect(lines[11]).toBe('  … and 3 more: outpost rollout show web-2');
+    expect(failureLines({ ...stopped, devices: [device('kiosk-1', 'succeeded', null)] })).toEqual([]);
   });
 });
