@@ -35,6 +35,7 @@ const SAMPLES: Record<string, string | boolean | string[]> = {
   'allow-capability': ['NET_ADMIN'],
   'allow-volume': ['shared-cache'],
   'log-level': 'debug',
+  'log-format': 'pretty',
   keepalive: '30',
   'settle-ms': '50',
   'resync-interval': '0',
