@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { editDistance } from '../shared/edit-distance.js';
 import { OutpostError, errorMessage } from '../shared/errors.js';
 import { AGENT_OPTIONS_NOT_IN_FILE, AGENT_PATH_OPTIONS, agentOptions, fileKeyOf, type AgentFlags } from './options.js';
 
@@ -38,17 +39,6 @@ export function agentFileSchema(options: readonly Option[] = agentOptions()): z.
 
 const squash = (s: string): string => s.toLowerCase().replace(/[-_]/g, '');
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
 
 /** The known key an unknown one most likely meant, if any is close. */
 export function suggestKey(unknown: string, known: readonly string[]): string | undefined {

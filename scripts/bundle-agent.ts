@@ -1,4 +1,4 @@
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,21 +22,28 @@ import { fileURLToPath } from 'node:url';
  */
 export const AGENT_BUNDLE_EXTERNAL: readonly string[] = ['commander', 'dockerode', 'ws', 'socks'];
 
+/** What both agent bundles share: one minified ES module for Node 20, with a source map. */
+const NODE_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
+
+/** CommonJS dependencies call require(); an ES module has none of its own. */
+const REQUIRE_SHIM = "import { createRequire as __outpostCreateRequire } from 'node:module'; const require = __outpostCreateRequire(import.meta.url);";
+
 export async function bundleAgent(distDir: string): Promise<void> {
   await build({
+    ...NODE_BUNDLE,
     entryPoints: [join(distDir, 'agent', 'main.js')],
     outfile: join(distDir, 'agent', 'main.bundle.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    sourcemap: 'linked',
     external: [...AGENT_BUNDLE_EXTERNAL],
-    // CommonJS dependencies call require(); an ES module has none of its own.
-    banner: { js: "import { createRequire as __outpostCreateRequire } from 'node:module'; const require = __outpostCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
+    banner: { js: REQUIRE_SHIM },
   });
 }
 
@@ -78,19 +85,12 @@ function standalonePlugin(): Plugin {
  */
 export async function bundleStandaloneAgent(distDir: string): Promise<void> {
   await build({
+    ...NODE_BUNDLE,
     entryPoints: [join(distDir, 'agent', 'standalone.js')],
     outfile: join(distDir, 'outpost-agent', 'outpost-agent.js'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    sourcemap: 'linked',
     external: [...STANDALONE_EXTERNAL],
     plugins: [standalonePlugin()],
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __outpostCreateRequire } from 'node:module'; const require = __outpostCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
+    banner: { js: `#!/usr/bin/env node\n${REQUIRE_SHIM}` },
   });
 }
 
