@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { errorMessage, OutpostError } from '../../shared/errors.js';
 import { PacketSeal, STORE_KEY_BYTES } from './packet-seal.js';
@@ -34,6 +34,5 @@ export async function ensureStoreKeyFile(file: string): Promise<boolean> {
   );
   // The umask may have narrowed the mode further, never widened it; make it exact.
   if (created) await chmod(file, 0o600);
-  else await readFile(file);
   return created;
 }
