@@ -111,6 +111,7 @@ function outpost(options: PersistenceOptions): BrokerPersistence {
 function legacy(options: PersistenceOptions): BrokerPersistence {
   const { logger } = options;
   if (options.seal) throw new Error('the legacy persistence cannot seal stored packets (DD-047)');
+  logger.info('stored messages are not encrypted at rest (the legacy persistence cannot seal them)');
   const { persistence, redis, queues } = createRedisPersistence(options.redisUrl, {
     maxSessionDelivery: options.maxSessionDelivery,
     maxQueuedMessages: options.maxQueuedMessages,
