@@ -41,14 +41,12 @@ function placeOf(place: PacketPlace): string {
  * throws StoreSealError.
  */
 export interface PacketCodec {
-  readonly sealed: boolean;
   pack(place: PacketPlace, value: unknown): Buffer;
   unpack<T = Record<string, unknown>>(place: PacketPlace, stored: Buffer): T;
 }
 
 export function packetCodec(seal: PacketSeal | undefined): PacketCodec {
   return {
-    sealed: seal !== undefined,
     pack: (place, value) => (seal ? seal.seal(placeOf(place), encode(value)) : encode(value)),
     unpack<T>(place: PacketPlace, stored: Buffer): T {
       if (!isSealed(stored)) return decode<T>(stored);

@@ -96,11 +96,6 @@ export class OutpostPersistence extends EventEmitter {
     this.#onUnreadable = options.onUnreadable ?? (() => undefined);
   }
 
-  /** Whether stored packets are sealed (DD-047). */
-  get sealed(): boolean {
-    return this.#codec.sealed;
-  }
-
   /**
    * DD-047: opens a stored packet, or reports one that does not open (wrong
    * key, altered, sealed while this broker has no key) and returns undefined:
