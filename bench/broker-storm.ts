@@ -28,7 +28,7 @@ import type { Target, TargetKind } from './storm/target.js';
 function startersFor(kind: TargetKind, o: StormOptions): Array<() => Promise<Target>> {
   switch (kind) {
     case 'outpost':
-      return o.persistence.map((persistence: PersistenceKind) => () => startOutpostTarget({ persistence, emitter: o.emitter, brokerWorkers: o.brokerWorkers, listenBacklog: o.listenBacklog, profileDir: o.profileDir }));
+      return o.persistence.map((persistence: PersistenceKind) => () => startOutpostTarget({ persistence, emitter: o.emitter, brokerWorkers: o.brokerWorkers, listenBacklog: o.listenBacklog, profileDir: o.profileDir, storeKeyFile: o.storeKeyFile }));
     case 'outpost-mosquitto':
       return [() => startMosquittoTarget({ dynsec: true, autosave: o.mosquittoAutosave, dynsecSetup: o.dynsecSetup })];
     case 'mosquitto':

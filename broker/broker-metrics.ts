@@ -18,6 +18,8 @@ type AuthorizeForward = NonNullable<AedesOptions['authorizeForward']>;
 export interface BrokerMetrics {
   /** Wraps authorizeForward so every delivery (and every blocked one) is counted. */
   countForward(authorize: AuthorizeForward): AuthorizeForward;
+  /** A stored packet that did not open (wrong store key, altered) and was dropped (DD-047). */
+  countUnreadable(kind: string): void;
   /** Starts counting aedes's events; `clientsOf` lists its live clients (for the subscription gauge). */
   attach(aedes: Aedes, clientsOf: () => Record<string, Client>): void;
 }
@@ -65,11 +67,18 @@ export function createBrokerMetrics(registry: Registry): BrokerMetrics {
     labelNames: ['result'],
     registers,
   });
+  const unreadable = new Counter({
+    name: 'outpost_broker_store_unreadable_total',
+    help: 'Stored packets that did not open (wrong store key, altered in Redis) and were dropped, by kind (DD-047)',
+    labelNames: ['kind'],
+    registers,
+  });
   for (const reason of Object.values(CONNACK_REASONS)) refusals.inc({ reason }, 0);
   forwarded.inc({ result: 'delivered' }, 0);
   forwarded.inc({ result: 'blocked' }, 0);
 
   return {
+    countUnreadable: (kind) => unreadable.inc({ kind }),
     attach(aedes, clientsOf) {
       live = { aedes, clientsOf };
       aedes.on('clientReady', () => connects.inc());

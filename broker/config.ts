@@ -98,6 +98,13 @@ export const BrokerConfig = z
      * broker process). Sessions, queues and retained messages are in Redis
      * either way.
      */
+    /**
+     * DD-047: file holding the key (32 random bytes, base64) that seals every
+     * stored packet with a payload (retained, queued, in-flight, wills) in
+     * Redis with AES-256-GCM. Absent: stored in clear. Every broker process
+     * on one Redis needs the same key; the `outpost` persistence only.
+     */
+    storeKeyFile: z.string().min(1).optional(),
     emitter: z.enum(['redis', 'local'], { error: 'must be redis or local' }).default('redis'),
     /**
      * Broker processes (DD-035): above 1, this process forks that many
@@ -144,6 +151,9 @@ export const BrokerConfig = z
   })
   .superRefine((c, ctx) => {
     const tlsGiven = c.tlsCertFile !== undefined || c.tlsKeyFile !== undefined;
+    if (c.storeKeyFile !== undefined && c.persistence === 'legacy') {
+      ctx.addIssue({ code: 'custom', path: ['storeKeyFile'], message: 'needs the outpost persistence: the legacy persistence (aedes-persistence-redis) cannot seal stored packets' });
+    }
     if (c.workers > 1 && c.emitter === 'local') {
       ctx.addIssue({ code: 'custom', path: ['workers'], message: 'above 1 needs the redis emitter: with --emitter local a worker would not deliver what a device on another worker publishes' });
     }

@@ -21,6 +21,7 @@ import { createConnectionServer, type TlsListenerOptions } from './connection-se
 import { ForgivingRedis } from './forgiving-redis.js';
 import { HEADER_ALLOWANCE_BYTES } from './packet-size-guard.js';
 import { createPersistence } from './persistence/create-persistence.js';
+import { readStoreKey } from './persistence/store-key.js';
 import { withDurableRetained } from './durable-retained.js';
 import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
 import { CredentialWatch } from './credential-watch.js';
@@ -108,8 +109,14 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   if (ownRedis) watchRedis(ownRedis, new RedisOutageLog(logger, 'credentials'));
   const credentials = new DeviceCredentials(credentialsRedis, config.keyPrefix);
 
+  // Before anything is opened, like the TLS files: a missing or malformed key is a configuration error.
+  const seal = config.storeKeyFile === undefined ? undefined : readStoreKey(config.storeKeyFile);
+  const metricsRegistry = deps.metricsRegistry ?? createMetricsRegistry();
+  const metrics = createBrokerMetrics(metricsRegistry);
   const persistence = createPersistence({
     kind: config.persistence,
+    ...(seal ? { seal } : {}),
+    onUnreadable: (kind) => metrics.countUnreadable(kind),
     redisUrl: config.redisUrl,
     keyPrefix: config.keyPrefix,
     maxSessionDelivery: config.maxSessionDelivery,
@@ -120,8 +127,6 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
   watchRedis(persistenceRedis, new RedisOutageLog(logger, 'persistence'));
 
   const mq = createEmitter(config, logger);
-  const metricsRegistry = deps.metricsRegistry ?? createMetricsRegistry();
-  const metrics = createBrokerMetrics(metricsRegistry);
   const metricsEndpoint = createMetricsEndpoint(metricsRegistry);
   const metricsServer = createMetricsServer(metricsEndpoint, logger);
 

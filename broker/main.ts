@@ -9,6 +9,7 @@ import { readSecretFile, SECRET_FILE_WARNING, secretFileWarning, secretOnCommand
 import { checkBrokerConfig, DEFAULT_KEY_PREFIX, KeyPrefix, RedisUrl, type BrokerConfig, type ConfigIssue } from './config.js';
 import { isBrokerWorker, leaveCluster, runBrokerPrimary, WORKER_INDEX_ENV } from './cluster.js';
 import { createBroker } from './create-broker.js';
+import { readStoreKey } from './persistence/store-key.js';
 
 /** Exit code for unusable configuration or arguments. */
 const EXIT_CONFIG = 2;
@@ -34,6 +35,7 @@ interface RunOptions {
   maxSessionDelivery?: string;
   sessionSweepIntervalMs?: string;
   persistence?: string;
+  storeKeyFile?: string;
   emitter?: string;
   workers?: string;
   listenBacklog?: string;
@@ -71,6 +73,7 @@ const SOURCES: Record<string, string> = {
   maxSessionDelivery: '--max-session-delivery / OUTPOST_BROKER_MAX_SESSION_DELIVERY',
   sessionSweepIntervalMs: '--session-sweep-interval-ms / OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS',
   persistence: '--persistence / OUTPOST_BROKER_PERSISTENCE',
+  storeKeyFile: '--store-key-file / OUTPOST_BROKER_STORE_KEY_FILE',
   emitter: '--emitter / OUTPOST_BROKER_EMITTER',
   workers: '--workers / OUTPOST_BROKER_WORKERS',
   listenBacklog: '--listen-backlog / OUTPOST_BROKER_LISTEN_BACKLOG',
@@ -111,6 +114,7 @@ export function registerBrokerCommands(program: Command): void {
     .option('--max-session-delivery <n>', 'queued messages replayed per CONNECT (env OUTPOST_BROKER_MAX_SESSION_DELIVERY, default 100)')
     .option('--session-sweep-interval-ms <ms>', 'how often sessions of device ids without a credential are removed (env OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS, default 600000)')
     .option('--persistence <kind>', "aedes persistence: outpost (one Redis round trip per operation) or legacy (aedes-persistence-redis, for comparison) (env OUTPOST_BROKER_PERSISTENCE, default outpost)")
+    .option('--store-key-file <file>', 'seal stored packets (retained, queued, wills) in Redis with this key: 32 random bytes, base64 (head -c 32 /dev/urandom | base64); every broker on one Redis needs the same file; not with --persistence legacy (env OUTPOST_BROKER_STORE_KEY_FILE; default: stored in clear)')
     .option('--emitter <kind>', 'how messages reach subscribers: redis (every broker process on this Redis; several may share the fleet) or local (this process only) (env OUTPOST_BROKER_EMITTER, default redis)')
     .option('--workers <n>', 'broker processes sharing the listeners and Redis, e.g. one per core; above 1 needs --emitter redis (env OUTPOST_BROKER_WORKERS, default 1)')
     .option('--listen-backlog <n>', 'listen queue of the TCP and TLS listeners, capped by net.core.somaxconn (env OUTPOST_BROKER_LISTEN_BACKLOG, default 4096)')
@@ -191,6 +195,7 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
       maxSessionDelivery: pick(options.maxSessionDelivery, env, 'OUTPOST_BROKER_MAX_SESSION_DELIVERY'),
       sessionSweepIntervalMs: pick(options.sessionSweepIntervalMs, env, 'OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS'),
       persistence: pick(options.persistence, env, 'OUTPOST_BROKER_PERSISTENCE'),
+      storeKeyFile: pick(options.storeKeyFile, env, 'OUTPOST_BROKER_STORE_KEY_FILE'),
       emitter: pick(options.emitter, env, 'OUTPOST_BROKER_EMITTER'),
       workers: pick(options.workers, env, 'OUTPOST_BROKER_WORKERS'),
       listenBacklog: pick(options.listenBacklog, env, 'OUTPOST_BROKER_LISTEN_BACKLOG'),
@@ -203,7 +208,7 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
     }).filter(([, value]) => value !== undefined),
   );
   const result = checkBrokerConfig(input);
-  if (result.ok) issues.push(...unreadableFiles(result.config));
+  if (result.ok) issues.push(...unreadableFiles(result.config), ...badStoreKey(result.config, warnings));
   const all = [...issues, ...(result.ok ? [] : result.issues)];
   return result.ok && all.length === 0 ? result.config : all;
 }
@@ -220,6 +225,23 @@ function unreadableFiles(config: BrokerConfig): ConfigIssue[] {
       return [{ key, message: `cannot read ${file}: ${errorMessage(err)}` }];
     }
   });
+}
+
+/**
+ * DD-047: a store key file that is missing or malformed is refused, never
+ * created here: brokers sharing a Redis must share one key, and a broker
+ * that made its own would drop what the others stored. `outpost up` creates its own.
+ */
+function badStoreKey(config: BrokerConfig, warnings: SecretFileWarning[]): ConfigIssue[] {
+  if (config.storeKeyFile === undefined) return [];
+  try {
+    readStoreKey(config.storeKeyFile);
+  } catch (err) {
+    return [{ key: 'storeKeyFile', message: errorMessage(err).replace(/^invalid broker configuration: storeKeyFile: /, '') }];
+  }
+  const warning = secretFileWarning(config.storeKeyFile);
+  if (warning) warnings.push(warning);
+  return [];
 }
 
 function reportConfigIssues(issues: ConfigIssue[]): void {

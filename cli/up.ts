@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkBrokerConfig } from '../broker/config.js';
 import { createBroker, type OutpostBroker } from '../broker/create-broker.js';
+import { ensureStoreKeyFile } from '../broker/persistence/store-key.js';
 import { createMetricsRegistry } from '../shared/metrics-endpoint.js';
 import { redisServerAvailable, startEmbeddedRedis, type EmbeddedRedis } from '../controller/embedded-redis.js';
 import { parseControllerConfig } from '../controller/config.js';
@@ -176,11 +177,16 @@ async function runUp(
   });
   const serverCert = tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : pki.server;
 
+  // DD-047: the broker's retained documents (they carry registry credentials) sealed in Redis; one key, made on first start.
+  const storeKeyFile = pick(undefined, env, 'OUTPOST_BROKER_STORE_KEY_FILE') ?? join(dataDir, 'broker-store.key');
+  if (await ensureStoreKeyFile(storeKeyFile)) logger.info({ file: storeKeyFile }, 'broker store key generated');
+
   const host = pick(options.host, env, 'OUTPOST_BROKER_HOST');
   const port = pick(options.port, env, 'OUTPOST_BROKER_PORT');
   const checked = checkBrokerConfig({
     redisUrl,
     servicePassword,
+    storeKeyFile,
     ...(host ? { host } : {}),
     // Plain MQTT carries device secrets and documents in clear: on this machine only, unless told otherwise.
     plainHost: pick(options.plainHost, env, 'OUTPOST_BROKER_PLAIN_HOST') ?? '127.0.0.1',

@@ -32,6 +32,8 @@ export const StormOptions = z.strictObject({
   listenBacklog: z.coerce.number().int().min(1).default(4096),
   /** Writes a V8 CPU profile of each Outpost broker run there (node --cpu-prof). */
   profileDir: z.string().min(1).optional(),
+  /** The Outpost broker seals its stored packets with this key file (DD-047). */
+  storeKeyFile: z.string().min(1).optional(),
   /** Each raw device has a presence will (QoS 1, retained), as agents do. */
   will: z.boolean().default(true),
 });
@@ -40,7 +42,7 @@ export type StormOptions = z.infer<typeof StormOptions>;
 export const USAGE =
   'node dist/bench/broker-storm.js [--devices 2000] [--targets outpost,outpost-mosquitto,mosquitto] [--clients raw,agent] ' +
   '[--persistence outpost|legacy,outpost] [--emitter redis|local] [--broker-workers 1] [--mosquitto-autosave on-change|periodic] [--dynsec-setup commands|file] [--agent-workers 2] ' +
-  '[--connack-timeout-ms 15000] [--deadline-s 300] [--listen-backlog 4096] [--no-will] [--profile-dir DIR]';
+  '[--connack-timeout-ms 15000] [--deadline-s 300] [--listen-backlog 4096] [--no-will] [--profile-dir DIR] [--store-key-file FILE]';
 
 export function parseStormOptions(argv: readonly string[] = process.argv.slice(2)): StormOptions {
   const { values } = parseArgs({
@@ -60,6 +62,7 @@ export function parseStormOptions(argv: readonly string[] = process.argv.slice(2
       'listen-backlog': { type: 'string' },
       'profile-dir': { type: 'string' },
       'no-will': { type: 'boolean' },
+      'store-key-file': { type: 'string' },
     },
   });
   const parsed = StormOptions.safeParse({
@@ -77,6 +80,7 @@ export function parseStormOptions(argv: readonly string[] = process.argv.slice(2
     listenBacklog: values['listen-backlog'],
     profileDir: values['profile-dir'],
     will: values['no-will'] !== true,
+    storeKeyFile: values['store-key-file'],
   });
   if (!parsed.success) throw new Error(`invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\nusage: ${USAGE}`);
   return parsed.data;

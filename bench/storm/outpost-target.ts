@@ -20,6 +20,8 @@ export interface OutpostTargetOptions {
   brokerWorkers: number;
   listenBacklog: number;
   profileDir?: string | undefined;
+  /** `outpost broker --store-key-file` (DD-047). */
+  storeKeyFile?: string | undefined;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function startOutpostTarget(o: OutpostTargetOptions): Promise<Targe
         '--log-level',
         'warn',
       ],
-      { OUTPOST_SERVICE_PASSWORD: service.password },
+      { OUTPOST_SERVICE_PASSWORD: service.password, ...(o.storeKeyFile !== undefined ? { OUTPOST_BROKER_STORE_KEY_FILE: o.storeKeyFile } : {}) },
     );
     await waitUntil('the broker', () => accepts(port), 20_000);
     const r = redis;
@@ -81,7 +83,7 @@ export async function startOutpostTarget(o: OutpostTargetOptions): Promise<Targe
     const credentials = new DeviceCredentials(r, 'outpost:');
     return {
       kind: 'outpost',
-      label: `${o.persistence === 'outpost' ? 'outpost' : `outpost (${o.persistence} persistence)`}${o.brokerWorkers > 1 ? ` ×${o.brokerWorkers}` : ''}`,
+      label: `${o.persistence === 'outpost' ? 'outpost' : `outpost (${o.persistence} persistence)`}${o.brokerWorkers > 1 ? ` ×${o.brokerWorkers}` : ''}${o.storeKeyFile !== undefined ? ' sealed' : ''}`,
       url: `mqtt://127.0.0.1:${port}`,
       pid: b.pid,
       service,

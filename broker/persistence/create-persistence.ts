@@ -6,6 +6,7 @@ import { createRedisPersistence } from '../persistence.js';
 import { SessionSweeper } from '../session-sweep.js';
 import { dropStaleWillsOnReconnect } from '../stale-wills.js';
 import { OutpostPersistence } from './outpost-persistence.js';
+import type { PacketSeal } from './packet-seal.js';
 import { OutpostSessionSweeper } from './session-sweep.js';
 import type { PersistenceKind } from './kinds.js';
 
@@ -21,6 +22,10 @@ export interface PersistenceOptions {
   maxSessionDelivery: number;
   maxQueuedMessages: number;
   logger: Logger;
+  /** DD-047: seals stored packets (the outpost persistence only; config.ts refuses it with legacy). */
+  seal?: PacketSeal;
+  /** Counts a stored packet that could not be opened and was dropped. */
+  onUnreadable?: (kind: string) => void;
 }
 
 export interface MaintenanceDeps {
@@ -72,7 +77,11 @@ function outpost(options: PersistenceOptions): BrokerPersistence {
     // The broker never sends QoS 2 (DD-020): a PUBREC is refused.
     outboundQos2: false,
     logger,
+    ...(options.seal ? { seal: options.seal } : {}),
+    ...(options.onUnreadable ? { onUnreadable: options.onUnreadable } : {}),
   });
+  if (options.seal) logger.info({ keyId: options.seal.keyId }, 'stored messages sealed at rest (AES-256-GCM)');
+  else logger.info('stored messages are not encrypted at rest (no --store-key-file)');
   let sweeper: OutpostSessionSweeper | undefined;
   return {
     kind: 'outpost',
@@ -101,6 +110,8 @@ function outpost(options: PersistenceOptions): BrokerPersistence {
 /** aedes-persistence-redis 11.2 with its work-arounds; kept for one release for comparison (DD-028). */
 function legacy(options: PersistenceOptions): BrokerPersistence {
   const { logger } = options;
+  if (options.seal) throw new Error('the legacy persistence cannot seal stored packets (DD-047)');
+  logger.info('stored messages are not encrypted at rest (the legacy persistence cannot seal them)');
   const { persistence, redis, queues } = createRedisPersistence(options.redisUrl, {
     maxSessionDelivery: options.maxSessionDelivery,
     maxQueuedMessages: options.maxQueuedMessages,

@@ -5,8 +5,9 @@ import type { Redis } from 'ioredis';
 import { errorMessage, OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { clip } from '../auth/log-fields.js';
-import { decode, encode } from './codec.js';
+import { decode, encode, packetCodec, type PacketCodec, type PacketPlace } from './codec.js';
 import { persistenceKeys, type PersistenceKeys } from './keys.js';
+import type { PacketSeal, StoreSealError } from './packet-seal.js';
 import { lookUpRetained } from './retained-lookup.js';
 import { defineScripts, type PersistenceScripts } from './scripts.js';
 import { SubscriptionIndex, type IndexBroker, type IndexedSub } from './subscription-index.js';
@@ -37,6 +38,10 @@ export interface OutpostPersistenceOptions {
    * (QOS_NOT_ALLOWED), and every queue entry stays a plain PUBLISH.
    */
   outboundQos2?: boolean;
+  /** DD-047: seals every stored packet that carries a payload; absent, they are stored in clear. */
+  seal?: PacketSeal;
+  /** Called once per stored packet that could not be opened (and was dropped or skipped). */
+  onUnreadable?: (kind: PacketPlace['kind']) => void;
 }
 
 interface Client {
@@ -70,6 +75,8 @@ export class OutpostPersistence extends EventEmitter {
   readonly #maxSessionDelivery: number;
   readonly #maxQueued: number;
   readonly #outboundQos2: boolean;
+  readonly #codec: PacketCodec;
+  readonly #onUnreadable: (kind: PacketPlace['kind']) => void;
   /** aedes stores the whole subscription list once per granted filter of one SUBSCRIBE: one write is enough. */
   readonly #pendingAdds = new WeakMap<object, Promise<void>>();
   #broker: IndexBroker | undefined;
@@ -85,6 +92,24 @@ export class OutpostPersistence extends EventEmitter {
     this.#maxSessionDelivery = options.maxSessionDelivery ?? 1000;
     this.#maxQueued = options.maxQueuedMessages ?? UNBOUNDED;
     this.#outboundQos2 = options.outboundQos2 ?? true;
+    this.#codec = packetCodec(options.seal);
+    this.#onUnreadable = options.onUnreadable ?? (() => undefined);
+  }
+
+  /**
+   * DD-047: opens a stored packet, or reports one that does not open (wrong
+   * key, altered, sealed while this broker has no key) and returns undefined:
+   * the caller drops it. One bad value never stops the others being served.
+   */
+  #open(place: PacketPlace, stored: Buffer, clientId?: string): Record<string, unknown> | undefined {
+    try {
+      return this.#codec.unpack(place, stored);
+    } catch (err) {
+      const code = (err as Partial<StoreSealError>).code ?? 'BROKER_STORE_MALFORMED';
+      this.#onUnreadable(place.kind);
+      this.#logger.error({ code, kind: place.kind, ...(clientId !== undefined ? { clientId: clip(clientId) } : {}), err: errorMessage(err) }, 'stored packet unreadable, dropped');
+      return undefined;
+    }
   }
 
   get broker(): IndexBroker | undefined {
@@ -112,7 +137,7 @@ export class OutpostPersistence extends EventEmitter {
   async storeRetained(packet: QueuedPacket): Promise<void> {
     const topic = packet.topic ?? '';
     if (packet.payload === undefined || packet.payload.length === 0) await this.#redis.hdel(this.#keys.retained, topic);
-    else await this.#redis.hset(this.#keys.retained, topic, encode({ ...packet }));
+    else await this.#redis.hset(this.#keys.retained, topic, this.#codec.pack({ kind: 'retained', topic }, { ...packet }));
   }
 
   /**
@@ -122,7 +147,7 @@ export class OutpostPersistence extends EventEmitter {
    */
   createRetainedStreamCombi(patterns: string[]): Readable {
     const logger = this.#logger;
-    const source = lookUpRetained(this.#redis, this.#keys.retained, [...patterns]);
+    const source = lookUpRetained(this.#redis, this.#keys.retained, [...patterns], (topic, stored) => this.#open({ kind: 'retained', topic }, stored));
     return Readable.from(
       (async function* () {
         try {
@@ -195,7 +220,9 @@ export class OutpostPersistence extends EventEmitter {
   async outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }> | null | undefined, packet: QueuedPacket): Promise<void> {
     if (!subs || subs.length === 0) return;
     const keys = subs.flatMap((s) => [this.#keys.queue(s.clientId), this.#keys.queuePackets(s.clientId)]);
-    const dropped = await this.#scripts.enqueue(keys, [entryOf(packet), encode(new Packet(packet)), this.#maxQueued, MAX_DROPS_PER_ENQUEUE]);
+    // One sealed copy for every subscriber's queue: bound to the entry, which is the same in each.
+    const entry = entryOf(packet);
+    const dropped = await this.#scripts.enqueue(keys, [entry, this.#codec.pack({ kind: 'queue', entry }, new Packet(packet)), this.#maxQueued, MAX_DROPS_PER_ENQUEUE]);
     if (dropped > 0) this.#logger.debug({ dropped, subscribers: subs.length, maxQueuedMessages: this.#maxQueued }, 'oldest queued messages dropped');
   }
 
@@ -207,21 +234,24 @@ export class OutpostPersistence extends EventEmitter {
    */
   async outgoingUpdate(client: Client, packet: QueuedPacket): Promise<void> {
     if (packet.messageId === undefined || packet.messageId === null) return;
-    let stored: object;
+    let stored: Buffer;
     let entry = '';
     if (packet.cmd === 'pubrel') {
       if (!this.#outboundQos2) {
         this.#logger.warn({ clientId: clip(client.id), code: 'QOS_NOT_ALLOWED' }, 'PUBREC refused: the broker never sends QoS 2');
         throw new OutpostError('QOS_NOT_ALLOWED', 'PUBREC for a message the broker sent at QoS 1');
       }
-      stored = { cmd: 'pubrel', messageId: packet.messageId };
+      // No payload: stays in clear, read like any value stored in clear.
+      stored = encode({ cmd: 'pubrel', messageId: packet.messageId });
     } else {
       const copy = new Packet(packet);
       copy.messageId = packet.messageId;
-      stored = copy;
-      if (packet.brokerId) entry = entryOf(packet);
+      // aedes-packet always sets brokerId; without one the entry is the one in flight under the message id.
+      entry = packet.brokerId ? entryOf(packet) : ((await this.#redis.hget(this.#keys.queueMessageIds(client.id), String(packet.messageId))) ?? '');
+      if (entry === '') return;
+      stored = this.#codec.pack({ kind: 'queue', entry }, copy);
     }
-    await this.#scripts.update([this.#keys.queuePackets(client.id), this.#keys.queueMessageIds(client.id)], [entry, packet.messageId, encode(stored)]);
+    await this.#scripts.update([this.#keys.queuePackets(client.id), this.#keys.queueMessageIds(client.id)], [entry, packet.messageId, stored]);
   }
 
   async outgoingClearMessageId(client: Client, packet: QueuedPacket | undefined): Promise<Record<string, unknown> | undefined> {
@@ -229,9 +259,11 @@ export class OutpostPersistence extends EventEmitter {
     const entry = typeof packet === 'object' && packet !== null && packet.brokerId ? entryOf(packet) : '';
     if ((messageId === undefined || messageId === null) && entry === '') return undefined;
     const [, queue, packets, messageIds] = this.#keys.session(client.id);
-    const stored = await this.#scripts.clear([queue, packets, messageIds], [messageId ?? '', entry]);
-    if (!stored) return undefined;
-    const original = decode(stored);
+    const cleared = await this.#scripts.clear([queue, packets, messageIds], [messageId ?? '', entry]);
+    const [clearedEntry, stored] = cleared ?? [];
+    if (!clearedEntry || !stored) return undefined;
+    const original = this.#open({ kind: 'queue', entry: clearedEntry.toString() }, stored, client.id);
+    if (!original) return undefined;
     if (messageId !== undefined && messageId !== null) original.messageId = messageId;
     return original;
   }
@@ -239,12 +271,21 @@ export class OutpostPersistence extends EventEmitter {
   /** At most maxSessionDelivery queued packets, oldest first, read in one script. */
   outgoingStream(client: Client): Readable {
     const [, queue, packets] = this.#keys.session(client.id);
+    const messageIds = this.#keys.queueMessageIds(client.id);
     const scripts = this.#scripts;
     const max = this.#maxSessionDelivery;
+    const open = (entry: string, stored: Buffer): Record<string, unknown> | undefined => this.#open({ kind: 'queue', entry }, stored, client.id);
     // Read when first pulled, so a stream destroyed unread leaves no promise to reject unhandled.
     return Readable.from(
       (async function* () {
-        for (const packet of await scripts.stream([queue, packets], [max])) yield decode(packet);
+        const pairs = await scripts.stream([queue, packets], [max]);
+        for (let i = 0; i + 1 < pairs.length; i += 2) {
+          const entry = pairs[i]?.toString() ?? '';
+          const packet = open(entry, pairs[i + 1] ?? Buffer.alloc(0));
+          if (packet) yield packet;
+          // Unreadable: out of the queue, or every CONNECT would stumble on it again.
+          else await scripts.clear([queue, packets, messageIds], ['', entry]);
+        }
       })(),
     );
   }
@@ -252,13 +293,19 @@ export class OutpostPersistence extends EventEmitter {
   async incomingStorePacket(client: Client, packet: QueuedPacket): Promise<void> {
     const copy = new Packet(packet);
     copy.messageId = packet.messageId;
-    await this.#redis.hset(this.#keys.incoming(client.id), String(packet.messageId), encode(copy));
+    const messageId = String(packet.messageId);
+    await this.#redis.hset(this.#keys.incoming(client.id), messageId, this.#codec.pack({ kind: 'incoming', clientId: client.id, messageId }, copy));
   }
 
   async incomingGetPacket(client: Client, packet: QueuedPacket): Promise<Record<string, unknown>> {
-    const stored = await this.#redis.hgetBuffer(this.#keys.incoming(client.id), String(packet.messageId));
+    const messageId = String(packet.messageId);
+    const stored = await this.#redis.hgetBuffer(this.#keys.incoming(client.id), messageId);
     if (!stored) throw new Error('no such packet');
-    return decode(stored);
+    const opened = this.#open({ kind: 'incoming', clientId: client.id, messageId }, stored, client.id);
+    if (opened) return opened;
+    // aedes answers PUBCOMP without publishing (lib/handlers/pubrel.js): the message is dropped.
+    await this.#redis.hdel(this.#keys.incoming(client.id), messageId);
+    throw new Error('no such packet');
   }
 
   async incomingDelPacket(client: Client, packet: QueuedPacket): Promise<void> {
@@ -273,12 +320,12 @@ export class OutpostPersistence extends EventEmitter {
     const brokerId = this.#broker?.id ?? '';
     packet['clientId'] = client.id;
     packet['brokerId'] = brokerId;
-    await this.#scripts.putWill([this.#keys.will(client.id), this.#keys.wills], [encodeURIComponent(client.id), brokerId, encode(packet)]);
+    await this.#scripts.putWill([this.#keys.will(client.id), this.#keys.wills], [encodeURIComponent(client.id), brokerId, this.#codec.pack({ kind: 'will', clientId: client.id }, packet)]);
   }
 
   async getWill(client: Client): Promise<Record<string, unknown> | null> {
     const stored = await this.#redis.hgetBuffer(this.#keys.will(client.id), 'p');
-    return stored ? decode(stored) : null;
+    return stored ? (this.#open({ kind: 'will', clientId: client.id }, stored, client.id) ?? null) : null;
   }
 
   /**
@@ -298,7 +345,7 @@ export class OutpostPersistence extends EventEmitter {
     if (client.will !== undefined && client.will !== null && client.brokerId === undefined) return null;
     try {
       const stored = await this.#scripts.deleteWill([this.#keys.will(client.id), this.#keys.wills], [encodeURIComponent(client.id), client.brokerId ?? '']);
-      return stored ? decode(stored) : null;
+      return stored ? (this.#open({ kind: 'will', clientId: client.id }, stored, client.id) ?? null) : null;
     } catch (err) {
       this.#logger.warn({ clientId: clip(client.id), err: errorMessage(err) }, 'deleting a will failed');
       return null;
@@ -310,15 +357,21 @@ export class OutpostPersistence extends EventEmitter {
     const { wills, will } = this.#keys;
     const willPrefix = will('');
     const scripts = this.#scripts;
+    const open = (clientId: string, stored: Buffer): Record<string, unknown> | undefined => this.#open({ kind: 'will', clientId }, stored, clientId);
+    const drop = (encodedId: string): Promise<unknown> => scripts.deleteWill([will(safeDecode(encodedId) ?? ''), wills], [encodedId, '']);
     return Readable.from(
       (async function* () {
         let cursor = '0';
         do {
-          const [next, ...packets] = await scripts.streamWills([wills], [willPrefix, cursor, BATCH]);
+          const [next, ...pairs] = await scripts.streamWills([wills], [willPrefix, cursor, BATCH]);
           cursor = next?.toString() ?? '0';
-          for (const packet of packets) {
-            const decoded = decode(packet);
-            if (typeof decoded['brokerId'] === 'string' && brokers[decoded['brokerId']] === undefined) yield decoded;
+          for (let i = 0; i + 1 < pairs.length; i += 2) {
+            const encodedId = pairs[i]?.toString() ?? '';
+            const clientId = safeDecode(encodedId);
+            const decoded = clientId === undefined ? undefined : open(clientId, pairs[i + 1] ?? Buffer.alloc(0));
+            // Unreadable: gone, or every sweep would log it again.
+            if (!decoded) await drop(encodedId);
+            else if (typeof decoded['brokerId'] === 'string' && brokers[decoded['brokerId']] === undefined) yield decoded;
           }
         } while (cursor !== '0');
       })(),

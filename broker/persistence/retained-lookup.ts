@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import { QlobberTrue } from 'qlobber';
-import { decode } from './codec.js';
 import { QLOBBER_OPTIONS } from './subscription-index.js';
 
 /** Retained entries read per HSCAN call when a wildcard filter needs a scan. */
@@ -12,7 +11,13 @@ const SCAN_COUNT = 500;
  * wildcard filters (rare: the service's `devices/+/…`) scan the retained hash
  * once, narrowed by the filters' common literal prefix. A topic is yielded once.
  */
-export async function* lookUpRetained(redis: Redis, key: string, patterns: readonly string[]): AsyncGenerator<Record<string, unknown>> {
+export async function* lookUpRetained(
+  redis: Redis,
+  key: string,
+  patterns: readonly string[],
+  /** Opens a stored value (DD-047); undefined skips it (unreadable, already reported). */
+  open: (topic: string, stored: Buffer) => Record<string, unknown> | undefined,
+): AsyncGenerator<Record<string, unknown>> {
   const exact = patterns.filter((p) => wildcardAt(p) === -1);
   const wildcards = patterns.filter((p) => wildcardAt(p) !== -1);
   const sent = new Set<string>();
@@ -20,8 +25,10 @@ export async function* lookUpRetained(redis: Redis, key: string, patterns: reado
     const found = await redis.hmgetBuffer(key, ...exact);
     for (const [i, value] of found.entries()) {
       if (!value) continue;
-      sent.add(exact[i] ?? '');
-      yield decode(value);
+      const topic = exact[i] ?? '';
+      sent.add(topic);
+      const packet = open(topic, value);
+      if (packet) yield packet;
     }
   }
   if (wildcards.length === 0) return;
@@ -38,7 +45,8 @@ export async function* lookUpRetained(redis: Redis, key: string, patterns: reado
       const value = entries[i + 1];
       if (value === undefined || sent.has(topic) || !matcher.test(topic)) continue;
       sent.add(topic);
-      yield decode(value);
+      const packet = open(topic, value);
+      if (packet) yield packet;
     }
   } while (cursor !== '0');
 }

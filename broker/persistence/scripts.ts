@@ -77,7 +77,8 @@ return 1
 /**
  * KEYS: queue, packets, message ids. ARGV: message id ('' = none), entry id ('' = none).
  * Acknowledges: drops the entry in flight under the message id (else the
- * given entry) and returns its packet, or nil when nothing is queued.
+ * given entry) and returns { entry, packet } (a packet is sealed to its
+ * entry, DD-047), or nil when nothing is queued.
  */
 const CLEAR = `
 local entry = false
@@ -92,16 +93,22 @@ end
 local packet = redis.call('HGET', KEYS[2], entry)
 redis.call('LREM', KEYS[1], 0, entry)
 redis.call('HDEL', KEYS[2], entry)
-return packet
+if not packet then return false end
+return { entry, packet }
 `;
 
-/** KEYS: queue, packets. ARGV: most entries. The oldest queued packets; entries whose packet is gone are dropped. */
+/** KEYS: queue, packets. ARGV: most entries. The oldest queued entries and packets, in pairs; entries whose packet is gone are dropped. */
 const STREAM = `
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out = {}
 for i = 1, #ids do
   local packet = redis.call('HGET', KEYS[2], ids[i])
-  if packet then out[#out + 1] = packet else redis.call('LREM', KEYS[1], 0, ids[i]) end
+  if packet then
+    out[#out + 1] = ids[i]
+    out[#out + 1] = packet
+  else
+    redis.call('LREM', KEYS[1], 0, ids[i])
+  end
 end
 return out
 `;
@@ -129,13 +136,18 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return will[2]
 `;
 
-/** KEYS: wills. ARGV: will key prefix, cursor, count. Returns the next cursor, then will packets. */
+/** KEYS: wills. ARGV: will key prefix, cursor, count. Returns the next cursor, then (encoded client id, will packet) pairs. */
 const STREAM_WILLS = `
 local page = redis.call('SSCAN', KEYS[1], ARGV[2], 'COUNT', tonumber(ARGV[3]))
 local out = { page[1] }
 for _, id in ipairs(page[2]) do
   local packet = redis.call('HGET', ARGV[1] .. id, 'p')
-  if packet then out[#out + 1] = packet else redis.call('SREM', KEYS[1], id) end
+  if packet then
+    out[#out + 1] = id
+    out[#out + 1] = packet
+  else
+    redis.call('SREM', KEYS[1], id)
+  end
 end
 return out
 `;
@@ -149,7 +161,7 @@ export interface PersistenceScripts {
   cleanSession: Script<string[]>;
   enqueue: Script<number>;
   update: Script<number>;
-  clear: Script<Buffer | null>;
+  clear: Script<[entry: Buffer, packet: Buffer] | null>;
   stream: Script<Buffer[]>;
   putWill: Script<unknown>;
   deleteWill: Script<Buffer | null>;

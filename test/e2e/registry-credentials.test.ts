@@ -10,6 +10,9 @@ import { startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
 import { ensureTestImage, pushToRegistry } from '../helpers/images.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { keysHolding } from '../helpers/redis-scan.js';
+import { testBrokerKind } from '../helpers/broker-mode.js';
+import { ensureStoreKeyFile } from '../../broker/persistence/store-key.js';
+import { openRetained, plantClearValue } from '../helpers/sealed-store.js';
 import { startRegistry, type RegistryServer } from '../helpers/registry.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -18,8 +21,6 @@ const docker = new Docker();
 const USER = 'edge-puller';
 const PASSWORD = 'Stored-by-registry-login-9f3c';
 const ROTATED = 'Rotated-without-redeploy-71ab';
-/** Broker persistence keys (broker/persistence/keys.ts): where the broker keeps the retained document it delivers (DD-041). */
-const BROKER_KEYS = /^outpost:mqtt:/;
 
 /**
  * Issue 12, test 3 (private registry): credentials stored with the real
@@ -52,7 +53,10 @@ describe('private registry credentials from registry-login', () => {
   beforeAll(async () => {
     dir = await makeTempDir('regcred-e2e');
     registry = await startRegistry({ htpasswd: { user: USER, password: PASSWORD } });
+    // DD-047: the broker seals the documents it stores; with Mosquitto (its own file, not Redis) the key is unused.
+    await ensureStoreKeyFile(join(dir.path, 'broker-store.key'));
     rig = await startFleetRig({
+      brokerStoreKeyFile: join(dir.path, 'broker-store.key'),
       prefix: 'regcred',
       count: 1,
       // Every step as its own event: the pulls are asserted one by one.
@@ -116,10 +120,19 @@ describe('private registry credentials from registry-login', () => {
       expect(JSON.stringify(rig.fleet.watches[device()]?.reports), 'reports').not.toContain(secret);
       expect(JSON.stringify(rig.fleet.watches[device()]?.events), 'events').not.toContain(secret);
       expect(JSON.stringify(await client.desiredOf(device())), 'API desired view').not.toContain(secret);
-      // The controller's records hold it sealed; only the broker's copy of the retained document carries it (DD-041).
-      expect((await keysHolding(rig.rig.redis.url, secret)).filter((k) => !BROKER_KEYS.test(k)), 'Redis keys in clear').toEqual([]);
+      // The controller's records hold it sealed (DD-041), the broker's stored documents too (DD-047): no key holds it in clear.
+      expect(await keysHolding(rig.rig.redis.url, secret), 'Redis keys in clear').toEqual([]);
     }
-    // The first password is in no retained document any more: the broker's copy was replaced by the rotation.
-    expect(await keysHolding(rig.rig.redis.url, PASSWORD)).toEqual([]);
+    // Not blind: the scan finds the password where it is in clear…
+    const remove = await plantClearValue(rig.rig.redis.url, 'test:clear:regcred-probe', ROTATED);
+    expect(await keysHolding(rig.rig.redis.url, ROTATED)).toEqual(['test:clear:regcred-probe']);
+    await remove();
+    if (testBrokerKind() === 'outpost') {
+      // …and Outpost's broker holds the current document, sealed: opened with its key it carries the rotated
+      // password, and the first one no more (the rotation replaced the retained copy).
+      const docs = Object.values(await openRetained(rig.rig.redis.url, join(dir.path, 'broker-store.key')));
+      expect(docs.some((doc) => doc.includes(ROTATED))).toBe(true);
+      expect(docs.some((doc) => doc.includes(PASSWORD))).toBe(false);
+    }
   });
 });

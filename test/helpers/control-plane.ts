@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   logger?: Logger;
   /** The broker to run on; default from OUTPOST_TEST_BROKER (test/helpers/broker-mode.ts). */
   brokerKind?: TestBrokerKind;
+  /** Outpost's broker seals its stored packets with this key file (DD-047); Mosquitto keeps its own file and ignores it. */
+  brokerStoreKeyFile?: string;
   /** Controller dependencies (e.g. failpoints), for every controller the rig starts. */
   deps?: Omit<ControllerDeps, 'logger'>;
 }
@@ -54,7 +56,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const logger = opts.logger ?? silentLogger();
   const redis = opts.redis ?? (await startRedis({ appendonly: true }));
   const servicePassword = randomBytes(16).toString('hex');
-  const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
+  const sealing = opts.brokerStoreKeyFile === undefined ? {} : { storeKeyFile: opts.brokerStoreKeyFile };
+  const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redis.url, servicePassword, logLevel: 'silent', ...sealing });
   if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
   let broker = await createBroker(checked.config, { logger });
   const { port } = await broker.listen();
@@ -77,7 +80,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   await controller.start();
   const restartBroker = async (): Promise<void> => {
     await broker.close();
-    const config = checkBrokerConfig({ host: '127.0.0.1', port, redisUrl: redis.url, servicePassword, logLevel: 'silent' });
+    const config = checkBrokerConfig({ host: '127.0.0.1', port, redisUrl: redis.url, servicePassword, logLevel: 'silent', ...sealing });
     if (!config.ok) throw new Error(JSON.stringify(config.issues));
     broker = await createBroker(config.config, { logger });
     await broker.listen();

@@ -15,10 +15,14 @@ export interface FleetRig {
 }
 
 export async function startFleetRig(
-  opts: Omit<FleetOptions, 'api' | 'brokerUrl' | 'serviceAuth'> & { controller?: Partial<ControllerConfigInput>; logger?: Logger },
+  opts: Omit<FleetOptions, 'api' | 'brokerUrl' | 'serviceAuth'> & { controller?: Partial<ControllerConfigInput>; logger?: Logger; brokerStoreKeyFile?: string },
 ): Promise<FleetRig> {
-  const { controller, logger, ...fleetOptions } = opts;
-  const rig = await startControlPlane({ controller: controller ?? { rolloutPollSeconds: 0.5 }, ...(logger ? { logger } : {}) });
+  const { controller, logger, brokerStoreKeyFile, ...fleetOptions } = opts;
+  const rig = await startControlPlane({
+    controller: controller ?? { rolloutPollSeconds: 0.5 },
+    ...(logger ? { logger } : {}),
+    ...(brokerStoreKeyFile !== undefined ? { brokerStoreKeyFile } : {}),
+  });
   let api: FastifyInstance | undefined;
   let fleet: RolloutFleet | undefined;
   const close = async (): Promise<void> => {

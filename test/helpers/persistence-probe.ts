@@ -3,6 +3,8 @@ import msgpack from 'msgpack-lite';
 import { persistenceKeys } from '../../broker/persistence/keys.js';
 import { PERSISTENCE_KEY_SUFFIX } from '../../broker/persistence/create-persistence.js';
 import { PERSISTENCE_KINDS, type PersistenceKind } from '../../broker/persistence/kinds.js';
+import { encode, packetCodec } from '../../broker/persistence/codec.js';
+import type { PacketSeal } from '../../broker/persistence/packet-seal.js';
 
 export { PERSISTENCE_KINDS, type PersistenceKind };
 
@@ -25,6 +27,7 @@ export interface PersistenceProbe {
   queued(clientId: string): Promise<Array<Record<string, unknown>>>;
   /** Stored queued messages of every client (a message queued for two clients counts once for legacy, twice for outpost). */
   storedPackets(): Promise<number>;
+  /** The stored retained packet, msgpack (opened first when the broker seals, DD-047). */
   retained(topic: string): Promise<Buffer | null>;
   /** The hash of every retained message. */
   readonly retainedKey: string;
@@ -41,12 +44,14 @@ export interface PersistenceProbe {
   isIncomingKey(key: string): boolean;
 }
 
-export function persistenceProbe(kind: PersistenceKind, admin: Redis, keyPrefix = 'outpost:'): PersistenceProbe {
-  return kind === 'outpost' ? outpostProbe(admin, keyPrefix) : legacyProbe(admin);
+/** `seal`: the broker's store key (DD-047), to open what it sealed; values stored in clear are read either way. */
+export function persistenceProbe(kind: PersistenceKind, admin: Redis, keyPrefix = 'outpost:', seal?: PacketSeal): PersistenceProbe {
+  return kind === 'outpost' ? outpostProbe(admin, keyPrefix, seal) : legacyProbe(admin);
 }
 
-function outpostProbe(admin: Redis, keyPrefix: string): PersistenceProbe {
+function outpostProbe(admin: Redis, keyPrefix: string, seal: PacketSeal | undefined): PersistenceProbe {
   const keys = persistenceKeys(`${keyPrefix}${PERSISTENCE_KEY_SUFFIX}`);
+  const codec = packetCodec(seal);
   return {
     kind: 'outpost',
     queueLength: (id) => admin.llen(keys.queue(id)),
@@ -54,7 +59,7 @@ function outpostProbe(admin: Redis, keyPrefix: string): PersistenceProbe {
       const entries = await admin.lrange(keys.queue(id), 0, -1);
       if (entries.length === 0) return [];
       const packets = await admin.hmgetBuffer(keys.queuePackets(id), ...entries);
-      return packets.flatMap((p) => (p ? [msgpack.decode(p) as Record<string, unknown>] : []));
+      return packets.flatMap((p, i) => (p ? [codec.unpack<Record<string, unknown>>({ kind: 'queue', entry: entries[i] ?? '' }, p)] : []));
     },
     async storedPackets() {
       let total = 0;
@@ -63,7 +68,10 @@ function outpostProbe(admin: Redis, keyPrefix: string): PersistenceProbe {
       }
       return total;
     },
-    retained: (topic) => admin.hgetBuffer(keys.retained, topic),
+    async retained(topic) {
+      const stored = await admin.hgetBuffer(keys.retained, topic);
+      return stored ? encode(codec.unpack({ kind: 'retained', topic }, stored)) : null;
+    },
     retainedKey: keys.retained,
     subscriptions: (id) => admin.hkeys(keys.subs(id)),
     async session(id) {

@@ -11,6 +11,11 @@ import { spawnProcess, type ManagedProcess } from '../helpers/process.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { connectEarly } from '../helpers/mqtt-connect-early.js';
+import { join } from 'node:path';
+import type { PacketSeal } from '../../broker/persistence/packet-seal.js';
+import { ensureStoreKeyFile, readStoreKey } from '../../broker/persistence/store-key.js';
+import { keysHolding } from '../helpers/redis-scan.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { PERSISTENCE_KINDS, persistenceProbe, type PersistenceKind } from '../helpers/persistence-probe.js';
 
 const SERVICE = 'svc:outpost';
@@ -26,7 +31,7 @@ interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 'outpost', emitter: Emitter = 'redis', workers = 1): Promise<BrokerProcess> {
+async function startBrokerProcess(redis: RedisServer, persistence: PersistenceKind = 'outpost', emitter: Emitter = 'redis', workers = 1, storeKeyFile?: string): Promise<BrokerProcess> {
   const port = await freePort();
   const servicePassword = randomBytes(16).toString('hex');
   let proc: ManagedProcess | undefined;
@@ -41,7 +46,8 @@ async function brokerProcess(redis: RedisServer, persistence: PersistenceKind = 
       const p = spawnProcess(process.execPath, {
         name: `outpost broker :${port}`,
         args: [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--log-level', 'debug', '--persistence', persistence, '--emitter', emitter, '--workers', String(workers)],
-        env: { OUTPOST_SERVICE_PASSWORD: servicePassword },
+        // The store key from the environment: the workers re-run this command and get it too (DD-047).
+        env: { OUTPOST_SERVICE_PASSWORD: servicePassword, ...(storeKeyFile !== undefined ? { OUTPOST_BROKER_STORE_KEY_FILE: storeKeyFile } : {}) },
         bufferLines: 2_000,
       });
       proc = p;
@@ -97,23 +103,35 @@ beforeAll(() => {
 });
 
 type Emitter = 'redis' | 'local';
+type Sealing = 'in clear' | 'sealed';
 /**
  * Every persistence with the default emitter, the outpost persistence with
  * the in-process one, and two broker processes (DD-035; kill -9 of the
- * primary takes its workers down with it).
+ * primary takes its workers down with it), those with a store key too (DD-047).
  */
-const SETUPS: Array<[PersistenceKind, Emitter, number]> = [
-  ...PERSISTENCE_KINDS.map((k): [PersistenceKind, Emitter, number] => [k, 'redis', 1]),
-  ['outpost', 'local', 1],
-  ['outpost', 'redis', 2],
+const SETUPS: Array<[PersistenceKind, Emitter, number, Sealing]> = [
+  ...PERSISTENCE_KINDS.map((k): [PersistenceKind, Emitter, number, Sealing] => [k, 'redis', 1, 'in clear']),
+  ['outpost', 'local', 1, 'in clear'],
+  ['outpost', 'redis', 2, 'in clear'],
+  ['outpost', 'redis', 2, 'sealed'],
 ];
 
-describe.each(SETUPS)('broker durability (child process, %s persistence, %s emitter, %i worker(s))', (kind, emitter, workers) => {
+describe.each(SETUPS)('broker durability (child process, %s persistence, %s emitter, %i worker(s), stored %s)', (kind, emitter, workers, sealing) => {
   let redis: RedisServer;
   let admin: Redis;
   let credentials: DeviceCredentials;
+  let dir: TempDir | undefined;
+  let storeKeyFile: string | undefined;
+  let seal: PacketSeal | undefined;
+  const brokerProcess = (r: RedisServer, k: PersistenceKind, e: Emitter, w: number): Promise<BrokerProcess> => startBrokerProcess(r, k, e, w, storeKeyFile);
 
   beforeAll(async () => {
+    if (sealing === 'sealed') {
+      dir = await makeTempDir('store-key');
+      storeKeyFile = join(dir.path, 'broker-store.key');
+      await ensureStoreKeyFile(storeKeyFile);
+      seal = readStoreKey(storeKeyFile);
+    }
     redis = await startRedis({ appendonly: true, appendfsync: 'always' });
     admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     admin.on('error', () => undefined);
@@ -122,13 +140,14 @@ describe.each(SETUPS)('broker durability (child process, %s persistence, %s emit
   afterAll(async () => {
     admin?.disconnect();
     await redis?.stop();
+    await dir?.remove();
   });
 
   it('after kill -9 and a restart on the same Redis, an offline device gets the retained latest and every queued version', async () => {
     const broker = await brokerProcess(redis, kind, emitter, workers);
     onTestFinished(() => broker.stop());
-    const probe = persistenceProbe(kind, admin);
-    const deviceId = `dev-durable-${kind}-${emitter}-${workers}`;
+    const probe = persistenceProbe(kind, admin, 'outpost:', seal);
+    const deviceId = `dev-durable-${kind}-${emitter}-${workers}-${sealing.replace(' ', '-')}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);
@@ -150,6 +169,9 @@ describe.each(SETUPS)('broker durability (child process, %s persistence, %s emit
         (await probe.queueLength(deviceId)) >= 3 && ((await probe.retained(desired))?.includes('{"version":3}') ?? false),
       { description: 'queue and retained message persisted', timeoutMs: 10_000 },
     );
+
+    // With a store key no payload is in Redis in clear (the probe above opened them with the key).
+    if (sealing === 'sealed') expect(await keysHolding(redis.url, '{"version":')).toEqual([]);
 
     await broker.kill9();
     await broker.start();
@@ -183,7 +205,7 @@ describe.each(SETUPS)('broker durability (child process, %s persistence, %s emit
   it('survives Redis being killed and restarted under it, and serves again once Redis is back', async () => {
     const broker = await brokerProcess(redis, kind, emitter, workers);
     onTestFinished(() => broker.stop());
-    const deviceId = `dev-redis-blip-${kind}-${emitter}-${workers}`;
+    const deviceId = `dev-redis-blip-${kind}-${emitter}-${workers}-${sealing.replace(' ', '-')}`;
     const secret = await credentials.issue(deviceId);
     const deviceOptions: IClientOptions = { clientId: deviceId, username: deviceId, password: secret, clean: false };
     const desired = topics.desired(deviceId);
@@ -241,10 +263,32 @@ describe('outpost broker CLI', () => {
     expect(proc.output()).not.toContain('short');
   });
 
+  it('refuses a missing store key file, creating none, and a store key with the legacy persistence (DD-047)', async () => {
+    const dir = await makeTempDir('store-key-cli');
+    onTestFinished(() => dir.remove());
+    const missing = join(dir.path, 'absent.key');
+    const proc = spawnProcess(process.execPath, {
+      args: [CLI, 'broker', '--redis', 'redis://127.0.0.1:1', '--store-key-file', missing],
+    });
+    expect((await proc.waitForExit(20_000)).code).toBe(2);
+    expect(proc.output()).toContain(`- storeKeyFile (--store-key-file / OUTPOST_BROKER_STORE_KEY_FILE): cannot read ${missing}`);
+    expect(proc.output()).toContain('head -c 32 /dev/urandom | base64');
+    expect(existsSync(missing)).toBe(false);
+
+    const key = join(dir.path, 'broker-store.key');
+    await ensureStoreKeyFile(key);
+    const legacy = spawnProcess(process.execPath, {
+      args: [CLI, 'broker', '--redis', 'redis://127.0.0.1:1', '--persistence', 'legacy'],
+      env: { OUTPOST_BROKER_STORE_KEY_FILE: key },
+    });
+    expect((await legacy.waitForExit(20_000)).code).toBe(2);
+    expect(legacy.output()).toContain('- storeKeyFile (--store-key-file / OUTPOST_BROKER_STORE_KEY_FILE): needs the outpost persistence');
+  });
+
   it('add-device prints a secret the device connects with; remove-device locks it out', async () => {
     const redis = await startRedis();
     onTestFinished(() => redis.stop());
-    const broker = await brokerProcess(redis);
+    const broker = await startBrokerProcess(redis);
     onTestFinished(() => broker.stop());
     const deviceId = 'dev-cli';
 

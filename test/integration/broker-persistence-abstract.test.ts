@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,10 @@ function tapCount(output: string, name: 'tests' | 'pass' | 'fail'): number | und
 }
 
 describe('aedes-persistence abstract suite', () => {
-  it('passes every test of aedes-persistence 11 against OutpostPersistence on a real Redis', async () => {
+  it.each([
+    ['stored in clear', {}],
+    ['sealed with a store key (DD-047)', { STORE_KEY: randomBytes(32).toString('base64') }],
+  ])('passes every test of aedes-persistence 11 against OutpostPersistence on a real Redis, %s', async (_, storeKey) => {
     const expected = abstractTestCount();
     expect(expected).toBeGreaterThanOrEqual(50);
     const redis = await startRedis();
@@ -32,7 +36,7 @@ describe('aedes-persistence abstract suite', () => {
     const run = spawnProcess(process.execPath, {
       name: 'node --test (aedes-persistence abstract)',
       args: ['--test', '--test-reporter=tap', RUNNER],
-      env: { REDIS_URL: redis.url },
+      env: { REDIS_URL: redis.url, ...storeKey },
       bufferLines: 20_000,
     });
     onTestFinished(async () => void (await run.stop()));

@@ -12,11 +12,12 @@ import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plan
 import { readRetainedDesired } from '../helpers/desired-watch.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { keysHolding } from '../helpers/redis-scan.js';
+import { testBrokerKind } from '../helpers/broker-mode.js';
+import { ensureStoreKeyFile } from '../../broker/persistence/store-key.js';
+import { openRetained, plantClearValue } from '../helpers/sealed-store.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { freshId } from '../helpers/api.js';
 
-/** Broker persistence keys (broker/persistence/keys.ts): the retained copy of a published document lives there. */
-const BROKER_KEYS = /^outpost:mqtt:/;
 
 /** registry-login / logout / ls through the real CLI and API (DD-041): sealed at rest, injected where needed, never shown. */
 describe('registry credentials', () => {
@@ -47,7 +48,13 @@ describe('registry credentials', () => {
 
   beforeAll(async () => {
     dir = await makeTempDir('regcreds');
-    rig = await startControlPlane({ controller: { registryCredentialsKeyFile: join(dir.path, 'registry-credentials.key') }, logger: captured.logger });
+    // DD-047: the broker seals what it stores, so the published document's password is in Redis in clear nowhere.
+    await ensureStoreKeyFile(join(dir.path, 'broker-store.key'));
+    rig = await startControlPlane({
+      controller: { registryCredentialsKeyFile: join(dir.path, 'registry-credentials.key') },
+      brokerStoreKeyFile: join(dir.path, 'broker-store.key'),
+      logger: captured.logger,
+    });
     app = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: captured.logger });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
@@ -96,11 +103,14 @@ describe('registry credentials', () => {
     for (const text of [login.stdout, ls.stdout, table.stdout, view.text, audit.text, (await call('GET', `/v1/devices/${priv}`)).text, JSON.stringify(captured.logs)]) {
       expect(text).not.toContain(password);
     }
-    // The controller's records hold it sealed only; the one clear copy is the broker's retained message (DD-041).
-    const holding = await keysHolding(rig.redis.url, password);
-    expect(holding.filter((k) => !BROKER_KEYS.test(k))).toEqual([]);
-    // …which the scan does find: it is not blind.
-    expect(holding).toContain('outpost:mqtt:retained');
+    // The controller's records hold it sealed (DD-041), and so does the broker's retained copy of the document (DD-047).
+    expect(await keysHolding(rig.redis.url, password)).toEqual([]);
+    // Not blind: the same scan finds the password where it is in clear…
+    const remove = await plantClearValue(rig.redis.url, `test:clear:${freshId('probe')}`, password);
+    expect(await keysHolding(rig.redis.url, password)).toHaveLength(1);
+    await remove();
+    // …and Outpost's broker does hold the document, sealed: opened with its key, it carries the password.
+    if (testBrokerKind() === 'outpost') expect(Object.values(await openRetained(rig.redis.url, join(dir.path, 'broker-store.key'))).some((doc) => doc.includes(password))).toBe(true);
     const client = new Redis(rig.redis.url);
     try {
       expect(await client.get(new Keys('outpost:').registryCredential(host))).toMatch(/"sealed":"v1\.[0-9a-f]{8}\./);

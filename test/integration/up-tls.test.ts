@@ -103,9 +103,11 @@ describe('outpost up: its own CA, MQTT over TLS, a Redis with a password', () =>
     [ports.tls, ports.redis, ports.api] = [await freePort(), await freePort(), await freePort()];
     const proc = await startUp(['--tls-san', 'edge.example.test']);
 
-    for (const key of ['ca-key.pem', 'server-key.pem', 'redis-password', 'admin-token', 'service-password', 'registry-credentials.key']) expect(await modeOf(dataFile(key)), key).toBe(0o600);
+    for (const key of ['ca-key.pem', 'server-key.pem', 'redis-password', 'admin-token', 'service-password', 'registry-credentials.key', 'broker-store.key']) expect(await modeOf(dataFile(key)), key).toBe(0o600);
     for (const cert of ['ca.pem', 'server.pem']) expect(await modeOf(dataFile(cert)), cert).toBe(0o644);
     expect(await modeOf(join(dir.path, '.outpost'))).toBe(0o700);
+    // DD-047: its broker seals what it stores in Redis with that key.
+    expect(proc.output()).toMatch(/"msg":"broker store key generated"[\s\S]*"msg":"stored messages sealed at rest/);
 
     const ca = new X509Certificate(await readFile(dataFile('ca.pem')));
     const server = new X509Certificate(await readFile(dataFile('server.pem')));
@@ -175,6 +177,7 @@ describe('outpost up: its own CA, MQTT over TLS, a Redis with a password', () =>
     if (!up) throw new Error('the first test did not start outpost up');
     const caBefore = await readFile(dataFile('ca.pem'), 'utf8');
     const serverBefore = await readFile(dataFile('server.pem'), 'utf8');
+    const storeKeyBefore = await readFile(dataFile('broker-store.key'), 'utf8');
     up.kill('SIGTERM');
     expect((await up.waitForExit(30_000)).code).toBe(0);
     // As a data dir from before Redis had a password.
@@ -182,6 +185,8 @@ describe('outpost up: its own CA, MQTT over TLS, a Redis with a password', () =>
 
     await startUp(['--tls-san', 'edge.example.test', '--tls-san', '10.20.30.40']);
     expect(await readFile(dataFile('ca.pem'), 'utf8')).toBe(caBefore);
+    // The same store key: what the broker sealed before still opens.
+    expect(await readFile(dataFile('broker-store.key'), 'utf8')).toBe(storeKeyBefore);
     const serverAfter = await readFile(dataFile('server.pem'), 'utf8');
     expect(serverAfter).not.toBe(serverBefore);
     expect(new X509Certificate(serverAfter).checkIP('10.20.30.40')).toBe('10.20.30.40');

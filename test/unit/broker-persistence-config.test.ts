@@ -26,3 +26,16 @@ describe('broker config: persistence and listen backlog (DD-028)', () => {
     ]);
   });
 });
+
+describe('broker config: store key (DD-047)', () => {
+  it('takes a store key file with the outpost persistence', () => {
+    expect(parseBrokerConfig({ ...base, storeKeyFile: '/etc/outpost/broker-store.key' })).toMatchObject({ persistence: 'outpost', storeKeyFile: '/etc/outpost/broker-store.key' });
+  });
+
+  it('refuses a store key with the legacy persistence', () => {
+    const result = checkBrokerConfig({ ...base, persistence: 'legacy', storeKeyFile: '/k' });
+    expect(result.ok ? [] : result.issues).toEqual([
+      { key: 'storeKeyFile', message: 'needs the outpost persistence: the legacy persistence (aedes-persistence-redis) cannot seal stored packets' },
+    ]);
+  });
+});
