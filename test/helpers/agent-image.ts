@@ -9,8 +9,15 @@ import { followDockerStream } from './docker-stream.js';
 
 const run = promisify(execFile);
 const REPO_ROOT = dirname(dirname(dirname(CLI)));
-/** What compose/Dockerfile copies into its build stage; the build context holds these and nothing else. */
-const DOCKERFILE_INPUTS = ['compose/Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'shared', 'broker', 'agent', 'controller', 'cli', 'scripts'];
+/** What compose/Dockerfile copies from the build context (its COPY lines without --from), read from it so the two never drift. */
+async function dockerfileInputs(): Promise<string[]> {
+  const dockerfile = await readFile(join(REPO_ROOT, 'compose', 'Dockerfile'), 'utf8');
+  const sources = dockerfile
+    .split('\n')
+    .map((line) => /^COPY\s+(?!--from)(.+)$/.exec(line.trim())?.[1]?.split(/\s+/).slice(0, -1) ?? [])
+    .flat();
+  return ['compose/Dockerfile', ...new Set(sources)];
+}
 export const LOCAL_BASE_IMAGE = 'outpost-base/node:local';
 const IMAGE_REPO = 'outpost-test/outpost';
 /** Label carrying the content hash an image was built from. */
@@ -37,7 +44,7 @@ export async function ensureLocalBase(): Promise<string> {
  */
 export async function ensureOutpostImage(docker: Docker = new Docker()): Promise<string> {
   const baseId = await ensureLocalBase();
-  const files = (await Promise.all(DOCKERFILE_INPUTS.map(filesUnder))).flat().sort();
+  const files = (await Promise.all((await dockerfileInputs()).map(filesUnder))).flat().sort();
   const hash = createHash('sha256').update(baseId);
   for (const file of files) hash.update(`\0${file}\0`).update(await readFile(join(REPO_ROOT, file)));
   const digest = hash.digest('hex').slice(0, 16);
