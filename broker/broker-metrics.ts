@@ -20,6 +20,8 @@ export interface BrokerMetrics {
   countForward(authorize: AuthorizeForward): AuthorizeForward;
   /** A stored packet that did not open (wrong store key, altered) and was dropped (DD-047). */
   countUnreadable(kind: string): void;
+  /** Messages queued for persistent sessions (one per subscriber queue), and the oldest dropped for the queue cap. */
+  countQueued(queued: number, dropped: number): void;
   /** Starts counting aedes's events; `clientsOf` lists its live clients (for the subscription gauge). */
   attach(aedes: Aedes, clientsOf: () => Record<string, Client>): void;
 }
@@ -73,12 +75,26 @@ export function createBrokerMetrics(registry: Registry): BrokerMetrics {
     labelNames: ['kind'],
     registers,
   });
+  const queued = new Counter({
+    name: 'outpost_broker_messages_queued_total',
+    help: 'Messages queued in Redis for persistent sessions (one per subscriber queue): what offline or busy devices will get on delivery',
+    registers,
+  });
+  const queueDrops = new Counter({
+    name: 'outpost_broker_queue_dropped_total',
+    help: 'Oldest queued messages dropped because a session queue reached its cap (--max-queued-messages)',
+    registers,
+  });
   for (const reason of Object.values(CONNACK_REASONS)) refusals.inc({ reason }, 0);
   forwarded.inc({ result: 'delivered' }, 0);
   forwarded.inc({ result: 'blocked' }, 0);
 
   return {
     countUnreadable: (kind) => unreadable.inc({ kind }),
+    countQueued(n, dropped) {
+      queued.inc(n);
+      if (dropped > 0) queueDrops.inc(dropped);
+    },
     attach(aedes, clientsOf) {
       live = { aedes, clientsOf };
       aedes.on('clientReady', () => connects.inc());

@@ -117,6 +117,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     kind: config.persistence,
     ...(seal ? { seal } : {}),
     onUnreadable: (kind) => metrics.countUnreadable(kind),
+    onEnqueued: (queued, dropped) => metrics.countQueued(queued, dropped),
     redisUrl: config.redisUrl,
     keyPrefix: config.keyPrefix,
     maxSessionDelivery: config.maxSessionDelivery,

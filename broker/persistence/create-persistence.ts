@@ -26,6 +26,8 @@ export interface PersistenceOptions {
   seal?: PacketSeal;
   /** Counts a stored packet that could not be opened and was dropped. */
   onUnreadable?: (kind: string) => void;
+  /** Counts messages queued for persistent sessions, and the oldest entries dropped for the queue cap (the outpost persistence). */
+  onEnqueued?: (queued: number, dropped: number) => void;
 }
 
 export interface MaintenanceDeps {
@@ -79,6 +81,7 @@ function outpost(options: PersistenceOptions): BrokerPersistence {
     logger,
     ...(options.seal ? { seal: options.seal } : {}),
     ...(options.onUnreadable ? { onUnreadable: options.onUnreadable } : {}),
+    ...(options.onEnqueued ? { onEnqueued: options.onEnqueued } : {}),
   });
   if (options.seal) logger.info({ keyId: options.seal.keyId }, 'stored messages sealed at rest (AES-256-GCM)');
   else logger.info('stored messages are not encrypted at rest (no --store-key-file)');

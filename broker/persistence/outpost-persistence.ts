@@ -42,6 +42,8 @@ export interface OutpostPersistenceOptions {
   seal?: PacketSeal;
   /** Called once per stored packet that could not be opened (and was dropped or skipped). */
   onUnreadable?: (kind: PacketPlace['kind']) => void;
+  /** Called per enqueue with the queues written (one per subscriber) and the oldest entries dropped for maxQueuedMessages. */
+  onEnqueued?: (queued: number, dropped: number) => void;
 }
 
 interface Client {
@@ -77,6 +79,7 @@ export class OutpostPersistence extends EventEmitter {
   readonly #outboundQos2: boolean;
   readonly #codec: PacketCodec;
   readonly #onUnreadable: (kind: PacketPlace['kind']) => void;
+  readonly #onEnqueued: (queued: number, dropped: number) => void;
   /** aedes stores the whole subscription list once per granted filter of one SUBSCRIBE: one write is enough. */
   readonly #pendingAdds = new WeakMap<object, Promise<void>>();
   #broker: IndexBroker | undefined;
@@ -94,6 +97,7 @@ export class OutpostPersistence extends EventEmitter {
     this.#outboundQos2 = options.outboundQos2 ?? true;
     this.#codec = packetCodec(options.seal);
     this.#onUnreadable = options.onUnreadable ?? (() => undefined);
+    this.#onEnqueued = options.onEnqueued ?? (() => undefined);
   }
 
   /**
@@ -223,6 +227,7 @@ export class OutpostPersistence extends EventEmitter {
     // One sealed copy for every subscriber's queue: bound to the entry, which is the same in each.
     const entry = entryOf(packet);
     const dropped = await this.#scripts.enqueue(keys, [entry, this.#codec.pack({ kind: 'queue', entry }, new Packet(packet)), this.#maxQueued, MAX_DROPS_PER_ENQUEUE]);
+    this.#onEnqueued(subs.length, dropped);
     if (dropped > 0) this.#logger.debug({ dropped, subscribers: subs.length, maxQueuedMessages: this.#maxQueued }, 'oldest queued messages dropped');
   }
 

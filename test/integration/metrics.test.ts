@@ -3,6 +3,7 @@ import mqtt from 'mqtt';
 import { register as globalRegistry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBrokerConfig } from '../../broker/config.js';
+import { SERVICE_USERNAME } from '../helpers/brokers.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { CreatedToken } from '../../controller/http/access-schemas.js';
 import { DEVICE_PHASES } from '../../shared/schemas/reported-state.js';
@@ -232,10 +233,11 @@ describe('Prometheus metrics', () => {
   describe('broker', () => {
     let broker: OutpostBroker;
     let metricsUrl: string;
+    const servicePassword = randomBytes(16).toString('hex');
     const clients: mqtt.MqttClient[] = [];
 
     beforeAll(async () => {
-      const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, metricsPort: 0, redisUrl: rig.redis.url, logLevel: 'silent' });
+      const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, metricsPort: 0, redisUrl: rig.redis.url, servicePassword, logLevel: 'silent' });
       if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
       broker = await createBroker(checked.config, { logger: silentLogger() });
       const address = await broker.listen();
@@ -286,6 +288,25 @@ describe('Prometheus metrics', () => {
       expect(sampleValue(families, 'outpost_broker_connected_clients')).toBe(broker.aedes.connectedClients);
       expect(sampleValue(families, 'outpost_broker_disconnects_total')).toBeGreaterThanOrEqual(1);
       expect((await fetch(metricsUrl.replace('/metrics', '/other'))).status).toBe(404);
+    });
+
+    it('counts what is queued for a persistent session while its device is away', async () => {
+      const topics = new Topics('outpost/v1');
+      const id = `bq-${randomBytes(4).toString('hex')}`;
+      const secret = await broker.credentials.issue(id);
+      const device = await mqtt.connectAsync(brokerUrl, { clientId: id, username: id, password: secret, protocolVersion: 4, reconnectPeriod: 0, clean: false });
+      await device.subscribeAsync(topics.commands(id), { qos: 1 });
+      await device.endAsync();
+      const before = sampleValue(await brokerMetrics(), 'outpost_broker_messages_queued_total') ?? 0;
+      const service = await mqtt.connectAsync(brokerUrl, { clientId: `svc:metrics-${id}`, username: SERVICE_USERNAME, password: servicePassword, protocolVersion: 4, reconnectPeriod: 0 });
+      clients.push(service);
+      for (const n of [1, 2]) await service.publishAsync(topics.commands(id), JSON.stringify({ n }), { qos: 1 });
+      // aedes acknowledges the PUBLISH without waiting for the subscribers' queues to be written.
+      await waitFor(async () => sampleValue(await brokerMetrics(), 'outpost_broker_messages_queued_total') === before + 2, {
+        timeoutMs: 10_000,
+        description: 'both messages queued for the absent device',
+      });
+      expect(sampleValue(await brokerMetrics(), 'outpost_broker_queue_dropped_total')).toBe(0);
     });
   });
 });
