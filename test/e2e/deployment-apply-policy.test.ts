@@ -106,6 +106,28 @@ describe('deployment apply policy on a real device', () => {
     expect(now.image).toBe(image);
   });
 
+  it('a window that opens while the device waits: the update is applied inside it, with no further change', async () => {
+    const image = await registryRelease('4');
+    const before = await main();
+    // A window from the next whole minute at least 40 s away: closed while the device downloads, open within ~100 s.
+    const start = Math.ceil((Date.now() + 40_000) / 60_000) * 60_000;
+    const at = new Date(start);
+    const window = { cron: `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`, durationMinutes: 2, timezone: 'UTC' };
+    await rig.fleet.client.createDeployment({ app, version: '4', target: { kind: 'selector', selector: 'role=win' }, apply: { window } });
+    const version = await desiredVersion();
+
+    const waiting = await watch().waitForReport((r) => r.phase === 'deferred' && r.deferred?.version === version, 60_000, 'deferred until the window opens');
+    expect(waiting.deferred?.reason).toBe('window');
+    expect(Date.parse(waiting.deferred?.until ?? '')).toBe(start);
+    expect(await docker.getImage(image).inspect()).toBeTruthy();
+    expect((await main()).id).toBe(before.id);
+
+    const done = await watch().waitForReport((r) => r.phase === 'converged' && r.desired.appliedVersion === version, 150_000, `converged at v${version} in its window`);
+    expect(Date.parse(done.reportedAt)).toBeGreaterThanOrEqual(start);
+    expect(Date.parse(done.reportedAt)).toBeLessThan(start + 2 * 60_000);
+    expect((await main()).image).toBe(image);
+  }, 240_000);
+
   it('a lock held by the workload defers a deployment; the same change with force replaces the container over the lock', async () => {
     await rig.fleet.client.createRelease({ app, version: '3', workloads: { main: { image: TEST_IMAGE, stopTimeoutSeconds: 1, env: { V: '3' } } } });
     const held = await main();
