@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkHistory } from '../../bench/chaos/checker.js';
 import { CLI } from '../helpers/agent-process.js';
 import { testBrokerKind } from '../helpers/broker-mode.js';
 import { SERVICE_USERNAME } from '../helpers/brokers.js';
@@ -121,9 +122,16 @@ describe.skipIf(testBrokerKind() === 'mosquitto-dynsec')('broker failover across
     const v2Hash = expectedHash({ image: TEST_IMAGE_2, stopTimeoutSeconds: 1 });
     expect(web?.specHash).toBe(v2Hash);
     expect(web?.state).toBe('running');
-    // Exactly one container was ever created for v2: the failover replayed nothing twice.
+    // The history checker (issue 13): the device ends at its latest version, reported versions only
+    // went up, and Docker's own event log shows no container created twice for one spec.
     const creates = await containerCreates(id, since);
     expect(creates.filter((c) => c.specHash === v2Hash)).toHaveLength(1);
+    const verdict = checkHistory(id, {
+      published: [...fleet.received(id), (await fleet.desiredVersion(id)) ?? 0],
+      applied: fleet.watches[id]!.reports.map((r) => r.desired.appliedVersion),
+      creates,
+    });
+    expect(verdict).toEqual({ lost: 0, duplicated: 0, unexpected: 0, problems: [] });
 
     // Presence: online through B, whatever A's death left behind (stale wills carry an older epoch).
     await waitFor(
