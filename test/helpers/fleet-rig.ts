@@ -15,9 +15,15 @@ export interface FleetRig {
 }
 
 export async function startFleetRig(
-  opts: Omit<FleetOptions, 'api' | 'brokerUrl' | 'serviceAuth'> & { controller?: Partial<ControllerConfigInput>; logger?: Logger; brokerStoreKeyFile?: string },
+  opts: Omit<FleetOptions, 'api' | 'brokerUrl' | 'serviceAuth' | 'agentBrokerUrl'> & {
+    controller?: Partial<ControllerConfigInput>;
+    logger?: Logger;
+    brokerStoreKeyFile?: string;
+    /** Where the agents connect, given the rig's broker URL (e.g. a relay in front of it); the broker itself by default. */
+    agentBroker?: (brokerUrl: string) => Promise<string>;
+  },
 ): Promise<FleetRig> {
-  const { controller, logger, brokerStoreKeyFile, ...fleetOptions } = opts;
+  const { controller, logger, brokerStoreKeyFile, agentBroker, ...fleetOptions } = opts;
   const rig = await startControlPlane({
     controller: controller ?? { rolloutPollSeconds: 0.5 },
     ...(logger ? { logger } : {}),
@@ -35,7 +41,14 @@ export async function startFleetRig(
     await api.listen({ host: '127.0.0.1', port: 0 });
     const address = api.server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    fleet = await RolloutFleet.start({ ...fleetOptions, api: { url, token: rig.adminToken }, brokerUrl: rig.brokerUrl, serviceAuth: rig.serviceAuth });
+    const agentBrokerUrl = agentBroker ? await agentBroker(rig.brokerUrl) : undefined;
+    fleet = await RolloutFleet.start({
+      ...fleetOptions,
+      api: { url, token: rig.adminToken },
+      brokerUrl: rig.brokerUrl,
+      serviceAuth: rig.serviceAuth,
+      ...(agentBrokerUrl ? { agentBrokerUrl } : {}),
+    });
     return { rig, url, fleet, close };
   } catch (err) {
     await close();

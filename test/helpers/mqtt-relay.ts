@@ -48,6 +48,12 @@ export interface MqttRelay {
   reset(): void;
   /** Cut every relayed connection (the client sees its link drop). */
   cut(): void;
+  /**
+   * Half-open: the connections open now stay open but carry nothing more, either way, and
+   * neither end is told (no FIN, no RST), as when a NAT or a cellular link loses the flow.
+   * Later connections work normally.
+   */
+  blackhole(): void;
   close(): Promise<void>;
 }
 
@@ -80,6 +86,8 @@ function shaper(link: LinkShape | undefined, deliver: (chunk: Buffer) => void): 
 /** `listenPort`: a port reserved earlier (e.g. one a client already has in its broker list); a free one by default. */
 export async function startMqttRelay(brokerPort: number, link?: LinkShape, listenPort = 0): Promise<MqttRelay> {
   const sockets = new Set<Socket>();
+  /** Sockets whose bytes are dropped from now on (blackhole()). */
+  const dead = new WeakSet<Socket>();
   const packets: RelayedPacket[] = [];
   const chunks: RelayedChunk[] = [];
   const bytes = { up: 0, down: 0 };
@@ -124,10 +132,12 @@ export async function startMqttRelay(brokerPort: number, link?: LinkShape, liste
       if (!client.destroyed) client.write(chunk);
     });
     client.on('data', (chunk: Buffer) => {
+      if (dead.has(client)) return;
       up(chunk);
       toBroker(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (dead.has(upstream)) return;
       down(chunk);
       toClient(chunk);
     });
@@ -156,6 +166,9 @@ export async function startMqttRelay(brokerPort: number, link?: LinkShape, liste
     cut() {
       for (const s of sockets) s.destroy();
       sockets.clear();
+    },
+    blackhole() {
+      for (const s of sockets) dead.add(s);
     },
     close: () =>
       new Promise<void>((resolve) => {
