@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import mqemitterRedis from 'mqemitter-redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { OutpostPersistence } from '../../broker/persistence/outpost-persistence.js';
-import type { IndexBroker } from '../../broker/persistence/subscription-index.js';
 import { silentLogger } from '../../shared/logger.js';
+import { persistenceInstance, type PersistenceInstance } from '../helpers/persistence-instance.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -12,37 +12,12 @@ import { waitFor } from '../helpers/wait-for.js';
  * relies on across restarts and brokers, on a real Redis.
  */
 
-interface Instance {
-  persistence: OutpostPersistence;
-  broker: IndexBroker & { counter: number };
-}
-
-async function instance(redis: RedisServer, brokerId: string, options: { maxQueuedMessages?: number } = {}): Promise<Instance> {
-  const mq = mqemitterRedis({ connectionString: redis.url });
-  const broker = {
-    id: brokerId,
-    counter: 0,
-    publish: mq.emit.bind(mq),
-    subscribe: mq.on.bind(mq),
-    unsubscribe: mq.removeListener.bind(mq),
-  } as unknown as IndexBroker & { counter: number };
-  const persistence = new OutpostPersistence({ redis: new Redis(redis.url, { maxRetriesPerRequest: null }), keyPrefix: 't:', logger: silentLogger(), ...options });
-  await persistence.setup(broker);
-  let destroyed = false;
-  onTestFinished(async () => {
-    if (!destroyed) await persistence.destroy();
-    await new Promise<void>((resolve) => mq.close(() => resolve()));
-  });
-  const destroy = persistence.destroy.bind(persistence);
-  persistence.destroy = async () => {
-    destroyed = true;
-    await destroy();
-  };
-  return { persistence, broker };
+async function instance(redis: RedisServer, brokerId: string, options: { maxQueuedMessages?: number } = {}): Promise<PersistenceInstance> {
+  return persistenceInstance(redis.url, brokerId, options);
 }
 
 const sub = (topic: string, qos = 1) => ({ topic, qos, rh: 0, rap: false, nl: false });
-const publish = (broker: Instance['broker'], payload: string) => ({
+const publish = (broker: PersistenceInstance['broker'], payload: string) => ({
   cmd: 'publish',
   topic: 'devices/d1/commands',
   payload: Buffer.from(payload),
@@ -130,7 +105,7 @@ describe('OutpostPersistence (DD-028)', () => {
     onTestFinished(() => redis.stop());
     const mq = mqemitterRedis({ connectionString: redis.url });
     onTestFinished(() => new Promise<void>((resolve) => mq.close(() => resolve())));
-    const broker = { id: 'b', counter: 0, publish: mq.emit.bind(mq), subscribe: mq.on.bind(mq), unsubscribe: mq.removeListener.bind(mq) } as unknown as Instance['broker'];
+    const broker = { id: 'b', counter: 0, publish: mq.emit.bind(mq), subscribe: mq.on.bind(mq), unsubscribe: mq.removeListener.bind(mq) } as unknown as PersistenceInstance['broker'];
     const persistence = new OutpostPersistence({ redis: new Redis(redis.url), keyPrefix: 't:', logger: silentLogger(), outboundQos2: false });
     await persistence.setup(broker);
     onTestFinished(() => persistence.destroy());

@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import mqemitterRedis from 'mqemitter-redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { OutpostPersistence } from '../../broker/persistence/outpost-persistence.js';
 import { PacketSeal } from '../../broker/persistence/packet-seal.js';
-import type { IndexBroker } from '../../broker/persistence/subscription-index.js';
-import { silentLogger } from '../../shared/logger.js';
+import { persistenceInstance, type PersistenceInstance } from '../helpers/persistence-instance.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { keysHolding } from '../helpers/redis-scan.js';
 
@@ -16,40 +13,16 @@ import { keysHolding } from '../helpers/redis-scan.js';
  * key sealed.
  */
 
-interface Instance {
-  persistence: OutpostPersistence;
-  broker: IndexBroker & { counter: number };
+interface Instance extends PersistenceInstance {
   unreadable: string[];
 }
 
 async function instance(redis: RedisServer, brokerId: string, seal: PacketSeal | undefined): Promise<Instance> {
-  const mq = mqemitterRedis({ connectionString: redis.url });
-  const broker = {
-    id: brokerId,
-    counter: 0,
-    publish: mq.emit.bind(mq),
-    subscribe: mq.on.bind(mq),
-    unsubscribe: mq.removeListener.bind(mq),
-  } as unknown as IndexBroker & { counter: number };
   const unreadable: string[] = [];
-  const persistence = new OutpostPersistence({
-    redis: new Redis(redis.url, { maxRetriesPerRequest: null }),
-    keyPrefix: 't:',
-    logger: silentLogger(),
+  const { persistence, broker } = await persistenceInstance(redis.url, brokerId, {
     ...(seal ? { seal } : {}),
     onUnreadable: (kind) => void unreadable.push(kind),
   });
-  await persistence.setup(broker);
-  let destroyed = false;
-  onTestFinished(async () => {
-    if (!destroyed) await persistence.destroy();
-    await new Promise<void>((resolve) => mq.close(() => resolve()));
-  });
-  const destroy = persistence.destroy.bind(persistence);
-  persistence.destroy = async () => {
-    destroyed = true;
-    await destroy();
-  };
   return { persistence, broker, unreadable };
 }
 
