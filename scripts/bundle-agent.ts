@@ -17,10 +17,12 @@ import { fileURLToPath } from 'node:url';
  * - dockerode: agent/runtime/dockerode-lean.ts defers parts of it through the
  *   CommonJS module cache, which needs the real package;
  * - ws and socks: mqtt requires them only for ws:// URLs and SOCKS proxies
- *   (when called).
+ *   (when called);
+ * - yaml: only `--config` and `agent install` load it (dynamic imports), and a
+ *   bundled copy would be source text the agent keeps in memory for nothing.
  * cron-parser is required lazily (shared/maintenance-window.ts) and not seen.
  */
-export const AGENT_BUNDLE_EXTERNAL: readonly string[] = ['commander', 'dockerode', 'ws', 'socks'];
+export const AGENT_BUNDLE_EXTERNAL: readonly string[] = ['commander', 'dockerode', 'ws', 'socks', 'yaml'];
 
 /** What both agent bundles share: one minified ES module for Node 20, with a source map. */
 const NODE_BUNDLE = {
