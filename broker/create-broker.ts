@@ -22,7 +22,7 @@ import { ForgivingRedis } from './forgiving-redis.js';
 import { HEADER_ALLOWANCE_BYTES } from './packet-size-guard.js';
 import { createPersistence } from './persistence/create-persistence.js';
 import { readStoreKey } from './persistence/store-key.js';
-import { withDurableRetained } from './durable-retained.js';
+import { withDurablePublish, type DurableStore } from './durable-publish.js';
 import { RedisOutageLog, watchRedis } from './redis-outage-log.js';
 import { CredentialWatch } from './credential-watch.js';
 import { createEmitter } from './emitter.js';
@@ -153,7 +153,7 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
       tlsPeerOf: (client) => tlsPeers.get(Reflect.get(client, 'conn')),
       logger,
     }),
-    authorizePublish: withDurableRetained(createAuthorizePublish({ policy, identities, logger }), persistence, () => aedesRef),
+    authorizePublish: withDurablePublish(createAuthorizePublish({ policy, identities, logger }), persistence.aedes as DurableStore, () => aedesRef),
     authorizeSubscribe: createAuthorizeSubscribe({ policy, identities, logger }),
     authorizeForward: metrics.countForward(createAuthorizeForward({ policy, identities, connacks, logger })),
   };
