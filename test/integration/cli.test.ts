@@ -3,7 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApi } from '../../controller/http/build-api.js';
 import { silentLogger } from '../../shared/logger.js';
 import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
@@ -106,8 +106,42 @@ describe('outpost CLI against a real API', () => {
     '',
   ].join('\n');
 
-  beforeAll(async () => {
+  const kioskV2 = JSON.stringify({ app: 'kiosk', version: '2.0.0', workloads: { web: { image: 'nginx:1.28', command: 'nginx -g "daemon off;"' } } });
+
+  /**
+   * What a test starts from, each step on top of the ones before it, made
+   * with the CLI itself (the commands the earlier tests check): every test
+   * gets a control plane of its own and builds the state it needs.
+   */
+  const seed = {
+    async devices(): Promise<void> {
+      await ok(['device', 'add', 'kiosk-a', '--label', 'role=kiosk', '--label', 'site=a']);
+      await ok(['device', 'add', 'kiosk-b', '--label', 'role=kiosk', '--label', 'site=b', '--label', 'tier=canary']);
+    },
+    async releases(): Promise<void> {
+      await ok(['release', 'create', await releaseFile('kiosk-1.yaml', kioskV1)]);
+      await ok(['release', 'create', await releaseFile('kiosk-2.json', kioskV2)]);
+    },
+    /** Devices, releases, `fleet` (kiosk@1.0.0 to role=kiosk) and `hot-a` (kiosk@2.0.0 to kiosk-a, priority 10). */
+    async deployments(): Promise<void> {
+      await seed.devices();
+      await seed.releases();
+      await ok(['deploy', 'kiosk@1.0.0', '--to', 'role=kiosk', '--id', 'fleet']);
+      await ok(['deploy', 'kiosk@2.0.0', '--device', 'kiosk-a', '--priority', '10', '--id', 'hot-a']);
+    },
+    /** Deployments, kiosk-a's overrides GREETING=hi and kiosk/web LEVEL=3, kiosk-b pinned to kiosk 2.0.0. */
+    async tweaks(): Promise<void> {
+      await seed.deployments();
+      await ok(['device', 'override', 'kiosk-a', 'GREETING=hi']);
+      await ok(['device', 'override', 'kiosk-a', '--workload', 'kiosk/web', 'LEVEL=3']);
+      await ok(['device', 'pin', 'kiosk-b', 'kiosk', '2.0.0']);
+    },
+  };
+
+  beforeAll(() => {
     assertBuilt();
+  });
+  beforeEach(async () => {
     dir = await makeTempDir('cli');
     rig = await startControlPlane();
     app = await buildApi(rig.controller.controlPlane, { adminTokens: [rig.adminToken], logger: silentLogger() });
@@ -116,7 +150,7 @@ describe('outpost CLI against a real API', () => {
     if (address === null || typeof address === 'string') throw new Error('the API is not listening on a TCP port');
     api = `http://127.0.0.1:${address.port}`;
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await app?.close();
     await rig?.close();
     await dir?.remove();
@@ -134,6 +168,7 @@ describe('outpost CLI against a real API', () => {
   });
 
   it('device ls shows a table, filters by selector, and --json matches', async () => {
+    await seed.devices();
     const lines = (await ok(['device', 'ls'])).trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID\s+ONLINE\s+PHASE\s+DESIRED\s+APPLIED\s+IN SYNC\s+LAST SEEN\s+LABELS$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['kiosk-a', 'kiosk-b']);
@@ -153,13 +188,14 @@ describe('outpost CLI against a real API', () => {
     const conflict = await fails(['release', 'create', conflicting]);
     expect(conflict.code).toBe(1);
     expect(conflict.line).toMatch(/\(RELEASE_CONFLICT\)$/);
-    const v2 = await releaseFile('kiosk-2.json', JSON.stringify({ app: 'kiosk', version: '2.0.0', workloads: { web: { image: 'nginx:1.28', command: 'nginx -g "daemon off;"' } } }));
+    const v2 = await releaseFile('kiosk-2.json', kioskV2);
     const created = await json<{ release: { workloads: { web: { command: string[] } } }; created: boolean }>(['release', 'create', v2]);
     expect(created.created).toBe(true);
     expect(created.release.workloads.web.command).toEqual(['nginx', '-g', 'daemon off;']);
   });
 
   it('release ls and show', async () => {
+    await seed.releases();
     const lines = (await ok(['release', 'ls', '--app', 'kiosk'])).trimEnd().split('\n');
     expect(lines[0]).toMatch(/^APP\s+VERSION\s+WORKLOADS\s+CREATED\s+DIGEST$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[1]).sort()).toEqual(['1.0.0', '2.0.0']);
@@ -174,6 +210,8 @@ describe('outpost CLI against a real API', () => {
   });
 
   it('deploy by selector and by device; deployment ls/show tell targeted, applied and shadowed apart', async () => {
+    await seed.devices();
+    await seed.releases();
     const bySelector = await ok(['deploy', 'kiosk@1.0.0', '--to', 'role=kiosk', '--id', 'fleet']);
     expect(bySelector).toMatch(/^Deployed kiosk@1\.0\.0 as fleet to role=kiosk \(priority 0\)$/m);
     expect(bySelector).toContain('2 targeted, 2 applied, 0 shadowed, 0 pinned, 0 running');
@@ -216,6 +254,7 @@ describe('outpost CLI against a real API', () => {
   });
 
   it('device label sets and removes; override and pin change what the device is told', async () => {
+    await seed.deployments();
     expect(await ok(['device', 'label', 'kiosk-b', 'site=c', 'tier-'])).toMatch(/^Labels of kiosk-b: role=kiosk,site=c$/m);
     const relabelled = await json<{ device: { labels: Record<string, string> } }>(['device', 'label', 'kiosk-b', 'floor=2', '--remove', 'site']);
     expect(relabelled.device.labels).toEqual({ role: 'kiosk', floor: '2' });
@@ -235,6 +274,7 @@ describe('outpost CLI against a real API', () => {
   });
 
   it('device show explains overrides, per-app resolution and versions', async () => {
+    await seed.tweaks();
     const a = await json<{ desired: { version: number; workloads: Record<string, { env: Record<string, string> }> }; desiredVersion: number }>(['device', 'show', 'kiosk-a']);
     expect(a.desired.workloads['kiosk-web']?.env).toEqual({ GREETING: 'hi', LEVEL: '3' });
     const shown = await ok(['device', 'show', 'kiosk-a']);
@@ -251,6 +291,7 @@ describe('outpost CLI against a real API', () => {
   });
 
   it('status summarises the fleet; --json is the fleet summary', async () => {
+    await seed.deployments();
     const out = await ok(['status']);
     expect(out).toMatch(/^Devices\s+2 \(0 online, 2 offline\)$/m);
     expect(out).toMatch(/^Deployments\s+2$/m);
@@ -261,6 +302,7 @@ describe('outpost CLI against a real API', () => {
   });
 
   it('deployment rm and device rm', async () => {
+    await seed.deployments();
     expect(await ok(['deployment', 'rm', 'hot-a'])).toMatch(/^Deployment hot-a removed; published 1 desired state$/m);
     // Repeating it (an answer lost) is not an error; an id that never existed is.
     expect(await ok(['deployment', 'rm', 'hot-a'])).toMatch(/^Deployment hot-a was already removed; published 0 desired states$/m);
