@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { checkBrokerConfig } from '../../broker/config.js';
+import { checkBrokerConfig, type BrokerConfigInput } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { parseControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
 import { createController, type Controller, type ControllerDeps } from '../../controller/create-controller.js';
@@ -44,6 +44,8 @@ export interface ControlPlaneOptions {
   brokerStoreKeyFile?: string;
   /** Controller dependencies (e.g. failpoints), for every controller the rig starts. */
   deps?: Omit<ControllerDeps, 'logger'>;
+  /** More settings of Outpost's broker (e.g. its limits), kept across restartBroker(); Mosquitto ignores them. */
+  broker?: Partial<BrokerConfigInput>;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const logger = opts.logger ?? silentLogger();
   const redis = opts.redis ?? (await startRedis({ appendonly: true }));
   const servicePassword = randomBytes(16).toString('hex');
-  const sealing = opts.brokerStoreKeyFile === undefined ? {} : { storeKeyFile: opts.brokerStoreKeyFile };
+  const sealing = { ...opts.broker, ...(opts.brokerStoreKeyFile === undefined ? {} : { storeKeyFile: opts.brokerStoreKeyFile }) };
   const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redis.url, servicePassword, logLevel: 'silent', ...sealing });
   if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
   let broker = await createBroker(checked.config, { logger });
