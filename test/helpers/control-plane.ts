@@ -25,6 +25,8 @@ export interface ControlPlaneRig {
   restartBrokerWithoutRetained(): Promise<void>;
   /** Stops the broker without starting it again (Mosquitto rig only; restartBroker() brings it back). */
   stopBroker?(): Promise<void>;
+  /** Mosquitto's own log lines (Mosquitto rig only). */
+  brokerOutput?(): string;
   /** Closes the controller and starts a fresh one on the same Redis and broker. */
   restartController(): Promise<void>;
   readonly brokerUrl: string;
@@ -46,6 +48,8 @@ export interface ControlPlaneOptions {
   deps?: Omit<ControllerDeps, 'logger'>;
   /** More settings of Outpost's broker (e.g. its limits), kept across restartBroker(); Mosquitto ignores them. */
   broker?: Partial<BrokerConfigInput>;
+  /** More mosquitto.conf lines when the rig runs on Mosquitto (after the test defaults, so they win); Outpost's broker ignores them. */
+  mosquittoConfig?: readonly string[];
 }
 
 /**
@@ -133,7 +137,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 async function startDynsecControlPlane(opts: ControlPlaneOptions): Promise<ControlPlaneRig> {
   const logger = opts.logger ?? silentLogger();
   const redis = opts.redis ?? (await startRedis({ appendonly: true }));
-  const fixture = await startMosquittoDynsecFixture({ withService: false });
+  const fixture = await startMosquittoDynsecFixture({ withService: false, ...(opts.mosquittoConfig ? { extraConfig: opts.mosquittoConfig } : {}) });
   const admin = brokerAdminFor(fixture.url);
   const adminToken = randomBytes(16).toString('hex');
   const makeController = () =>
@@ -169,6 +173,7 @@ async function startDynsecControlPlane(opts: ControlPlaneOptions): Promise<Contr
       await fixture.restart();
     },
     stopBroker: () => fixture.server.terminate(),
+    brokerOutput: () => fixture.output(),
     async restartController() {
       await controller.close();
       controller = makeController();

@@ -21,16 +21,19 @@ export async function startFleetRig(
     brokerStoreKeyFile?: string;
     /** More settings of Outpost's broker (startControlPlane's `broker`). */
     broker?: ControlPlaneOptions['broker'];
+    /** More mosquitto.conf lines (startControlPlane's `mosquittoConfig`). */
+    mosquittoConfig?: ControlPlaneOptions['mosquittoConfig'];
     /** Where the agents connect, given the rig's broker URL (e.g. a relay in front of it); the broker itself by default. */
     agentBroker?: (brokerUrl: string) => Promise<string>;
   },
 ): Promise<FleetRig> {
-  const { controller, logger, brokerStoreKeyFile, broker, agentBroker, ...fleetOptions } = opts;
+  const { controller, logger, brokerStoreKeyFile, broker, mosquittoConfig, agentBroker, ...fleetOptions } = opts;
   const rig = await startControlPlane({
     controller: controller ?? { rolloutPollSeconds: 0.5 },
     ...(logger ? { logger } : {}),
     ...(brokerStoreKeyFile !== undefined ? { brokerStoreKeyFile } : {}),
     ...(broker ? { broker } : {}),
+    ...(mosquittoConfig ? { mosquittoConfig } : {}),
   });
   let api: FastifyInstance | undefined;
   let fleet: RolloutFleet | undefined;
