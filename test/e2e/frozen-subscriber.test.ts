@@ -16,6 +16,8 @@ const FLOOD_MESSAGES = 400;
 const FLOOD_BYTES = 64 * 1024;
 /** Outpost's broker in this test: a frozen client is cut once 1 MiB waits for it (default 8 MiB). */
 const MAX_OUTGOING_BUFFER_BYTES = 1024 * 1024;
+/** Mosquitto in this test: at most this many messages queued for one client beyond its 100 in flight. */
+const MOSQUITTO_MAX_QUEUED = 50;
 /**
  * aedes's own bound on a frozen client (it waits for 'drain', holding one of
  * the emitter's `concurrency` slots per message, until drainTimeout) is set
@@ -31,7 +33,8 @@ const DRAIN_TIMEOUT_MS = 600_000;
  * outgoing buffer passes --max-outgoing-buffer-bytes (a log line and
  * outpost_broker_slow_clients_cut_total), so its memory stays bounded.
  * Mosquitto never waits on one client's socket; what it keeps for one is
- * bounded by its max_queued_messages (the test broker: 10000).
+ * bounded by max_queued_messages (here 50) beyond its in-flight window, and
+ * it says so when it starts dropping.
  */
 describe('F10: a frozen subscriber', () => {
   let rig: FleetRig | undefined;
@@ -55,6 +58,7 @@ describe('F10: a frozen subscriber', () => {
       labels: () => ({ role }),
       logger,
       broker: { drainTimeoutMs: DRAIN_TIMEOUT_MS, maxOutgoingBufferBytes: MAX_OUTGOING_BUFFER_BYTES },
+      mosquittoConfig: [`max_queued_messages ${MOSQUITTO_MAX_QUEUED}`],
     });
     const { fleet } = rig;
     await deployFirstRelease(fleet, { app: 'fz', workload: 'web', role });
@@ -108,6 +112,8 @@ describe('F10: a frozen subscriber', () => {
       const metrics = parsePromText(await rig.rig.broker.metrics.render());
       expect(sampleValue(metrics, 'outpost_broker_slow_clients_cut_total')).toBe(1);
       expect(Reflect.get(rig.rig.broker.aedes, 'clients')).not.toHaveProperty(frozenId);
+    } else {
+      expect(rig.rig.brokerOutput?.() ?? '').toContain(`Outgoing messages are being dropped for client ${frozenId}`);
     }
   });
 });
