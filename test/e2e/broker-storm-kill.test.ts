@@ -12,14 +12,15 @@ import type { ManagedProcess } from '../helpers/process.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { RolloutFleet } from '../helpers/rollout-fleet.js';
 import { startSim } from '../helpers/sim-process.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { establishedConnections } from '../helpers/tcp-probe.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * Simulated devices at CI size; OUTPOST_CHAOS_SCALE multiplies them (e.g.
- * OUTPOST_CHAOS_SCALE=10 for 2,000, well beyond the 120 s CI budget here).
+ * OUTPOST_CHAOS_SCALE=10 for 1,500, well beyond the 120 s CI budget here; at 200 the file took ~100 s on a shared 2-core machine).
  */
-const SIM_DEVICES = 200 * Math.max(1, Number(process.env.OUTPOST_CHAOS_SCALE ?? '1') || 1);
+const SIM_DEVICES = 150 * Math.max(1, Number(process.env.OUTPOST_CHAOS_SCALE ?? '1') || 1);
 const REAL_AGENTS = 2;
 
 /**
@@ -43,6 +44,7 @@ describe('F1: broker kill -9 during a storm of reconnects', () => {
   let controller: ControllerProcess | undefined;
   let fleet: RolloutFleet | undefined;
   let sim: ManagedProcess | undefined;
+  let simDir: TempDir | undefined;
   dumpOnFailure((): Record<string, string> => ({
     ...(broker ? { broker: broker.output() } : {}),
     ...(controller ? { controller: controller.proc.output() } : {}),
@@ -51,7 +53,10 @@ describe('F1: broker kill -9 during a storm of reconnects', () => {
   }));
 
   afterAll(async () => {
-    await sim?.stop();
+    // Not a graceful stop: the simulator's own shutdown of every device is not what this test is about, and takes long.
+    sim?.kill('SIGKILL');
+    await sim?.waitForExit(10_000).catch(() => undefined);
+    await simDir?.remove();
     await fleet?.close();
     await controller?.proc.stop();
     await broker?.stop();
@@ -77,7 +82,12 @@ describe('F1: broker kill -9 during a storm of reconnects', () => {
       labels: () => ({ role }),
     });
     const f = fleet;
-    sim = await startSim({ api, brokerUrl: broker.url, args: ['--devices', String(SIM_DEVICES), '--workers', '2', '--prefix', role, '--label', `role=${role}`, '--pull-latency-ms', '20'] });
+    simDir = await makeTempDir('storm-sim');
+    sim = await startSim({
+      api,
+      brokerUrl: broker.url,
+      args: ['--devices', String(SIM_DEVICES), '--workers', '2', '--prefix', role, '--label', `role=${role}`, '--pull-latency-ms', '20', '--state-dir', simDir.path],
+    });
     await sim.waitForLine(new RegExp(`Started ${SIM_DEVICES} simulated devices`), 90_000);
     const total = SIM_DEVICES + REAL_AGENTS;
 
