@@ -22,6 +22,8 @@ export interface BrokerMetrics {
   countUnreadable(kind: string): void;
   /** Messages queued for persistent sessions (one per subscriber queue), and the oldest dropped for the queue cap. */
   countQueued(queued: number, dropped: number): void;
+  /** A connection cut because its client stopped reading (DD-050). */
+  countSlowClientCut(): void;
   /** Starts counting aedes's events; `clientsOf` lists its live clients (for the subscription gauge). */
   attach(aedes: Aedes, clientsOf: () => Record<string, Client>): void;
 }
@@ -85,12 +87,18 @@ export function createBrokerMetrics(registry: Registry): BrokerMetrics {
     help: 'Oldest queued messages dropped because a session queue reached its cap (--max-queued-messages)',
     registers,
   });
+  const slowClientCuts = new Counter({
+    name: 'outpost_broker_slow_clients_cut_total',
+    help: 'Connections cut because their client left more than --max-outgoing-buffer-bytes unread (DD-050)',
+    registers,
+  });
   for (const reason of Object.values(CONNACK_REASONS)) refusals.inc({ reason }, 0);
   forwarded.inc({ result: 'delivered' }, 0);
   forwarded.inc({ result: 'blocked' }, 0);
 
   return {
     countUnreadable: (kind) => unreadable.inc({ kind }),
+    countSlowClientCut: () => slowClientCuts.inc(),
     countQueued(n, dropped) {
       queued.inc(n);
       if (dropped > 0) queueDrops.inc(dropped);

@@ -134,6 +134,14 @@ export const BrokerConfig = z
     sessionSweepIntervalMs: int(100, 86_400_000).default(600_000),
     /** A subscriber whose socket stays full this long is cut off, so it cannot stall delivery to all (pitfalls.md). */
     drainTimeoutMs: int(1000, 600_000).default(30_000),
+    /**
+     * DD-050: bytes the broker holds for one connection that its client has
+     * not read yet (beyond the kernel's socket buffers). A packet for a client
+     * already this far behind cuts the connection (CLIENT_TOO_SLOW) instead
+     * of waiting on it: a client that stopped reading can neither hold the
+     * broker's delivery slots nor grow its memory without bound.
+     */
+    maxOutgoingBufferBytes: int(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
     heartbeatIntervalMs: int(1000, 3_600_000).default(60_000),
     connectTimeoutMs: int(1000, 600_000).default(30_000),
     /** Messages aedes's emitter processes concurrently. */

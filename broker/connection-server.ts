@@ -4,6 +4,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { tlsPeerOf, type TlsPeers } from './auth/tls-peer.js';
+import { clip } from './auth/log-fields.js';
 import { GuardedConnection } from './guarded-connection.js';
 
 export interface ConnectionServerOptions {
@@ -15,6 +16,10 @@ export interface ConnectionServerOptions {
   tlsPeers: TlsPeers;
   /** Kernel accept queue of each listener (net.Server listen `backlog`); Node's default is 511. */
   listenBacklog?: number;
+  /** DD-050: unread bytes a connection may hold in the broker before it is cut (GuardedConnection). */
+  maxOutgoingBufferBytes: number;
+  /** Counts a connection cut for that (the log line is written here). */
+  onTooSlow?: () => void;
 }
 
 /** PEM material of a TLS listener. */
@@ -50,7 +55,7 @@ export interface ConnectionServer {
  * tick leave as one socket write.
  */
 export function createConnectionServer(options: ConnectionServerOptions): ConnectionServer {
-  const { handle, maxRemainingLength, logger, tlsPeers, listenBacklog } = options;
+  const { handle, maxRemainingLength, logger, tlsPeers, listenBacklog, maxOutgoingBufferBytes, onTooSlow } = options;
   /** Raw TCP sockets, TLS ones too from before their handshake, so that shutdown can end them all. */
   const sockets = new Set<Socket>();
   const remotes = new WeakMap<object, string>();
@@ -76,9 +81,15 @@ export function createConnectionServer(options: ConnectionServerOptions): Connec
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.on('error', (err) => logger.debug({ remote, tls, err: errorMessage(err) }, 'socket error'));
 
-    const conn = new GuardedConnection(socket, {
+    const conn: GuardedConnection = new GuardedConnection(socket, {
       maxRemainingLength,
       onRefuse: (refusal) => logger.warn({ remote, ...refusal }, 'oversized or malformed packet, connection dropped'),
+      maxOutgoingBufferBytes,
+      onTooSlow: (bufferedBytes) => {
+        onTooSlow?.();
+        const clientId = clientIdOf(conn);
+        logger.warn({ remote, ...(clientId !== undefined ? { clientId: clip(clientId) } : {}), code: 'CLIENT_TOO_SLOW', bufferedBytes, maxOutgoingBufferBytes }, 'slow client cut');
+      },
     });
     remotes.set(conn, remote);
     if (tls) tlsPeers.set(conn, tlsPeerOf(socket as TLSSocket));
@@ -169,4 +180,11 @@ export function createConnectionServer(options: ConnectionServerOptions): Connec
       return typeof conn === 'object' && conn !== null ? remotes.get(conn) : undefined;
     },
   };
+}
+
+/** The MQTT client id aedes attached to a connection (`conn.client`, lib/client.js), once its CONNECT was read. */
+function clientIdOf(conn: object): string | undefined {
+  const client: unknown = Reflect.get(conn, 'client');
+  const id: unknown = typeof client === 'object' && client !== null ? Reflect.get(client, 'id') : undefined;
+  return typeof id === 'string' ? id : undefined;
 }

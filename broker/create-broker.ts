@@ -209,6 +209,8 @@ export async function createBroker(config: BrokerConfig, deps: BrokerDeps): Prom
     logger,
     tlsPeers,
     listenBacklog: config.listenBacklog,
+    maxOutgoingBufferBytes: config.maxOutgoingBufferBytes,
+    onTooSlow: () => metrics.countSlowClientCut(),
   });
   logBrokerEvents(broker, { identities, logger, remoteOf: server.remoteOf });
   metrics.attach(broker, () => clientsOf(broker));

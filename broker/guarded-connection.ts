@@ -1,11 +1,19 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { OutpostError } from '../shared/errors.js';
 import { PacketSizeGuard, refusalError, type PacketRefusal } from './packet-size-guard.js';
 
 export interface GuardedConnectionOptions {
   maxRemainingLength: number;
   /** Told once, just before the connection is destroyed for an oversized or malformed packet. */
   onRefuse?: (refusal: PacketRefusal) => void;
+  /**
+   * DD-050: bytes written for this client and not yet taken by its socket
+   * beyond which a new packet cuts the connection instead of being queued.
+   */
+  maxOutgoingBufferBytes: number;
+  /** Told once, just before the connection is destroyed because the client stopped reading (DD-050). */
+  onTooSlow?: (bufferedBytes: number) => void;
 }
 
 /**
@@ -22,10 +30,19 @@ export interface GuardedConnectionOptions {
  */
 export class GuardedConnection extends Duplex {
   readonly socket: Socket;
+  readonly #maxOutgoingBufferBytes: number;
+  readonly #onTooSlow: ((bufferedBytes: number) => void) | undefined;
 
   constructor(socket: Socket, options: GuardedConnectionOptions) {
-    super({ allowHalfOpen: false });
+    // DD-050: write() says "full" (aedes then waits for 'drain') only at the
+    // outgoing bound, not at Node's 16 KiB. aedes holds one of its emitter's
+    // `concurrency` slots for every message it waits on, so a client that
+    // stopped reading would otherwise take all of them within a few hundred
+    // messages and stall delivery to every other client until drainTimeout.
+    super({ allowHalfOpen: false, writableHighWaterMark: options.maxOutgoingBufferBytes });
     this.socket = socket;
+    this.#maxOutgoingBufferBytes = options.maxOutgoingBufferBytes;
+    this.#onTooSlow = options.onTooSlow;
     const guard = new PacketSizeGuard(options.maxRemainingLength);
     socket.on('data', (chunk: Buffer) => {
       const refusal = guard.scan(chunk);
@@ -41,6 +58,25 @@ export class GuardedConnection extends Duplex {
     socket.on('close', () => {
       if (!this.destroyed) this.destroy();
     });
+  }
+
+  /**
+   * mqtt-packet corks the stream before each packet it writes
+   * (writeToStream.js `generate`), so this runs once per outgoing packet. A
+   * packet that starts while the bound is already reached is one the client
+   * has no room for: the connection is cut (its persistent session keeps the
+   * queue in Redis). Packets written only after a 'drain' — aedes's replay
+   * of a queue, retained messages — always start below the bound, so a slow
+   * but reading client is never cut by them.
+   */
+  override cork(): void {
+    const buffered = this.writableLength;
+    if (buffered >= this.#maxOutgoingBufferBytes && !this.destroyed) {
+      this.#onTooSlow?.(buffered);
+      this.destroy(new OutpostError('CLIENT_TOO_SLOW', `client left ${buffered} bytes unread (bound ${this.#maxOutgoingBufferBytes})`));
+      return;
+    }
+    super.cork();
   }
 
   override _read(): void {

@@ -32,6 +32,7 @@ interface RunOptions {
   maxPayloadBytes?: string;
   heartbeatIntervalMs?: string;
   maxQueuedMessages?: string;
+  maxOutgoingBufferBytes?: string;
   maxSessionDelivery?: string;
   sessionSweepIntervalMs?: string;
   persistence?: string;
@@ -70,6 +71,7 @@ const SOURCES: Record<string, string> = {
   maxPayloadBytes: '--max-payload-bytes / OUTPOST_BROKER_MAX_PAYLOAD_BYTES',
   heartbeatIntervalMs: '--heartbeat-interval-ms / OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS',
   maxQueuedMessages: '--max-queued-messages / OUTPOST_BROKER_MAX_QUEUED_MESSAGES',
+  maxOutgoingBufferBytes: '--max-outgoing-buffer-bytes / OUTPOST_BROKER_MAX_OUTGOING_BUFFER_BYTES',
   maxSessionDelivery: '--max-session-delivery / OUTPOST_BROKER_MAX_SESSION_DELIVERY',
   sessionSweepIntervalMs: '--session-sweep-interval-ms / OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS',
   persistence: '--persistence / OUTPOST_BROKER_PERSISTENCE',
@@ -111,6 +113,10 @@ export function registerBrokerCommands(program: Command): void {
     .option('--max-payload-bytes <n>', 'largest PUBLISH payload accepted (env OUTPOST_BROKER_MAX_PAYLOAD_BYTES)')
     .option('--heartbeat-interval-ms <ms>', 'aedes heartbeat period, at least 1000 (env OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS, default 60000)')
     .option('--max-queued-messages <n>', 'longest QoS 1 queue of a persistent session, oldest dropped beyond it (env OUTPOST_BROKER_MAX_QUEUED_MESSAGES, default 1000)')
+    .option(
+      '--max-outgoing-buffer-bytes <n>',
+      'unread bytes the broker holds for one client before it cuts the connection (env OUTPOST_BROKER_MAX_OUTGOING_BUFFER_BYTES, default 8388608)',
+    )
     .option('--max-session-delivery <n>', 'queued messages replayed per CONNECT (env OUTPOST_BROKER_MAX_SESSION_DELIVERY, default 100)')
     .option('--session-sweep-interval-ms <ms>', 'how often sessions of device ids without a credential are removed (env OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS, default 600000)')
     .option('--persistence <kind>', "aedes persistence: outpost (one Redis round trip per operation) or legacy (aedes-persistence-redis, for comparison) (env OUTPOST_BROKER_PERSISTENCE, default outpost)")
@@ -192,6 +198,7 @@ function configFromOptions(options: RunOptions, env: Env, warnings: SecretFileWa
       maxPayloadBytes: pick(options.maxPayloadBytes, env, 'OUTPOST_BROKER_MAX_PAYLOAD_BYTES'),
       heartbeatIntervalMs: pick(options.heartbeatIntervalMs, env, 'OUTPOST_BROKER_HEARTBEAT_INTERVAL_MS'),
       maxQueuedMessages: pick(options.maxQueuedMessages, env, 'OUTPOST_BROKER_MAX_QUEUED_MESSAGES'),
+      maxOutgoingBufferBytes: pick(options.maxOutgoingBufferBytes, env, 'OUTPOST_BROKER_MAX_OUTGOING_BUFFER_BYTES'),
       maxSessionDelivery: pick(options.maxSessionDelivery, env, 'OUTPOST_BROKER_MAX_SESSION_DELIVERY'),
       sessionSweepIntervalMs: pick(options.sessionSweepIntervalMs, env, 'OUTPOST_BROKER_SESSION_SWEEP_INTERVAL_MS'),
       persistence: pick(options.persistence, env, 'OUTPOST_BROKER_PERSISTENCE'),

@@ -45,6 +45,7 @@ export const ERROR_CATALOGUE = {
   AUTH_FORBIDDEN_TOPIC: { retryable: false, summary: 'topic not permitted for this identity' },
   PAYLOAD_TOO_LARGE: { retryable: false, summary: 'payload exceeds the broker limit' },
   QOS_NOT_ALLOWED: { retryable: false, summary: 'QoS 2 is not part of the protocol; the broker refuses it' },
+  CLIENT_TOO_SLOW: { retryable: true, summary: 'the client left more than the broker buffers per connection unread; the broker closed the connection' },
   // configuration
   CONFIG_INVALID: { retryable: false, summary: 'configuration is invalid' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { checkBrokerConfig } from '../../broker/config.js';
+import { checkBrokerConfig, type BrokerConfigInput } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { parseControllerConfig, type ControllerConfigInput } from '../../controller/config.js';
 import { createController, type Controller, type ControllerDeps } from '../../controller/create-controller.js';
@@ -25,6 +25,8 @@ export interface ControlPlaneRig {
   restartBrokerWithoutRetained(): Promise<void>;
   /** Stops the broker without starting it again (Mosquitto rig only; restartBroker() brings it back). */
   stopBroker?(): Promise<void>;
+  /** Mosquitto's own log lines (Mosquitto rig only). */
+  brokerOutput?(): string;
   /** Closes the controller and starts a fresh one on the same Redis and broker. */
   restartController(): Promise<void>;
   readonly brokerUrl: string;
@@ -44,6 +46,10 @@ export interface ControlPlaneOptions {
   brokerStoreKeyFile?: string;
   /** Controller dependencies (e.g. failpoints), for every controller the rig starts. */
   deps?: Omit<ControllerDeps, 'logger'>;
+  /** More settings of Outpost's broker (e.g. its limits), kept across restartBroker(); Mosquitto ignores them. */
+  broker?: Partial<BrokerConfigInput>;
+  /** More mosquitto.conf lines when the rig runs on Mosquitto (after the test defaults, so they win); Outpost's broker ignores them. */
+  mosquittoConfig?: readonly string[];
 }
 
 /**
@@ -56,7 +62,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const logger = opts.logger ?? silentLogger();
   const redis = opts.redis ?? (await startRedis({ appendonly: true }));
   const servicePassword = randomBytes(16).toString('hex');
-  const sealing = opts.brokerStoreKeyFile === undefined ? {} : { storeKeyFile: opts.brokerStoreKeyFile };
+  const sealing = { ...opts.broker, ...(opts.brokerStoreKeyFile === undefined ? {} : { storeKeyFile: opts.brokerStoreKeyFile }) };
   const checked = checkBrokerConfig({ host: '127.0.0.1', port: 0, redisUrl: redis.url, servicePassword, logLevel: 'silent', ...sealing });
   if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
   let broker = await createBroker(checked.config, { logger });
@@ -131,7 +137,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 async function startDynsecControlPlane(opts: ControlPlaneOptions): Promise<ControlPlaneRig> {
   const logger = opts.logger ?? silentLogger();
   const redis = opts.redis ?? (await startRedis({ appendonly: true }));
-  const fixture = await startMosquittoDynsecFixture({ withService: false });
+  const fixture = await startMosquittoDynsecFixture({ withService: false, ...(opts.mosquittoConfig ? { extraConfig: opts.mosquittoConfig } : {}) });
   const admin = brokerAdminFor(fixture.url);
   const adminToken = randomBytes(16).toString('hex');
   const makeController = () =>
@@ -167,6 +173,7 @@ async function startDynsecControlPlane(opts: ControlPlaneOptions): Promise<Contr
       await fixture.restart();
     },
     stopBroker: () => fixture.server.terminate(),
+    brokerOutput: () => fixture.output(),
     async restartController() {
       await controller.close();
       controller = makeController();

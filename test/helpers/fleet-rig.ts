@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../controller/http/build-api.js';
 import type { ControllerConfigInput } from '../../controller/config.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
-import { startControlPlane, type ControlPlaneRig } from './control-plane.js';
+import { startControlPlane, type ControlPlaneOptions, type ControlPlaneRig } from './control-plane.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from './images.js';
 import { RolloutFleet, type FleetOptions } from './rollout-fleet.js';
 
@@ -19,15 +19,21 @@ export async function startFleetRig(
     controller?: Partial<ControllerConfigInput>;
     logger?: Logger;
     brokerStoreKeyFile?: string;
+    /** More settings of Outpost's broker (startControlPlane's `broker`). */
+    broker?: ControlPlaneOptions['broker'];
+    /** More mosquitto.conf lines (startControlPlane's `mosquittoConfig`). */
+    mosquittoConfig?: ControlPlaneOptions['mosquittoConfig'];
     /** Where the agents connect, given the rig's broker URL (e.g. a relay in front of it); the broker itself by default. */
     agentBroker?: (brokerUrl: string) => Promise<string>;
   },
 ): Promise<FleetRig> {
-  const { controller, logger, brokerStoreKeyFile, agentBroker, ...fleetOptions } = opts;
+  const { controller, logger, brokerStoreKeyFile, broker, mosquittoConfig, agentBroker, ...fleetOptions } = opts;
   const rig = await startControlPlane({
     controller: controller ?? { rolloutPollSeconds: 0.5 },
     ...(logger ? { logger } : {}),
     ...(brokerStoreKeyFile !== undefined ? { brokerStoreKeyFile } : {}),
+    ...(broker ? { broker } : {}),
+    ...(mosquittoConfig ? { mosquittoConfig } : {}),
   });
   let api: FastifyInstance | undefined;
   let fleet: RolloutFleet | undefined;

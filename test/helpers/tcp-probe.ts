@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 
 /** One connection attempt; resolves true if `host:port` accepts within `timeoutMs`. */
@@ -40,4 +41,23 @@ export function exchange(port: number, request: string, host = '127.0.0.1', time
     socket.once('error', done);
     socket.once('close', done);
   });
+}
+
+/**
+ * TCP connections in state ESTABLISHED whose local port is `port`, i.e. the
+ * clients a server on this machine has accepted right now, read from the
+ * kernel (/proc/net/tcp and tcp6): what a reconnect storm has reached so far,
+ * whatever the server itself says (or whether it is alive to say it).
+ */
+export async function establishedConnections(port: number): Promise<number> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state === '01' && local?.endsWith(`:${hexPort}`)) n += 1;
+    }
+  }
+  return n;
 }

@@ -61,7 +61,7 @@ const CASES: ParserCase[] = [
     },
     keys: [
       'host', 'port', 'tlsPort', 'tlsCertFile', 'tlsKeyFile', 'tlsClientCaFile', 'redisUrl', 'keyPrefix', 'topicPrefix', 'maxPayloadBytes', 'maxTopicBytes',
-      'maxTopicLevels', 'serviceUsername', 'servicePassword', 'maxSessionDelivery', 'maxQueuedMessages', 'sessionSweepIntervalMs', 'drainTimeoutMs',
+      'maxTopicLevels', 'serviceUsername', 'servicePassword', 'maxSessionDelivery', 'maxQueuedMessages', 'sessionSweepIntervalMs', 'drainTimeoutMs', 'maxOutgoingBufferBytes',
       'heartbeatIntervalMs', 'connectTimeoutMs', 'concurrency', 'logLevel',
     ],
     valid: (secret) => ({ host: '127.0.0.1', port: '1883', redisUrl: 'redis://127.0.0.1:6379', servicePassword: secret, logLevel: 'info', maxQueuedMessages: '100' }),

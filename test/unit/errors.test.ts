@@ -44,6 +44,7 @@ const PINNED: Record<ErrorCode, boolean> = {
   AUTH_FORBIDDEN_TOPIC: false,
   PAYLOAD_TOO_LARGE: false,
   QOS_NOT_ALLOWED: false,
+  CLIENT_TOO_SLOW: true,
   CONFIG_INVALID: false,
 };
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import mqttPacket from 'mqtt-packet';
 import { GuardedConnection } from '../../broker/guarded-connection.js';
 import type { PacketRefusal } from '../../broker/packet-size-guard.js';
 import { isOutpostError } from '../../shared/errors.js';
@@ -47,7 +48,7 @@ const PINGREQ = Buffer.from([0xc0, 0x00]);
 describe('GuardedConnection', () => {
   it('passes what the peer sends to the reader, byte for byte', async () => {
     const { server, peer } = await pair();
-    const conn = new GuardedConnection(server, { maxRemainingLength: 100 });
+    const conn = new GuardedConnection(server, { maxRemainingLength: 100, maxOutgoingBufferBytes: 1024 * 1024 });
     const got = drain(conn);
     const publish = Buffer.concat([Buffer.from([0x30]), remainingLength(7), Buffer.from('\u0000\u0001ahello')]);
     peer.write(Buffer.concat([PINGREQ, publish]));
@@ -57,7 +58,7 @@ describe('GuardedConnection', () => {
 
   it('writes made while corked leave as one socket write, and arrive intact', async () => {
     const { server, peer } = await pair();
-    const conn = new GuardedConnection(server, { maxRemainingLength: 100 });
+    const conn = new GuardedConnection(server, { maxRemainingLength: 100, maxOutgoingBufferBytes: 1024 * 1024 });
     const write = vi.spyOn(server, 'write');
     const received: Buffer[] = [];
     peer.on('data', (c: Buffer) => received.push(c));
@@ -76,7 +77,7 @@ describe('GuardedConnection', () => {
   it('refuses an oversized packet: tells onRefuse, fails with PAYLOAD_TOO_LARGE, closes the socket, passes none of it', async () => {
     const { server, peer } = await pair();
     const refusals: PacketRefusal[] = [];
-    const conn = new GuardedConnection(server, { maxRemainingLength: 100, onRefuse: (r) => refusals.push(r) });
+    const conn = new GuardedConnection(server, { maxRemainingLength: 100, maxOutgoingBufferBytes: 1024 * 1024, onRefuse: (r) => refusals.push(r) });
     const got = drain(conn);
     const failed = once(conn, 'error') as Promise<[Error]>;
     const peerClosed = once(peer, 'close');
@@ -91,17 +92,63 @@ describe('GuardedConnection', () => {
 
   it('ends when the peer ends, and closes the socket when destroyed', async () => {
     const first = await pair();
-    const conn = new GuardedConnection(first.server, { maxRemainingLength: 100 });
+    const conn = new GuardedConnection(first.server, { maxRemainingLength: 100, maxOutgoingBufferBytes: 1024 * 1024 });
     drain(conn);
     const ended = once(conn, 'end');
     first.peer.end();
     await ended;
 
     const second = await pair();
-    const other = new GuardedConnection(second.server, { maxRemainingLength: 100 });
+    const other = new GuardedConnection(second.server, { maxRemainingLength: 100, maxOutgoingBufferBytes: 1024 * 1024 });
     const peerClosed = once(second.peer, 'close');
     other.destroy();
     await peerClosed;
     expect(second.server.destroyed).toBe(true);
+  });
+
+  it('DD-050: a packet for a peer that stopped reading, once the outgoing bound is reached, cuts the connection (CLIENT_TOO_SLOW)', async () => {
+    const { server, peer } = await pair();
+    peer.pause();
+    const bound = 64 * 1024;
+    const cuts: number[] = [];
+    const conn = new GuardedConnection(server, { maxRemainingLength: 100, maxOutgoingBufferBytes: bound, onTooSlow: (n) => cuts.push(n) });
+    const failed = once(conn, 'error') as Promise<[Error]>;
+    const packet = { cmd: 'publish' as const, topic: 't', payload: Buffer.alloc(16 * 1024), qos: 0 as const, retain: false, dup: false };
+    // Below the bound write() says "go on": the writer (aedes) holds nothing while the peer does not read.
+    let accepted = 0;
+    for (let i = 0; i < 10_000 && !conn.destroyed; i++) {
+      if (mqttPacket.writeToStream(packet, conn)) accepted += 1;
+    }
+    const [err] = await failed;
+    expect(isOutpostError(err) && err.code).toBe('CLIENT_TOO_SLOW');
+    expect(cuts).toHaveLength(1);
+    expect(cuts[0]).toBeGreaterThanOrEqual(bound);
+    // Bounded: the bytes it buffered never passed the bound by more than the packet that crossed it.
+    expect(cuts[0]).toBeLessThan(bound + 17 * 1024);
+    expect(accepted).toBeGreaterThan(0);
+    await waitFor(() => server.destroyed);
+  });
+
+  it('DD-050: a writer that waits for drain is never cut, however much it sends to a slow but reading peer', async () => {
+    const { server, peer } = await pair();
+    const bound = 64 * 1024;
+    const cuts: number[] = [];
+    const conn = new GuardedConnection(server, { maxRemainingLength: 100, maxOutgoingBufferBytes: bound, onTooSlow: (n) => cuts.push(n) });
+    let received = 0;
+    peer.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      // Slow: reads in bursts, pausing in between.
+      peer.pause();
+      setImmediate(() => peer.resume());
+    });
+    const packet = { cmd: 'publish' as const, topic: 't', payload: Buffer.alloc(40 * 1024), qos: 0 as const, retain: false, dup: false };
+    let sent = 0;
+    for (let i = 0; i < 200; i++) {
+      sent += mqttPacket.generate(packet).length;
+      if (!mqttPacket.writeToStream(packet, conn)) await once(conn, 'drain');
+    }
+    await waitFor(() => received === sent, { description: 'everything arrived' });
+    expect(cuts).toEqual([]);
+    expect(conn.destroyed).toBe(false);
   });
 });
