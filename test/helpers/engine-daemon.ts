@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdir, open, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,35 +40,46 @@ export interface EngineDaemonOptions {
 const MiB = 2 ** 20;
 
 /**
- * Starts `dockerd` on its own socket, exec-root, pidfile and containerd
- * namespace, with no bridge and no iptables rules, so it shares nothing with
- * the host's engine but the kernel. Needs root (mount, dockerd), as the
- * e2e suite already does.
+ * Starts `dockerd` on its own socket, exec-root, pidfile, containerd
+ * namespace and bridge, with no iptables rules, so it shares nothing with
+ * the host's engine but the kernel. Never `--bridge none`: dockerd then
+ * deletes the host's `docker0` (removeDefaultBridgeInterface), cutting every
+ * other container off. Needs root (mount, ip, dockerd), as the e2e suite
+ * already does.
  */
 export async function startEngineDaemon(opts: EngineDaemonOptions): Promise<EngineDaemon> {
   const dir = await makeTempDir('engine');
   const storage = join(dir.path, 'storage');
   const socketPath = join(dir.path, 'docker.sock');
   const filler = join(storage, 'filler');
-  const namespace = `outpost-test-${randomBytes(3).toString('hex')}`;
-  await mkdir(storage);
-  await mkdir(join(dir.path, 'exec'));
-  // An empty config: the host's /etc/docker/daemon.json (hosts, bridge, …) must not apply.
-  await writeFile(join(dir.path, 'daemon.json'), '{}\n');
-  await run('mount', ['-t', 'tmpfs', '-o', `size=${opts.storageMiB}m`, 'tmpfs', storage]);
+  const id = randomBytes(3).toString('hex');
+  const namespace = `outpost-test-${id}`;
+  // Its own bridge (interface names: at most 15 characters), on a random /24 of 10.210.0.0/13.
+  const bridge = `opb${id}`;
+  const bridgeAddress = `10.${210 + randomInt(8)}.${randomInt(256)}.1/24`;
   const freeBytes = async (): Promise<number> => {
     const s = await statfs(storage);
     return s.bavail * s.bsize;
   };
   let proc: ManagedProcess | undefined;
   let stopping: Promise<void> | undefined;
+  // Each undo is harmless when its set-up step never ran: stop() also cleans up a failed start.
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       await proc?.stop(15_000);
-      await run('umount', [storage]).catch(() => run('umount', ['-l', storage]));
+      await run('umount', [storage]).catch(() => run('umount', ['-l', storage]).catch(() => undefined));
+      await run('ip', ['link', 'del', bridge]).catch(() => undefined);
       await dir.remove();
     })());
   try {
+    await mkdir(storage);
+    await mkdir(join(dir.path, 'exec'));
+    // An empty config: the host's /etc/docker/daemon.json (hosts, bridge, …) must not apply.
+    await writeFile(join(dir.path, 'daemon.json'), '{}\n');
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${opts.storageMiB}m`, 'tmpfs', storage]);
+    await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', bridgeAddress, 'dev', bridge]);
+    await run('ip', ['link', 'set', bridge, 'up']);
     proc = spawnProcess('dockerd', {
       name: `dockerd ${namespace}`,
       args: [
@@ -79,9 +90,10 @@ export async function startEngineDaemon(opts: EngineDaemonOptions): Promise<Engi
         '--host', `unix://${socketPath}`,
         '--containerd-namespace', namespace,
         '--containerd-plugins-namespace', `${namespace}-plugins`,
-        '--bridge', 'none',
+        '--bridge', bridge,
         '--iptables=false',
         '--ip-masq=false',
+        '--ip-forward=false',
       ],
       bufferLines: 300,
     });
