@@ -107,21 +107,11 @@ describe('F7: the cellular profile over 64 kbit/s, 300 ms and 2 % loss', () => {
     const last = 1 + UPDATES;
     const total = link!.stats();
 
-    expect((await deviceContainers(rig.deviceId)).map((c) => c.env.includes(`TAG=${last}`))).toEqual([true, true, true]);
-    // No false keepalive time-out: one TCP connection all along, the agent never saw a disconnect, never offline.
-    expect(link!.stats().connections).toBe(1);
-    expect(rig.agent?.output()).not.toMatch(/"msg":"disconnected"/);
-    expect(rig.watch.presence.map((p) => p.status)).not.toContain('offline');
-    // The measured updates did cross a lossy link (seeded), not a clean one.
-    expect(updates.reduce((n, u) => n + u.lostTransmissions.up + u.lostTransmissions.down, 0)).toBeGreaterThan(0);
-
     const verdict = checkHistory(rig.deviceId, {
       published: Array.from({ length: last }, (_, i) => i + 1),
       applied: rig.watch.reports.map((r) => r.desired.appliedVersion),
       creates: await containerCreates(rig.deviceId, since),
     });
-    expect(verdict).toEqual({ lost: 0, duplicated: 0, unexpected: 0, problems: [] });
-
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const record = {
       fault: 'F7',
@@ -132,11 +122,22 @@ describe('F7: the cellular profile over 64 kbit/s, 300 ms and 2 % loss', () => {
       medianMqttBytes: median(updates.map((u) => u.mqttBytes.up + u.mqttBytes.down)),
       medianWireBytes: median(updates.map((u) => u.wireBytes.up + u.wireBytes.down)),
       updates,
+      checker: verdict,
       run: { segments: { up: total.up.segments, down: total.down.segments }, lostTransmissions: { up: total.up.lost, down: total.down.lost }, connections: total.connections },
     };
+    // Recorded before the assertions, so a failing run leaves its figures too.
     process.stdout.write(`${JSON.stringify(record)}\n`);
     const dir = join(process.cwd(), 'test-artifacts');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `f7-cellular-loss.${testBrokerKind()}.json`), `${JSON.stringify(record, null, 2)}\n`);
+
+    expect((await deviceContainers(rig.deviceId)).map((c) => c.env.includes(`TAG=${last}`))).toEqual([true, true, true]);
+    // No false keepalive time-out: one TCP connection all along, the agent never saw a disconnect, never offline.
+    expect(link!.stats().connections).toBe(1);
+    expect(rig.agent?.output()).not.toMatch(/"msg":"disconnected"/);
+    expect(rig.watch.presence.map((p) => p.status)).not.toContain('offline');
+    // The measured updates did cross a lossy link (seeded), not a clean one.
+    expect(updates.reduce((n, u) => n + u.lostTransmissions.up + u.lostTransmissions.down, 0)).toBeGreaterThan(0);
+    expect(verdict).toEqual({ lost: 0, duplicated: 0, unexpected: 0, problems: [] });
   });
 });
