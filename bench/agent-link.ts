@@ -27,7 +27,15 @@
  * high-water mark since start (VmHWM), and the RSS after each update (slope
  * per update).
  *
- * Usage: node dist/bench/agent-link.js [--profiles default,cellular] [--updates 3] [--telemetry-samples 4]
+ * Time: each update from the controller's PUBLISH to the converged report (`updates.ms`).
+ * A slow, lossy link (issue 13, F7): `--delay-ms 300 --loss 0.02` puts a
+ * userspace proxy (test/helpers/lossy-link.ts) between the agent and the relay:
+ * each segment that much later each way, each lost with that rate and
+ * delivered after a retransmission time-out, what follows held behind it,
+ * seeded by `--seed`. Loss moves time, not MQTT bytes (TCP resends below MQTT);
+ * the rate (tc tbf) needs a network namespace and is in the F7 test only.
+ *
+ * Usage: node dist/bench/agent-link.js [--profiles default,cellular] [--updates 3] [--telemetry-samples 4] [--delay-ms 0] [--loss 0] [--seed 1]
  */
 import { parseArgs } from 'node:util';
 import { readPeakRssBytes, readRssBytes, sampleRss } from './lib/process-rss.js';
@@ -38,6 +46,7 @@ import { startAedesFixture } from '../test/helpers/brokers.js';
 import { makeTestPki } from '../test/helpers/certs.js';
 import { createDeviceRig, type DeviceRig } from '../test/helpers/device-rig.js';
 import { ensureStandardTestImages } from '../test/helpers/images.js';
+import { startLossyLink, type LossyLink } from '../test/helpers/lossy-link.js';
 import { startMqttRelay, type MqttRelay } from '../test/helpers/mqtt-relay.js';
 import { threeWorkloads } from '../test/helpers/relayed-rig.js';
 import { connectTestController, type TestController } from '../test/helpers/test-controller.js';
@@ -62,9 +71,11 @@ interface UpdateSample {
 interface ProfileResult {
   measurement: ProfileMeasurement;
   budget: Budget;
-  updates: { bytes: number[]; medianBytes: number; minimumBytes: number; ratioToMinimum: number; ratioToIssueMinimum: number; reports: number; events: number };
+  updates: { bytes: number[]; medianBytes: number; ms: number[]; medianMs: number; minimumBytes: number; ratioToMinimum: number; ratioToIssueMinimum: number; reports: number; events: number };
   reconnectBytes: number;
   telemetry: { samples: number[] };
+  /** With --delay-ms/--loss: the lossy link's model and what it lost over the profile's whole run. */
+  link?: { delayMs: number; lossRate: number; rtoMs: number; seed: number; segments: { up: number; down: number }; lostTransmissions: { up: number; down: number } };
   rss: {
     /** After the first deployment converged: the process still holds its start-up garbage. */
     firstConvergedMiB: number;
@@ -99,13 +110,16 @@ function snapshot(relay: MqttRelay): { packets: MqttRelay['packets']; chunks: Mq
 async function measureProfile(
   profile: Profile,
   ctx: { broker: BrokerFixture; controller: TestController; tls: HandshakeBytes },
-  opts: { updates: number; telemetrySamples: number },
+  opts: { updates: number; telemetrySamples: number; link: { delayMs: number; lossRate: number; seed: number } },
 ): Promise<ProfileResult> {
   const relay = await startMqttRelay(Number(new URL(ctx.broker.url).port));
+  const lossy: LossyLink | undefined =
+    opts.link.delayMs > 0 || opts.link.lossRate > 0 ? await startLossyLink({ targetPort: Number(new URL(relay.url).port), ...opts.link }) : undefined;
+  const brokerUrl = lossy ? `mqtt://127.0.0.1:${lossy.port}` : relay.url;
   const rig: DeviceRig = await createDeviceRig(ctx.broker, ctx.controller, `link-${profile}`);
   const quietMs = PROFILES[profile].reportDelayMs + 1500;
   try {
-    const agent = await rig.startAgent({ brokerUrl: relay.url, profile, timings: 'agent' });
+    const agent = await rig.startAgent({ brokerUrl, profile, timings: 'agent' });
     const pid = agent.pid ?? 0;
     await rig.publish(1, threeWorkloads('1'));
     await rig.converged(1, 120_000);
@@ -114,13 +128,16 @@ async function measureProfile(
     const idleRss = await readRssBytes(pid);
 
     const samples: UpdateSample[] = [];
+    const updateMs: number[] = [];
     const idleAfter: number[] = [];
     const peak = sampleRss(pid);
     for (let i = 0; i < opts.updates; i += 1) {
       const version = i + 2;
       relay.reset();
+      const startedAt = Date.now();
       await rig.publish(version, threeWorkloads(String(version)));
       await rig.converged(version, 120_000);
+      updateMs.push(Date.now() - startedAt);
       await quiet(relay, quietMs);
       const { packets, chunks } = snapshot(relay);
       const reports = packets.filter((p) => p.direction === 'up' && p.cmd === 'publish' && p.topic?.endsWith('/reported'));
@@ -152,7 +169,7 @@ async function measureProfile(
     // Telemetry: the same agent and profile, sampling every second.
     await rig.stopAgent();
     relay.reset();
-    await rig.startAgent({ brokerUrl: relay.url, profile, timings: 'agent', extraArgs: ['--telemetry-interval', '1'] });
+    await rig.startAgent({ brokerUrl, profile, timings: 'agent', extraArgs: ['--telemetry-interval', '1'] });
     await waitFor(() => relay.publishes('up', '/telemetry').length >= opts.telemetrySamples, { timeoutMs: 60_000, description: 'telemetry samples' });
     const telemetrySizes = relay.publishes('up', '/telemetry').slice(0, opts.telemetrySamples).map((p) => p.bytes);
     // A day sends a full sample on its connection (one reconnect a day) and every 24th sample (DD-038), deltas otherwise.
@@ -185,6 +202,8 @@ async function measureProfile(
       updates: {
         bytes: totals,
         medianBytes: median(totals),
+        ms: updateMs,
+        medianMs: median(updateMs),
         minimumBytes: minimum,
         ratioToMinimum: Math.round((median(totals) / minimum) * 100) / 100,
         ratioToIssueMinimum: Math.round((median(totals) / ISSUE_MINIMUM_BYTES) * 100) / 100,
@@ -192,6 +211,19 @@ async function measureProfile(
         events: mid.events,
       },
       reconnectBytes: ledgerTotal(reconnectLedger),
+      ...(lossy
+        ? (() => {
+            const st = lossy.stats();
+            return {
+              link: {
+                ...opts.link,
+                rtoMs: lossy.model.rtoMs,
+                segments: { up: st.up.segments, down: st.down.segments },
+                lostTransmissions: { up: st.up.lost, down: st.down.lost },
+              },
+            };
+          })()
+        : {}),
       telemetry: { samples: telemetrySizes },
       rss: {
         firstConvergedMiB: round1(idleRss / MiB),
@@ -204,6 +236,7 @@ async function measureProfile(
     };
   } finally {
     await rig.dispose();
+    await lossy?.close();
     await relay.close();
   }
 }
@@ -252,6 +285,7 @@ function tables(results: Record<string, ProfileResult>, tls: HandshakeBytes): st
   row('telemetry interval (s)', (r) => String(r.measurement.telemetryIntervalS));
   row('idle KB/day (MQTT / IP / IP+TLS)', (r) => `${kb(r.budget.idlePerDay.mqtt)} / ${kb(r.budget.idlePerDay.ip)} / ${kb(r.budget.idlePerDay.tls)}`);
   row('update: MQTT bytes (median)', (r) => String(r.updates.medianBytes));
+  row('update: ms to converged (median)', (r) => String(r.updates.medianMs));
   row('update: reports / events', (r) => `${r.updates.reports} / ${r.updates.events}`);
   row('update: MQTT minimum (desired + 1 report + PUBACKs)', (r) => String(r.updates.minimumBytes));
   row('update ÷ minimum (÷ issue 11\'s 2.78 KB)', (r) => `${r.updates.ratioToMinimum} (${r.updates.ratioToIssueMinimum})`);
@@ -277,6 +311,9 @@ async function main(): Promise<void> {
       profiles: { type: 'string', default: 'default,cellular' },
       updates: { type: 'string', default: '3' },
       'telemetry-samples': { type: 'string', default: '4' },
+      'delay-ms': { type: 'string', default: '0' },
+      loss: { type: 'string', default: '0' },
+      seed: { type: 'string', default: '1' },
     },
   });
   const profiles = (values.profiles ?? '').split(',').map((p) => p.trim()) as Profile[];
@@ -285,6 +322,10 @@ async function main(): Promise<void> {
   const telemetrySamples = Number(values['telemetry-samples']);
   if (!Number.isInteger(updates) || updates < 1) throw new Error('--updates must be an integer ≥ 1');
   if (!Number.isInteger(telemetrySamples) || telemetrySamples < 2) throw new Error('--telemetry-samples must be an integer ≥ 2');
+  const link = { delayMs: Number(values['delay-ms']), lossRate: Number(values.loss), seed: Number(values.seed) };
+  if (!Number.isFinite(link.delayMs) || link.delayMs < 0) throw new Error('--delay-ms must be a number ≥ 0');
+  if (!Number.isFinite(link.lossRate) || link.lossRate < 0 || link.lossRate >= 1) throw new Error('--loss must be a rate in [0, 1), e.g. 0.02');
+  if (!Number.isInteger(link.seed)) throw new Error('--seed must be an integer');
 
   await ensureStandardTestImages();
   const pki = await makeTestPki();
@@ -293,7 +334,7 @@ async function main(): Promise<void> {
   try {
     const tls = await measureTlsHandshake(pki);
     const results: Record<string, ProfileResult> = {};
-    for (const profile of profiles) results[profile] = await measureProfile(profile, { broker, controller, tls }, { updates, telemetrySamples });
+    for (const profile of profiles) results[profile] = await measureProfile(profile, { broker, controller, tls }, { updates, telemetrySamples, link });
     const out = {
       benchmark: 'agent-link',
       tlsHandshake: tls,

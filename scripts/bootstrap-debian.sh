@@ -16,6 +16,7 @@ declare -A PROBES=(
   [docker-registry]=docker-registry
   [apache2-utils]=htpasswd
   [chromium]=chromium
+  [iproute2]=tc
 )
 
 export PATH="$PATH:/usr/sbin:/sbin"

@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   IMAGE_PULL_FAILED: { retryable: true, summary: 'image could not be pulled' },
   IMAGE_NOT_FOUND: { retryable: true, summary: 'image does not exist in the registry' },
   REGISTRY_AUTH: { retryable: true, summary: 'registry refused the credentials' },
+  IMAGE_STORAGE_FULL: { retryable: true, summary: "the container engine's storage has no space left for the image" },
   CONTAINER_CREATE_FAILED: { retryable: true, summary: 'container could not be created' },
   CONTAINER_START_FAILED: { retryable: true, summary: 'container could not be started' },
   CONTAINER_STOP_FAILED: { retryable: true, summary: 'container could not be stopped' },

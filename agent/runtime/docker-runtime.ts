@@ -36,9 +36,11 @@ function dockerMessage(err: unknown): string {
   return errorMessage(err);
 }
 
-/** Classify a pull failure so reports say what to fix: the reference, the credentials, or the link. */
-export function classifyPullError(message: string): 'IMAGE_NOT_FOUND' | 'REGISTRY_AUTH' | 'IMAGE_PULL_FAILED' {
+/** Classify a pull failure so reports say what to fix: the reference, the credentials, the device's disk, or the link. */
+export function classifyPullError(message: string): 'IMAGE_NOT_FOUND' | 'REGISTRY_AUTH' | 'IMAGE_STORAGE_FULL' | 'IMAGE_PULL_FAILED' {
   const m = message.toLowerCase();
+  // ENOSPC from the engine's download (`write …/tmp/GetImageBlob…`) or layer extraction: space, not the link, is the cure.
+  if (/no space left on device/.test(m)) return 'IMAGE_STORAGE_FULL';
   if (/unauthorized|authentication required|no basic auth credentials|denied/.test(m)) return 'REGISTRY_AUTH';
   if (/manifest unknown|not found|does not exist|no such image|manifest for .* not found/.test(m)) return 'IMAGE_NOT_FOUND';
   return 'IMAGE_PULL_FAILED';

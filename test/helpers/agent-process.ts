@@ -39,6 +39,11 @@ export interface AgentProcessOptions {
   env?: Record<string, string | undefined>;
   /** Output lines kept (default 400); raise it to keep a whole run's output. */
   bufferLines?: number;
+  /**
+   * A command the agent runs under, e.g. `['ip', 'netns', 'exec', ns]` to put it in a network
+   * namespace; it must exec the agent (the PID stays the agent's, so stop() and kill() reach it).
+   */
+  launcher?: readonly string[];
 }
 
 const TEST_TIMINGS = [
@@ -61,9 +66,11 @@ const TEST_TIMINGS = [
  * short settle window). Resolves once the agent logged that it started.
  */
 export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProcess> {
-  const proc = spawnProcess(process.execPath, {
+  const [command, ...launcherArgs] = [...(opts.launcher ?? []), process.execPath];
+  const proc = spawnProcess(command ?? process.execPath, {
     name: `agent ${opts.deviceId}`,
     args: [
+      ...launcherArgs,
       CLI,
       'agent',
       '--device',

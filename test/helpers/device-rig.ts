@@ -14,7 +14,7 @@ export interface DeviceRig {
   readonly stateDir: TempDir;
   readonly watch: DeviceWatch;
   agent: ManagedProcess | undefined;
-  startAgent(opts?: Partial<Pick<AgentProcessOptions, 'env' | 'extraArgs' | 'brokerUrl' | 'profile' | 'timings'>>): Promise<ManagedProcess>;
+  startAgent(opts?: Partial<Pick<AgentProcessOptions, 'env' | 'extraArgs' | 'brokerUrl' | 'profile' | 'timings' | 'launcher' | 'bufferLines'>>): Promise<ManagedProcess>;
   stopAgent(): Promise<void>;
   publish(version: number, workloads: Record<string, WorkloadSpecInput>): Promise<void>;
   /** Waits for a converged report at `version`. */
@@ -43,6 +43,8 @@ export async function createDeviceRig(broker: BrokerFixture, controller: TestCon
         ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
         ...(opts.profile ? { profile: opts.profile } : {}),
         ...(opts.timings ? { timings: opts.timings } : {}),
+        ...(opts.launcher ? { launcher: opts.launcher } : {}),
+        ...(opts.bufferLines ? { bufferLines: opts.bufferLines } : {}),
       });
       return rig.agent;
     },

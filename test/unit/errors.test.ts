@@ -22,6 +22,7 @@ const PINNED: Record<ErrorCode, boolean> = {
   IMAGE_PULL_FAILED: true,
   IMAGE_NOT_FOUND: true,
   REGISTRY_AUTH: true,
+  IMAGE_STORAGE_FULL: true,
   CONTAINER_CREATE_FAILED: true,
   CONTAINER_START_FAILED: true,
   CONTAINER_STOP_FAILED: true,
