@@ -16,6 +16,9 @@ declare -A PROBES=(
   [docker-registry]=docker-registry
   [apache2-utils]=htpasswd
   [chromium]=chromium
+  # F4/F5 partitions: iptables run inside an agent container's network namespace via nsenter.
+  [iptables]=iptables
+  [util-linux]=nsenter
 )
 
 export PATH="$PATH:/usr/sbin:/sbin"

@@ -43,7 +43,9 @@ export async function startContainerFleetRig(opts: Omit<Parameters<typeof startF
       return link;
     },
     async close() {
+      // The agents first, all at once (the fleet would stop them one by one), then what they ran, then their network.
       try {
+        await containers.close();
         await rig.close();
       } finally {
         await containers.close();
