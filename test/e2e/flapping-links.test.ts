@@ -53,6 +53,12 @@ describe('F5: flapping links on 30 % of the fleet', () => {
     const plan: FlapPlan = planFlaps({ seed, devices, share: 0.3, durationMs, keepaliveSeconds: KEEPALIVE_S });
     console.info(`F5 flapping: OUTPOST_FLAP_SEED=${seed}, ${devices} devices, ${durationMs / 1000} s, flapping ${plan.flapping.join(',')}, ${plan.outages.length} outages (${plan.outages.filter((o) => o.long).length} past 1.5 keepalives)`);
 
+    const phases: string[] = [];
+    let phaseStart = Date.now();
+    const phase = (name: string): void => {
+      phases.push(`${name} ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);
+      phaseStart = Date.now();
+    };
     const role = `flap-${seed}`;
     rig = await startContainerFleetRig({ prefix: 'flap', count: devices, labels: () => ({ role }) });
     const { fleet } = rig;
@@ -65,6 +71,7 @@ describe('F5: flapping links on 30 % of the fleet', () => {
     // Flapping starts with the first deployment, once every device has been seen online (presence is judged from there).
     await Promise.all(fleet.ids.map((id) => waitFor(async () => (await fleet.client.getDevice(id)).online === true, { timeoutMs: 30_000, description: `${id} online` })));
 
+    phase('set-up');
     const since = Date.now() / 1000;
     const presenceBefore = Object.fromEntries(fleet.ids.map((id) => [id, fleet.watches[id]!.presence.length]));
     const connectionsBefore = rig.net.connections;
@@ -91,10 +98,12 @@ describe('F5: flapping links on 30 % of the fleet', () => {
       for (const link of links) await link.heal();
     }
 
+    phase('flapping');
     // Every device on its latest version, online, its newest presence (by epoch) online.
     const latest: Record<string, number> = {};
     for (const id of fleet.ids) latest[id] = (await fleet.desiredVersion(id)) ?? 0;
     await Promise.all(fleet.ids.map((id) => fleet.converged(id, latest[id]!, 90_000)));
+    phase('converging');
     await Promise.all(fleet.ids.map((id) => waitFor(async () => (await fleet.client.getDevice(id)).online === true, { timeoutMs: 30_000, description: `${id} online` })));
     for (const id of fleet.ids) {
       const presence = fleet.watches[id]!.presence;
@@ -120,6 +129,8 @@ describe('F5: flapping links on 30 % of the fleet', () => {
       ),
     );
     const verdict = checkHistories(histories);
+    phase('checking');
+    console.info(`F5 phases: ${phases.join(', ')}`);
     console.info(`F5 checker (seed ${seed}): ${JSON.stringify({ devices: verdict.devices, lost: verdict.lost, duplicated: verdict.duplicated, unexpected: verdict.unexpected })}`);
     expect(verdict).toEqual({ devices, lost: 0, duplicated: 0, unexpected: 0, problems: [] });
   }, timeoutMs);
