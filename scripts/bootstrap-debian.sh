@@ -17,6 +17,9 @@ declare -A PROBES=(
   [apache2-utils]=htpasswd
   [chromium]=chromium
   [iproute2]=tc
+  # F4/F5 partitions: iptables run inside an agent container's network namespace via nsenter.
+  [iptables]=iptables
+  [util-linux]=nsenter
 )
 
 export PATH="$PATH:/usr/sbin:/sbin"

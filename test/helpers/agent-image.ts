@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -30,10 +30,37 @@ async function filesUnder(path: string): Promise<string[]> {
   return nested.flat();
 }
 
-/** compose/build-local-base.sh: the node base image assembled from this host's node (no registry needed). */
-export async function ensureLocalBase(): Promise<string> {
-  await run('bash', [join(REPO_ROOT, 'compose', 'build-local-base.sh'), LOCAL_BASE_IMAGE], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
-  return (await new Docker().getImage(LOCAL_BASE_IMAGE).inspect()).Id;
+/** What the local base is assembled from: the script and this host's node (its size and mtime: a new node is a new base). */
+async function localBaseFingerprint(script: string): Promise<string> {
+  const node = await stat(await realpath(process.execPath));
+  return createHash('sha256')
+    .update(await readFile(script))
+    .update(`\0${process.version}\0${node.size}\0${node.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 12);
+}
+
+/**
+ * compose/build-local-base.sh: the node base image assembled from this host's node (no registry needed).
+ * The script sends node and npm to the engine (~10 s); a tag with the fingerprint of its inputs skips it
+ * when they did not change.
+ */
+export async function ensureLocalBase(docker: Docker = new Docker()): Promise<string> {
+  const script = join(REPO_ROOT, 'compose', 'build-local-base.sh');
+  const [repo = '', tag = ''] = LOCAL_BASE_IMAGE.split(':');
+  const pinnedTag = `${tag}-${await localBaseFingerprint(script)}`;
+  try {
+    const pinned = docker.getImage(`${repo}:${pinnedTag}`);
+    const { Id } = await pinned.inspect();
+    await pinned.tag({ repo, tag });
+    return Id;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+  await run('bash', [script, LOCAL_BASE_IMAGE], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const base = docker.getImage(LOCAL_BASE_IMAGE);
+  await base.tag({ repo, tag: pinnedTag });
+  return (await base.inspect()).Id;
 }
 
 /**
@@ -43,7 +70,7 @@ export async function ensureLocalBase(): Promise<string> {
  * them changed.
  */
 export async function ensureOutpostImage(docker: Docker = new Docker()): Promise<string> {
-  const baseId = await ensureLocalBase();
+  const baseId = await ensureLocalBase(docker);
   const files = (await Promise.all((await dockerfileInputs()).map(filesUnder))).flat().sort();
   const hash = createHash('sha256').update(baseId);
   for (const file of files) hash.update(`\0${file}\0`).update(await readFile(join(REPO_ROOT, file)));

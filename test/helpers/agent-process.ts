@@ -62,6 +62,30 @@ const TEST_TIMINGS = [
 ];
 
 /**
+ * The `outpost agent ...` command line (without node and the CLI path) for
+ * these options: what a host process (startAgent) and an agent container
+ * (tc-agents.ts) both run.
+ */
+export function agentCommandArgs(opts: AgentProcessOptions): string[] {
+  return [
+    'agent',
+    '--device',
+    opts.deviceId,
+    '--broker',
+    opts.brokerUrl,
+    '--state-dir',
+    opts.stateDir,
+    ...(opts.timings === 'agent' ? [] : TEST_TIMINGS),
+    ...(opts.profile ? ['--profile', opts.profile] : opts.timings === 'agent' ? [] : ['--keepalive', '10']),
+    '--log-level',
+    opts.timings === 'agent' ? 'info' : 'debug',
+    ...(opts.secretFile ? ['--secret-file', opts.secretFile] : []),
+    ...(opts.trustFile ? ['--trust', opts.trustFile] : ['--accept-unsigned']),
+    ...(opts.extraArgs ?? []),
+  ];
+}
+
+/**
  * A real `outpost agent` process with test-friendly timings (fast reconnect,
  * short settle window). Resolves once the agent logged that it started.
  */
@@ -69,24 +93,7 @@ export async function startAgent(opts: AgentProcessOptions): Promise<ManagedProc
   const [command, ...launcherArgs] = [...(opts.launcher ?? []), process.execPath];
   const proc = spawnProcess(command ?? process.execPath, {
     name: `agent ${opts.deviceId}`,
-    args: [
-      ...launcherArgs,
-      CLI,
-      'agent',
-      '--device',
-      opts.deviceId,
-      '--broker',
-      opts.brokerUrl,
-      '--state-dir',
-      opts.stateDir,
-      ...(opts.timings === 'agent' ? [] : TEST_TIMINGS),
-      ...(opts.profile ? ['--profile', opts.profile] : opts.timings === 'agent' ? [] : ['--keepalive', '10']),
-      '--log-level',
-      opts.timings === 'agent' ? 'info' : 'debug',
-      ...(opts.secretFile ? ['--secret-file', opts.secretFile] : []),
-      ...(opts.trustFile ? ['--trust', opts.trustFile] : ['--accept-unsigned']),
-      ...(opts.extraArgs ?? []),
-    ],
+    args: [...launcherArgs, CLI, ...agentCommandArgs(opts)],
     env: { OUTPOST_DEVICE_SECRET: opts.secretFile ? undefined : opts.secret, ...(opts.env ?? {}) },
     bufferLines: opts.bufferLines ?? 400,
   });

@@ -1,6 +1,6 @@
 import { ApiClient } from '../../cli/client/api-client.js';
 import { getRollout, type RolloutDetailBody } from '../../cli/client/rollout-client.js';
-import { startAgent } from './agent-process.js';
+import { startAgent, type AgentProcessOptions } from './agent-process.js';
 import { removeDeviceContainers } from './docker.js';
 import type { ManagedProcess } from './process.js';
 import { makeTempDir, type TempDir } from './temp-dir.js';
@@ -20,6 +20,8 @@ export interface FleetOptions {
   labels?: (i: number) => Record<string, string>;
   /** Extra `outpost agent` options for the i-th device (e.g. a report format or a profile). */
   agentArgs?: (i: number) => string[];
+  /** Starts one agent; a host process (startAgent) by default, e.g. a container (tc-agents.ts). */
+  launchAgent?: (opts: AgentProcessOptions) => Promise<ManagedProcess>;
 }
 
 /**
@@ -62,7 +64,8 @@ export class RolloutFleet {
     if (!dir || !secret) throw new Error(`unknown device ${id}`);
     const extraArgs = this.opts.agentArgs?.(this.ids.indexOf(id)) ?? [];
     const brokerUrl = this.opts.agentBrokerUrl ?? this.opts.brokerUrl;
-    this.agents.set(id, await startAgent({ deviceId: id, brokerUrl, secret, stateDir: dir.path, extraArgs }));
+    const launch = this.opts.launchAgent ?? startAgent;
+    this.agents.set(id, await launch({ deviceId: id, brokerUrl, secret, stateDir: dir.path, extraArgs }));
   }
 
   async stopAgent(id: string): Promise<void> {
