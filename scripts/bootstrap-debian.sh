@@ -16,6 +16,8 @@ declare -A PROBES=(
   [docker-registry]=docker-registry
   [apache2-utils]=htpasswd
   [chromium]=chromium
+  # libfaketime: agents on a skewed or sped-up clock (test/e2e/clock-skew, control-plane-outage)
+  [faketime]=faketime
 )
 
 export PATH="$PATH:/usr/sbin:/sbin"

@@ -20,6 +20,8 @@ export interface FleetOptions {
   labels?: (i: number) => Record<string, string>;
   /** Extra `outpost agent` options for the i-th device (e.g. a report format or a profile). */
   agentArgs?: (i: number) => string[];
+  /** Extra environment for the i-th device's agent (e.g. a fake clock, helpers/faketime.ts). */
+  agentEnv?: (i: number) => Record<string, string>;
 }
 
 /**
@@ -62,7 +64,8 @@ export class RolloutFleet {
     if (!dir || !secret) throw new Error(`unknown device ${id}`);
     const extraArgs = this.opts.agentArgs?.(this.ids.indexOf(id)) ?? [];
     const brokerUrl = this.opts.agentBrokerUrl ?? this.opts.brokerUrl;
-    this.agents.set(id, await startAgent({ deviceId: id, brokerUrl, secret, stateDir: dir.path, extraArgs }));
+    const env = this.opts.agentEnv?.(this.ids.indexOf(id));
+    this.agents.set(id, await startAgent({ deviceId: id, brokerUrl, secret, stateDir: dir.path, extraArgs, ...(env ? { env } : {}) }));
   }
 
   async stopAgent(id: string): Promise<void> {
