@@ -156,6 +156,11 @@ describe('F13: the whole control plane down for an hour while the device reboots
     expect(longGaps.length, `gaps over the cap: ${longGaps.join(', ')}`).toBeLessThanOrEqual(1);
     expect(upAt - (attempts.at(-1) ?? 0)).toBeLessThanOrEqual(RECONNECT_CAP_MS + 60_000);
 
+    // The record for docs/reliability.md (one line).
+    process.stdout.write(
+      `F13 outage: ${attempts.length} reconnect attempts in ${Math.round((upAt - downAt) / 60_000)} min of device time, ` +
+        `longest gap ${Math.round(Math.max(0, ...gaps) / 1000)} s, median ${Math.round((gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)] ?? 0) / 1000)} s\n`,
+    );
     await rig.redis.restart();
     await rig.startBroker();
     controller = await startController(apiPort);
