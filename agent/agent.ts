@@ -89,6 +89,8 @@ export class Agent {
   private readonly state: AgentState;
   /** DD-052: the controller's time; what every controller-written instant is compared with. */
   private readonly time: ControllerClock;
+  /** The first connection's report waited for the controller's clock already. */
+  private clockWaited = false;
   private readonly locks: UpdateLocks;
   private readonly commands: CommandHandler;
   private readonly telemetry: TelemetryLoop;
@@ -479,8 +481,10 @@ export class Agent {
     // DD-038: the first telemetry sample on a connection is full.
     this.telemetry.connected();
     this.reporter.flush();
-    // DD-052: a device that never read the controller's clock gives its answer a moment, so the report is stamped in controller time.
-    this.scheduleReport(this.time.current ? 0 : CLOCK_WAIT_MS);
+    // DD-052: a device that never read the controller's clock gives the answer a moment on its first
+    // connection, so the report is stamped in controller time (an older controller never answers).
+    this.scheduleReport(this.time.current || this.clockWaited ? 0 : CLOCK_WAIT_MS);
+    this.clockWaited = true;
   }
 
   private onSubscribed(): void {
