@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { ExpiryWatch, type Staleness } from '../../agent/apply/expiry-watch.js';
+import { decideWindow } from '../../agent/apply/apply-decision.js';
 import { ControllerClock, MAX_MIDPOINT_RTT_MS, type ClockReading } from '../../agent/clock/controller-clock.js';
+import { DesiredState } from '../../shared/schemas/desired-state.js';
 import type { Clock } from '../../shared/clock.js';
 
 const CONTROLLER = Date.parse('2026-12-01T12:00:00.000Z');
@@ -69,5 +72,30 @@ describe('ControllerClock (DD-052)', () => {
     clock.observe(msg(CONTROLLER, null));
     expect(clock.now()).toBe(CONTROLLER);
     expect(readings.at(-1)?.[1]).toBe(2000);
+  });
+
+  it.each([
+    ['ahead', HOUR],
+    ['behind', -HOUR],
+  ])('an hour %s, a signed document valid for 30 more minutes of controller time is not stale; one expired 30 minutes ago is', (_n, skew) => {
+    const { clock } = rig(CONTROLLER + skew);
+    clock.observe(msg(CONTROLLER, null));
+    const seen: (Staleness | null)[] = [];
+    const watch = new ExpiryWatch(clock, (s) => seen.push(s));
+    watch.track(4, new Date(CONTROLLER + HOUR / 2).toISOString());
+    expect(watch.stale).toBeNull();
+    watch.track(5, new Date(CONTROLLER - HOUR / 2).toISOString());
+    expect(watch.stale).toMatchObject({ version: 5 });
+    watch.stop();
+  });
+
+  it('an hour ahead, `apply.after` 10 minutes away on the controller clock is still 10 minutes away', () => {
+    const { clock } = rig(CONTROLLER + HOUR);
+    clock.observe(msg(CONTROLLER, null));
+    const after = new Date(CONTROLLER + 600_000).toISOString();
+    const doc = DesiredState.parse({ protocol: 1, deviceId: 'dev-1', version: 2, issuedAt: new Date(CONTROLLER).toISOString(), workloads: {}, apply: { after } });
+    expect(decideWindow(doc, new Date(clock.now()))).toEqual({ apply: false, reason: 'window', until: new Date(after) });
+    // Uncorrected, the device would have applied at once.
+    expect(decideWindow(doc, new Date(CONTROLLER + HOUR))).toEqual({ apply: true });
   });
 });
