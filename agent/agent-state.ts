@@ -74,4 +74,15 @@ export class AgentState {
   iso(): string {
     return new Date(this.now()).toISOString();
   }
+
+  /**
+   * `reportedAt`: never earlier than the previous report's. The controller
+   * keeps, per seen version, the report with the latest `reportedAt`; a clock
+   * corrected backwards (DD-052) must not make it drop this process's reports.
+   */
+  reportStamp(): string {
+    this.lastReportMs = Math.max(this.lastReportMs + 1, this.now());
+    return new Date(this.lastReportMs).toISOString();
+  }
+  private lastReportMs = 0;
 }

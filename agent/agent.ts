@@ -35,6 +35,16 @@ import { hostCpus, readSystemSources } from './telemetry/system-sources.js';
 import { TelemetryLoop } from './telemetry/telemetry-loop.js';
 import { runFor, type RunResult } from './update-runner.js';
 import { credentialSource } from './mqtt/connect-refusal.js';
+import { ControllerClock, type ClockReading } from './clock/controller-clock.js';
+import { decodeJson } from '../shared/decode.js';
+import { ControllerTime } from '../shared/schemas/controller-time.js';
+
+/** How long the first report of a connection waits for the controller's clock when the agent has never read it (DD-052). */
+const CLOCK_WAIT_MS = 2000;
+/** A reading that moves the corrected clock less than this changes nothing worth a report or a re-timing. */
+const CLOCK_SHIFT_NOTICE_MS = 1000;
+// Only logged: the codes of any malformed inbound payload.
+const CLOCK_CODES = { tooLarge: 'PAYLOAD_TOO_LARGE', invalidJson: 'DESIRED_INVALID_JSON', schema: 'DESIRED_SCHEMA' } as const;
 
 /** Refusals whose document's version cannot be believed: it may be anything an attacker wrote. */
 const UNTRUSTED_VERSION: ReadonlySet<string> = new Set(['DESIRED_SIGNATURE', 'DESIRED_UNSIGNED', 'DESIRED_EXPIRED', 'DESIRED_WRONG_DEVICE']);
@@ -77,6 +87,10 @@ export class Agent {
   private readonly events: EventSink;
   private readonly reconciler: Reconciler<DesiredState, RunResult>;
   private readonly state: AgentState;
+  /** DD-052: the controller's time; what every controller-written instant is compared with. */
+  private readonly time: ControllerClock;
+  /** The first connection's report waited for the controller's clock already. */
+  private clockWaited = false;
   private readonly locks: UpdateLocks;
   private readonly commands: CommandHandler;
   private readonly telemetry: TelemetryLoop;
@@ -106,12 +120,13 @@ export class Agent {
     this.topics = new Topics(config.topicPrefix);
     this.log = deps.logger.child({ deviceId: config.deviceId });
     this.startedAt = new Date(deps.clock.now()).toISOString();
-    this.state = new AgentState(deps.store, this.log.child({ component: 'state' }), () => deps.clock.now());
+    this.time = new ControllerClock(deps.clock, (reading, shiftMs) => this.onClockReading(reading, shiftMs));
+    this.state = new AgentState(deps.store, this.log.child({ component: 'state' }), () => this.time.now());
     this.locks = new UpdateLocks(config.locksDir ?? `${config.stateDir}/locks`);
-    this.wake = new WakeTimer(deps.clock, this.locks, config.lockPollMs, () => this.reconciler.requestPass());
+    this.wake = new WakeTimer(this.time, this.locks, config.lockPollMs, () => this.reconciler.requestPass());
     this.policy = { rules: devicePolicyFromConfig(config), fs: deps.hostFs ?? nodeHostFs };
     this.trust = config.trust === undefined ? null : new TrustStore(config.stateDir, config.trust, this.log.child({ component: 'trust' }));
-    this.expiry = new ExpiryWatch(deps.clock, (stale) => this.onStaleness(stale));
+    this.expiry = new ExpiryWatch(this.time, (stale) => this.onStaleness(stale));
     this.connection = new DeviceConnection(
       {
         deviceId: config.deviceId,
@@ -122,7 +137,7 @@ export class Agent {
         connectTimeoutMs: config.connectTimeoutMs,
         reconnect: { baseMs: config.reconnectBaseMs, capMs: config.reconnectCapMs, factor: 2 },
         watchdogMs: config.watchdogSeconds * 1000,
-        subscriptions: [this.topics.desired(config.deviceId), this.topics.commands(config.deviceId)],
+        subscriptions: [this.topics.desired(config.deviceId), this.topics.commands(config.deviceId), this.topics.clock(config.deviceId)],
         presenceTopic: this.topics.presence(config.deviceId),
         publishTimeoutMs: 30_000,
         credential: credentialSource(config),
@@ -146,7 +161,7 @@ export class Agent {
         eventsTopic: this.topics.events(config.deviceId),
         maxQueuedEvents: 500,
         format: config.reportFormat,
-        now: () => deps.clock.now(),
+        now: () => this.time.now(),
       },
       this.connection,
       this.log.child({ component: 'reporter' }),
@@ -161,6 +176,7 @@ export class Agent {
           events: this.events,
           logger: this.log.child({ component: 'reconcile', version: doc.version }),
           now: () => deps.clock.now(),
+          controllerNow: () => this.time.now(),
           locks: this.locks,
           registryAuth: () => this.registryAuth,
           pass: {
@@ -185,7 +201,8 @@ export class Agent {
     this.commands = new CommandHandler({
       deviceId: config.deviceId,
       runtime: deps.runtime,
-      now: () => deps.clock.now(),
+      now: () => this.time.now(),
+      localNow: () => deps.clock.now(),
       events: this.events,
       requestResync: () => this.resync(),
       stopTimeoutSeconds: (w) => (this.reconciler.current ?? this.state.highest)?.workloads[w]?.stopTimeoutSeconds ?? 10,
@@ -217,6 +234,7 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.state.load();
+    this.time.restore(this.state.meta.clock);
     await this.trust?.load();
     await this.releaseLeftoverLocks();
     const cached = this.state.highest;
@@ -319,6 +337,10 @@ export class Agent {
       void this.commands.handle(payload);
       return;
     }
+    if (topic === this.topics.clock(this.deps.config.deviceId)) {
+      this.onControllerTime(payload);
+      return;
+    }
     if (topic !== this.topics.desired(this.deps.config.deviceId)) {
       this.log.warn({ topic }, 'message on an unexpected topic ignored');
       return;
@@ -328,7 +350,7 @@ export class Agent {
       highestVersion: this.state.highest?.version ?? null,
       maxBytes: this.deps.config.maxDesiredBytes,
       policy: this.policy,
-      signatures: this.trust ? { mode: 'required', trusted: this.trust.keys, nowMs: this.deps.clock.now() } : { mode: 'off' },
+      signatures: this.trust ? { mode: 'required', trusted: this.trust.keys, nowMs: this.time.now() } : { mode: 'off' },
     });
     switch (verdict.kind) {
       case 'ignore':
@@ -459,7 +481,10 @@ export class Agent {
     // DD-038: the first telemetry sample on a connection is full.
     this.telemetry.connected();
     this.reporter.flush();
-    this.scheduleReport(0);
+    // DD-052: a device that never read the controller's clock gives the answer a moment on its first
+    // connection, so the report is stamped in controller time (an older controller never answers).
+    this.scheduleReport(this.time.current || this.clockWaited ? 0 : CLOCK_WAIT_MS);
+    this.clockWaited = true;
   }
 
   private onSubscribed(): void {
@@ -475,6 +500,40 @@ export class Agent {
     const doc = this.pending;
     this.pending = null;
     if (doc) this.reconciler.setTarget(doc);
+  }
+
+  /** DD-052: a ControllerTime message (QoS 0); a bad one is a log line. */
+  private onControllerTime(payload: Buffer): void {
+    const decoded = decodeJson(payload, ControllerTime, 1024, CLOCK_CODES);
+    if (!decoded.ok) {
+      this.log.warn({ reason: decoded.reason }, 'controller time message dropped');
+      return;
+    }
+    if (decoded.value.deviceId !== this.deps.config.deviceId) {
+      this.log.warn({ claimed: decoded.value.deviceId }, 'controller time message for another device dropped');
+      return;
+    }
+    this.time.observe(decoded.value);
+  }
+
+  /**
+   * DD-052: kept on disk (the best guess after a restart); when it moves the
+   * corrected clock noticeably, everything timed against controller instants
+   * is timed again and the skew is reported at once.
+   */
+  private onClockReading(reading: ClockReading, shiftMs: number): void {
+    const first = this.state.meta.clock === null;
+    this.state.meta = { ...this.state.meta, clock: reading };
+    void this.state.persistMeta();
+    if (!first && Math.abs(shiftMs) < CLOCK_SHIFT_NOTICE_MS) {
+      this.log.debug({ skewMs: reading.skewMs, rttMs: reading.rttMs }, 'controller clock read');
+      return;
+    }
+    this.log.info({ skewMs: reading.skewMs, rttMs: reading.rttMs, shiftMs }, 'controller clock read: timing against it');
+    const held = this.state.highest;
+    if (held && this.trust) this.expiry.track(held.version, held.expiresAt);
+    if (this.state.deferred && !this.reconciler.busy) this.reconciler.requestPass();
+    this.scheduleReport(0);
   }
 
   /** A `resync` command: a full pass towards the current target and a fresh report. */
@@ -568,6 +627,7 @@ export class Agent {
         state: this.state,
         target: this.reconciler.current ?? this.state.highest,
         agent: { version: AGENT_VERSION, bootId: this.deps.bootId, startedAt: this.startedAt },
+        clock: this.time.current,
       }).then(
         (r) => this.reporter.report(r),
         (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot build report'),
@@ -585,6 +645,7 @@ export class Agent {
   }
 
   private presence(status: 'online' | 'offline', epoch: number): string {
+    if (status === 'online') this.time.onlineSent(epoch);
     const p: Presence = {
       protocol: PROTOCOL_VERSION,
       deviceId: this.deps.config.deviceId,

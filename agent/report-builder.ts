@@ -13,6 +13,8 @@ export interface ReportInput {
   /** The version the agent works towards. */
   target: DesiredState | null;
   agent: ReportedState['agent'];
+  /** The device's clock against the controller's (DD-052), null before the first reading. */
+  clock: ReportedState['clock'];
 }
 
 /** The full reported document from the agent's state and what Docker says runs. */
@@ -64,7 +66,7 @@ export async function buildReport(input: ReportInput): Promise<ReportedState> {
   return {
     protocol: PROTOCOL_VERSION,
     deviceId: input.deviceId,
-    reportedAt: state.iso(),
+    reportedAt: state.reportStamp(),
     agent: input.agent,
     desired: {
       seenVersion: state.highest?.version ?? null,
@@ -80,5 +82,6 @@ export async function buildReport(input: ReportInput): Promise<ReportedState> {
       : null,
     rejected: state.rejected,
     stale: state.stale,
+    clock: input.clock ?? null,
   };
 }

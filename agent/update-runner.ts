@@ -26,6 +26,8 @@ export interface RunnerDeps {
   events: EventSink;
   logger: Logger;
   now: () => number;
+  /** The controller's time (DD-052): apply windows and `after` are the controller's instants. */
+  controllerNow: () => number;
   locks: UpdateLocks;
   /** Registry credentials of the newest document, memory only. */
   registryAuth: () => DesiredState['registryAuth'];
@@ -75,7 +77,7 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
   }
 
   // Time alone decides the window, so it is known before the download; either way the version downloads at once.
-  const window = decideWindow(target, new Date(deps.now()));
+  const window = decideWindow(target, new Date(deps.controllerNow()));
   await runReconcilePass(target, 'download', null, passDeps, signal);
   if (!window.apply) return defer(target, window, previous, passDeps, signal, deps);
 

@@ -25,6 +25,7 @@ import { SigningKeys } from './signing/signing-keys.js';
 import { ChangeFeed } from './dashboard/change-feed.js';
 import { notifyingPublisher } from './dashboard/notifying-publisher.js';
 import { Ingest } from './ingest/ingest.js';
+import { ClockReply } from './ingest/clock-reply.js';
 import { StatusStore } from './ingest/status-store.js';
 import { purgeDeviceSession } from './mqtt/purge-session.js';
 import { ServiceClient } from './mqtt/service-client.js';
@@ -116,7 +117,10 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     onEvent: async (e) => commands?.onEvent(e),
     metrics: counters,
     onStored: (deviceId) => changes.device(deviceId),
+    onPresence: (p) => clockReply.presence(p),
   });
+  // DD-052: devices learn the controller's clock from the answer to their online presence.
+  const clockReply = new ClockReply({ topics, publisher: () => mqttClient, now, logger: logger.child({ component: 'clock' }) });
   // Every MQTT connection of the controller trusts the same broker CA (DD-023).
   const brokerTls = config.brokerCaFile === undefined ? {} : { ca: readFileSync(config.brokerCaFile) };
   const sessions = createBrokerCredentials(config, { redis, keys, topics, logger: logger.child({ component: 'broker-admin' }), ...brokerTls });

@@ -20,6 +20,8 @@ declare -A PROBES=(
   # F4/F5 partitions: iptables run inside an agent container's network namespace via nsenter.
   [iptables]=iptables
   [util-linux]=nsenter
+  # libfaketime: agents on a skewed or sped-up clock (test/e2e/clock-skew, control-plane-outage)
+  [faketime]=faketime
 )
 
 export PATH="$PATH:/usr/sbin:/sbin"

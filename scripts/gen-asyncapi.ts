@@ -43,6 +43,7 @@ const M = {
   Telemetry: { name: 'Telemetry', schemaFile: 'telemetry.schema.json', summary: 'A full periodic metrics sample' },
   TelemetryDelta: { name: 'TelemetryDelta', schemaFile: 'telemetry-delta.schema.json', summary: 'A metrics sample relative to the last full one' },
   RolloutStatus: { name: 'RolloutStatus', schemaFile: 'rollout-status.schema.json', summary: 'Progress of one rollout, for integrations' },
+  ControllerTime: { name: 'ControllerTime', schemaFile: 'controller-time.schema.json', summary: "The controller's clock, answering a device's online presence" },
 } as const satisfies Record<string, MessageSource>;
 
 /** The rows of docs/protocol.md §4.1 (the controller-internal retained marker is left out). */
@@ -53,6 +54,7 @@ const CHANNELS: readonly ChannelSource[] = [
   { key: 'events', address: DEVICE_ADDRESS('events'), description: 'protocol.md §6.5', messages: [M.DeviceEvent], action: 'receive', qos: 1, retain: false, summary: 'Receive device events and command answers' },
   { key: 'commands', address: DEVICE_ADDRESS('commands'), description: 'protocol.md §6.6', messages: [M.Command], action: 'send', qos: 1, retain: false, summary: 'Send a one-off command to a device' },
   { key: 'telemetry', address: DEVICE_ADDRESS('telemetry'), description: 'protocol.md §6.7', messages: [M.Telemetry, M.TelemetryDelta], action: 'receive', qos: 0, retain: false, summary: 'Receive device metrics' },
+  { key: 'clock', address: DEVICE_ADDRESS('clock'), description: 'protocol.md §6.9', messages: [M.ControllerTime], action: 'send', qos: 0, retain: false, summary: "Tell a device the controller's time" },
   { key: 'rolloutStatus', address: `${DEFAULT_TOPIC_PREFIX}/rollouts/{rolloutId}/status`, description: 'protocol.md §6.8', messages: [M.RolloutStatus], action: 'send', qos: 1, retain: true, summary: 'Publish the status of a rollout' },
 ];
 

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { renderAsyncApi } from './gen-asyncapi.js';
 import { LIMITS } from '../shared/limits.js';
-import { Command, DesiredState, DeviceEvent, PROTOCOL_VERSION, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta, WorkloadSpec } from '../shared/schemas/index.js';
+import { Command, ControllerTime, DesiredState, DeviceEvent, PROTOCOL_VERSION, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta, WorkloadSpec } from '../shared/schemas/index.js';
 
 /**
  * docs/schemas/*.schema.json, generated from the zod schemas in shared/schemas
@@ -38,6 +38,7 @@ const SOURCES: readonly SchemaSource[] = [
   { file: 'telemetry.schema.json', title: 'Telemetry', schema: Telemetry, agentOnlyChecks: [] },
   { file: 'telemetry-delta.schema.json', title: 'TelemetryDelta', schema: TelemetryDelta, agentOnlyChecks: [] },
   { file: 'rollout-status.schema.json', title: 'RolloutStatus', schema: RolloutStatus, agentOnlyChecks: [] },
+  { file: 'controller-time.schema.json', title: 'ControllerTime', schema: ControllerTime, agentOnlyChecks: [] },
 ];
 
 /** `$id` base. A URN, because the project publishes no web address for its schemas. */

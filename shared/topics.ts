@@ -7,7 +7,7 @@ import { isDeviceId, type DeviceId } from './device-id.js';
  */
 export const DEFAULT_TOPIC_PREFIX = 'outpost/v1';
 
-export const DEVICE_CHANNELS = ['desired', 'reported', 'presence', 'events', 'commands', 'telemetry'] as const;
+export const DEVICE_CHANNELS = ['desired', 'reported', 'presence', 'events', 'commands', 'telemetry', 'clock'] as const;
 export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
 
 /** A prefix is 1-4 plain levels: no wildcards, no `$`, no empty levels. */
@@ -51,6 +51,10 @@ export class Topics {
   }
   telemetry(deviceId: DeviceId): string {
     return this.device(deviceId, 'telemetry');
+  }
+  /** The controller's clock for one device (DD-052): QoS 0, not retained. */
+  clock(deviceId: DeviceId): string {
+    return this.device(deviceId, 'clock');
   }
 
   /** Wildcard subscription for one channel of every device (service identities only). */

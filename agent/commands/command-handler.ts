@@ -16,7 +16,10 @@ const CODES = { tooLarge: 'COMMAND_INVALID', invalidJson: 'COMMAND_INVALID', sch
 export interface CommandHandlerDeps {
   deviceId: string;
   runtime: Pick<ContainerRuntime, 'listContainers' | 'containerLogs' | 'restartContainer' | 'inspectContainer'>;
+  /** The controller's time (DD-052): `expiresAt` and `issuedAt` are the controller's instants. */
   now: () => number;
+  /** The device's own clock, for the agent's uptime; absent: `now`. */
+  localNow?: () => number;
   events: EventSink;
   /** Asks for a full reconcile pass and a fresh report; false when there is no desired state to reconcile yet. */
   requestResync: () => boolean;
@@ -114,7 +117,7 @@ export class CommandHandler {
             result: {
               pong: true,
               agentVersion: this.deps.agent.version,
-              agentUptimeSeconds: Math.max(0, Math.floor((receivedAt - this.deps.agent.startedAtMs) / 1000)),
+              agentUptimeSeconds: Math.max(0, Math.floor(((this.deps.localNow ?? this.deps.now)() - this.deps.agent.startedAtMs) / 1000)),
               delayMs: Math.max(0, receivedAt - Date.parse(cmd.issuedAt)),
             },
           };

@@ -35,13 +35,14 @@ function compactWorkload(w: WorkloadStatus): CompactWorkload {
 
 export function encodeReport(doc: ReportedState, format: WireFormat): string {
   if (format === 'full') return JSON.stringify(doc);
-  const { deferred, rollback, stale, workloads, ...rest } = doc;
+  const { deferred, rollback, stale, clock, workloads, ...rest } = doc;
   return JSON.stringify({
     ...rest,
     workloads: Object.fromEntries(Object.entries(workloads).map(([name, w]) => [name, compactWorkload(w)])),
     ...(deferred ? { deferred } : {}),
     ...(rollback ? { rollback } : {}),
     ...(stale ? { stale } : {}),
+    ...(clock ? { clock } : {}),
   });
 }
 

@@ -27,6 +27,8 @@ export const AgentMeta = z.object({
   rollback: RollbackRecord.nullable().default(null),
   /** Images this agent pulled (candidates for clean-up once two versions old). */
   pulledImages: z.array(z.string()).default([]),
+  /** The last reading of the device's clock against the controller's (DD-052). */
+  clock: z.object({ skewMs: z.number().int(), rttMs: z.number().int().min(0).nullable(), measuredAt: z.string() }).nullable().default(null),
 });
 export type AgentMeta = z.infer<typeof AgentMeta>;
 
@@ -98,6 +100,7 @@ export class StateStore {
       failedVersion: null,
       rollback: null,
       pulledImages: [],
+      clock: null,
     };
     const text = await readFileIfExists(this.metaPath);
     if (text === null) return fresh;

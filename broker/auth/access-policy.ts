@@ -5,7 +5,7 @@ import type { Identity } from './identity.js';
 /** Channels a device may publish on, for its own id only. */
 export const DEVICE_PUBLISH_CHANNELS: readonly DeviceChannel[] = ['reported', 'presence', 'events', 'telemetry'];
 /** Channels a device may subscribe to and receive, for its own id only. */
-export const DEVICE_RECEIVE_CHANNELS: readonly DeviceChannel[] = ['desired', 'commands'];
+export const DEVICE_RECEIVE_CHANNELS: readonly DeviceChannel[] = ['desired', 'commands', 'clock'];
 
 const SYS_PREFIX = '$SYS';
 

@@ -65,6 +65,7 @@ export const ReportedBody = z.looseObject({
   errors: z.array(ReportedErrorBody),
   rejected: z.looseObject({ version: Version, code: z.string(), reason: z.string(), at: z.string() }).nullable(),
   deferred: z.looseObject({ version: z.number(), reason: z.string(), until: z.string().nullable(), workloads: z.array(z.string()) }).nullable().optional(),
+  clock: z.looseObject({ skewMs: z.number(), rttMs: z.number().nullable(), measuredAt: z.string() }).nullable().optional(),
 });
 
 export const DesiredBody = z.looseObject({

@@ -105,6 +105,16 @@ function workloadRows(d: DeviceDetailBody): Cell[][] {
   });
 }
 
+/** DD-052: the device's clock against the controller's, once the agent measured it. */
+function clockLines(d: DeviceDetailBody, o: ViewOptions): [string, string | { text: string; style: Style }][] {
+  const c = d.reported?.clock;
+  if (!c) return [];
+  const abs = Math.abs(c.skewMs);
+  const amount = abs >= 60_000 ? `${Math.floor(abs / 60_000)} min ${Math.round((abs % 60_000) / 1000)} s` : `${(abs / 1000).toFixed(1)} s`;
+  const text = abs < 1000 ? `in step with the controller (${amount})` : `${amount} ${c.skewMs > 0 ? 'ahead of' : 'behind'} the controller`;
+  return [['Clock', { text: `${text}, measured ${formatAgo(c.measuredAt, o.now)}`, style: abs >= 60_000 ? 'yellow' : 'dim' }]];
+}
+
 export function renderDeviceDetail(d: DeviceDetailBody, o: ViewOptions): string {
   const blocks: string[] = [];
   blocks.push(
@@ -118,6 +128,7 @@ export function renderDeviceDetail(d: DeviceDetailBody, o: ViewOptions): string 
         ['Desired', desiredLine(d)],
         ['Applied', appliedLine(d)],
         ...applyLines(d),
+        ...clockLines(d, o),
       ],
       { color: o.color },
     ),

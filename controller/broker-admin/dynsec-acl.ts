@@ -8,16 +8,16 @@ import type { DynsecAcl, DynsecCommand } from './dynsec-schemas.js';
  *
  * A device gets one role of its own: PUBLISH only its own reported,
  * presence, events and telemetry topics; SUBSCRIBE only the exact filters
- * of its own desired and commands topics (`subscribeLiteral` compares the
- * filter as a string, so `+`/`#` never match); and RECEIVE only those two
- * topics (checked on every delivery, also from the offline queue). Everything
+ * of its own desired, commands and clock topics (`subscribeLiteral` compares
+ * the filter as a string, so `+`/`#` never match); and RECEIVE only those
+ * three topics (checked on every delivery, also from the offline queue). Everything
  * else falls to the default access the controller sets: deny.
  */
 
 /** Channels a device may publish on, for its own id only (same list as the Outpost broker). */
 export const DEVICE_PUBLISH_CHANNELS: readonly DeviceChannel[] = ['reported', 'presence', 'events', 'telemetry'];
 /** Channels a device may subscribe to and receive, for its own id only. */
-export const DEVICE_RECEIVE_CHANNELS: readonly DeviceChannel[] = ['desired', 'commands'];
+export const DEVICE_RECEIVE_CHANNELS: readonly DeviceChannel[] = ['desired', 'commands', 'clock'];
 
 /** Prefix of the per-device role names; a managed client has the role `<prefix><its username>`. */
 export const DEVICE_ROLE_PREFIX = 'outpost-device:';

@@ -35,6 +35,8 @@ export class Ingest {
       metrics?: IngestMetrics;
       /** Called after anything from a device was stored (the dashboard's change feed, DD-042); must not throw. */
       onStored?: (deviceId: string, channel: string) => void;
+      /** Called with each presence message stored (not the stale ones); must not throw. */
+      onPresence?: (presence: Presence) => void;
     },
   ) {}
 
@@ -83,7 +85,10 @@ export class Ingest {
     if (telemetry && isTelemetryDelta(telemetry)) return this.storeDelta(telemetry, nowMs);
     let stored: boolean;
     if (channel === 'reported') stored = await status.storeReported(msg as ReportedState, nowMs);
-    else if (channel === 'presence') stored = await status.storePresence(msg as Presence, nowMs);
+    else if (channel === 'presence') {
+      stored = await status.storePresence(msg as Presence, nowMs);
+      if (stored) this.deps.onPresence?.(msg as Presence);
+    }
     else if (channel === 'telemetry') stored = await status.storeTelemetry(msg as Telemetry, nowMs);
     else {
       stored = await status.storeEvent(msg as DeviceEvent, nowMs);

@@ -7,3 +7,4 @@ export * from './event.js';
 export * from './command.js';
 export * from './telemetry.js';
 export * from './rollout-status.js';
+export * from './controller-time.js';

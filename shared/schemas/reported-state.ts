@@ -110,6 +110,18 @@ export const ReportedState = z
       .nullable()
       .optional()
       .describe('The document the device runs has expired and no fresh one arrived: it keeps running it (signed fleets)'),
+    clock: z
+      .strictObject({
+        skewMs: z.number().int().describe("The device's clock minus the controller's, in ms: +3600000 is an hour ahead"),
+        rttMs: z.number().int().min(0).nullable().describe('Round trip of the measurement (null: one-way, error up to the transport delay)'),
+        measuredAt: Timestamp.describe("When it was measured, in the controller's time"),
+      })
+      .nullable()
+      .optional()
+      .describe(
+        "The device's clock against the controller's (DD-052), from the last ControllerTime message; null before the first. " +
+          "Once it is known, every timestamp in this document is in the controller's time.",
+      ),
   })
   .describe('What a device runs. Published retained, QoS 1 on .../devices/{id}/reported');
 export type ReportedState = z.infer<typeof ReportedState>;

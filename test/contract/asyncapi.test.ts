@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { renderAsyncApi } from '../../scripts/gen-asyncapi.js';
-import { Command, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta } from '../../shared/schemas/index.js';
+import { Command, ControllerTime, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta } from '../../shared/schemas/index.js';
 
 /**
  * docs/asyncapi.json (DD-045). No AsyncAPI validator is a dependency, so the
@@ -14,7 +14,7 @@ import { Command, DesiredState, DeviceEvent, Presence, ReportedState, RolloutSta
 const DOCS = new URL('../../docs/', import.meta.url);
 const HINT = 'docs/asyncapi.json is out of date: run `npm run gen:schemas` and commit the result';
 const PROTOCOL = readFileSync(fileURLToPath(new URL('protocol.md', DOCS)), 'utf8');
-const PROTOCOL_SCHEMAS: Record<string, z.ZodType> = { DesiredState, ReportedState, Presence, DeviceEvent, Command, Telemetry, TelemetryDelta, RolloutStatus };
+const PROTOCOL_SCHEMAS: Record<string, z.ZodType> = { DesiredState, ReportedState, Presence, DeviceEvent, Command, Telemetry, TelemetryDelta, RolloutStatus, ControllerTime };
 
 const Ref = z.object({ $ref: z.string().min(1) }).strict();
 const MqttOperationBinding = z.object({ qos: z.union([z.literal(0), z.literal(1), z.literal(2)]), retain: z.boolean(), bindingVersion: z.literal('0.2.0') }).strict();
@@ -115,6 +115,7 @@ describe('docs/asyncapi.json', () => {
       commands: { qos: 1, retain: false, bindingVersion: '0.2.0' },
       telemetry: { qos: 0, retain: false, bindingVersion: '0.2.0' },
       rolloutStatus: { qos: 1, retain: true, bindingVersion: '0.2.0' },
+      clock: { qos: 0, retain: false, bindingVersion: '0.2.0' },
     });
   });
 

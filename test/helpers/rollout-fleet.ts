@@ -22,6 +22,8 @@ export interface FleetOptions {
   agentArgs?: (i: number) => string[];
   /** Starts one agent; a host process (startAgent) by default, e.g. a container (tc-agents.ts). */
   launchAgent?: (opts: AgentProcessOptions) => Promise<ManagedProcess>;
+  /** Extra environment for the i-th device's agent (e.g. a fake clock, helpers/faketime.ts). */
+  agentEnv?: (i: number) => Record<string, string>;
 }
 
 /**
@@ -65,7 +67,8 @@ export class RolloutFleet {
     const extraArgs = this.opts.agentArgs?.(this.ids.indexOf(id)) ?? [];
     const brokerUrl = this.opts.agentBrokerUrl ?? this.opts.brokerUrl;
     const launch = this.opts.launchAgent ?? startAgent;
-    this.agents.set(id, await launch({ deviceId: id, brokerUrl, secret, stateDir: dir.path, extraArgs }));
+    const env = this.opts.agentEnv?.(this.ids.indexOf(id));
+    this.agents.set(id, await launch({ deviceId: id, brokerUrl, secret, stateDir: dir.path, extraArgs, ...(env ? { env } : {}) }));
   }
 
   async stopAgent(id: string): Promise<void> {

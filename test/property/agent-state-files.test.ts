@@ -30,6 +30,14 @@ const metaArb = fc.record({
   failedVersion: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: null }),
   rollback: fc.constant(null),
   pulledImages: fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 }),
+  clock: fc.option(
+    fc.record({
+      skewMs: fc.integer({ min: -86_400_000, max: 86_400_000 }),
+      rttMs: fc.option(fc.nat({ max: 10_000 }), { nil: null }),
+      measuredAt: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    }),
+    { nil: null },
+  ),
 });
 
 /** What a state file may contain: garbage, truncated or mutated JSON, or a valid document (of this device or another). */

@@ -127,6 +127,33 @@ describe('device views', () => {
     expect(out).toMatch(/kiosk\s+1\.0\.0\s+d-2\s+pin\s+d-1/);
     expect(out).toMatch(/kiosk-web\s+kiosk@1\.0\.0\s+nginx:1\s+failed\s+pull failed/);
     expect(out).toMatch(/2s ago\s+IMAGE_PULL_FAILED\s+kiosk-web\s+no such image/);
+    expect(out).not.toContain('Clock');
+  });
+
+  it.each([
+    [3_600_000, 'Clock    60 min 0 s ahead of the controller, measured 2m ago'],
+    [-90_500, 'Clock    1 min 31 s behind the controller, measured 2m ago'],
+    [-4_200, 'Clock    4.2 s behind the controller, measured 2m ago'],
+    [300, 'Clock    in step with the controller (0.3 s), measured 2m ago'],
+  ])('shows a skew of %i ms as the agent measured it (DD-052)', (skewMs, line) => {
+    const detail: DeviceDetailBody = {
+      ...summary,
+      overrides: { env: {}, workloadEnv: {}, pins: {} },
+      apps: [],
+      problems: [],
+      desired: null,
+      reported: {
+        reportedAt: ago(1_000),
+        phase: 'converged',
+        desired: { seenVersion: 3, appliedVersion: 3, applyingVersion: null },
+        workloads: {},
+        errors: [],
+        rejected: null,
+        clock: { skewMs, rttMs: 12, measuredAt: ago(120_000) },
+      },
+      presence: null,
+    };
+    expect(renderDeviceDetail(detail, { now, color: false }).split('\n')).toContain(line);
   });
 });
 

@@ -49,8 +49,8 @@ describe('dynamic-security roles follow the Outpost broker policy (protocol §5)
     const acls = deviceAcls(topics, 'pump-17');
     expect(acls.every((a) => a.allow && !a.topic.includes('+') && !a.topic.includes('#'))).toBe(true);
     expect(acls.every((a) => topics.parseDevice(a.topic)?.deviceId === 'pump-17')).toBe(true);
-    expect(acls.filter((a) => a.acltype === 'subscribeLiteral').map((a) => a.topic)).toEqual([topics.desired('pump-17'), topics.commands('pump-17')]);
-    expect(acls.filter((a) => a.acltype === 'publishClientReceive').map((a) => a.topic)).toEqual([topics.desired('pump-17'), topics.commands('pump-17')]);
+    expect(acls.filter((a) => a.acltype === 'subscribeLiteral').map((a) => a.topic)).toEqual([topics.desired('pump-17'), topics.commands('pump-17'), topics.clock('pump-17')]);
+    expect(acls.filter((a) => a.acltype === 'publishClientReceive').map((a) => a.topic)).toEqual([topics.desired('pump-17'), topics.commands('pump-17'), topics.clock('pump-17')]);
     expect(acls.filter((a) => a.acltype === 'publishClientSend').map((a) => topics.parseDevice(a.topic)?.channel)).toEqual(['reported', 'presence', 'events', 'telemetry']);
     expect(acls.some((a) => a.acltype === 'subscribePattern')).toBe(false);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { renderSchemas } from '../../scripts/gen-schemas.js';
-import { Command, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta } from '../../shared/schemas/index.js';
+import { Command, ControllerTime, DesiredState, DeviceEvent, Presence, ReportedState, RolloutStatus, Telemetry, TelemetryDelta } from '../../shared/schemas/index.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../docs/schemas/', import.meta.url));
 const HINT = 'docs/schemas is out of date with shared/schemas: run `npm run gen:schemas` and commit the result';
@@ -15,6 +15,7 @@ describe('docs/schemas', () => {
   it('renders the protocol schemas', () => {
     expect(Object.keys(rendered).sort()).toEqual([
       'command.schema.json',
+      'controller-time.schema.json',
       'desired-state.schema.json',
       'device-event.schema.json',
       'presence.schema.json',
@@ -70,7 +71,7 @@ describe('rendered JSON Schema', () => {
 describe('docs/protocol.md examples', () => {
   // Every JSON example is preceded by `<!-- example: SchemaName -->` and must
   // parse, so the prose cannot drift away from the schemas unnoticed.
-  const SCHEMAS: Record<string, z.ZodType> = { DesiredState, ReportedState, Presence, DeviceEvent, Command, Telemetry, TelemetryDelta, RolloutStatus };
+  const SCHEMAS: Record<string, z.ZodType> = { DesiredState, ReportedState, Presence, DeviceEvent, Command, Telemetry, TelemetryDelta, RolloutStatus, ControllerTime };
   const text = readFileSync(fileURLToPath(new URL('../../docs/protocol.md', import.meta.url)), 'utf8');
   const examples = [...text.matchAll(/<!-- example: (\w+) -->\n```json\n([\s\S]*?)\n```/g)].map((m, i) => ({
     label: `#${i + 1} ${m[1] ?? ''}`,
