@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +133,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     const faultErrors: string[] = [];
     const ended = new AbortController();
+    // Every running fault and the change loop wait on it.
+    setMaxListeners(0, ended.signal);
     const t0 = Date.now();
     driver.start(ended.signal);
     const running = plan.map(async (f: PlannedFault) => {
