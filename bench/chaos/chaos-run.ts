@@ -74,6 +74,7 @@ const seconds = (ms: number): number => Math.round(ms / 100) / 10;
  * heal, wait for convergence and check every device's history.
  */
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
   const planRandom = seededRandom(o.seed);
   const groups = Math.ceil(o.devices / o.groupSize);
   const plan = planFaults({ durationMs: o.durationMs, groups, brokers: o.brokers, keepaliveSeconds: o.keepaliveSeconds, meanGapMs: o.faultGapMs, random: planRandom });
@@ -129,7 +130,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       return listed.devices.every((d) => d.desiredVersion !== null && rec.convergedAt(d.id, d.desiredVersion));
     };
     await waitUntil('the simulated fleet converged on release 1', convergedAll, 180_000, 500);
-    o.log(`chaos: seed ${o.seed}, ${o.devices} simulated devices in ${groups} groups, ${plan.length} faults over ${seconds(o.durationMs)} s`);
+    o.log(`chaos: seed ${o.seed}, ${o.devices} simulated devices in ${groups} groups, ${plan.length} faults over ${seconds(o.durationMs)} s (set-up took ${seconds(Date.now() - started)} s)`);
 
     const faultErrors: string[] = [];
     const ended = new AbortController();
@@ -153,6 +154,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await cluster.ensureRunning();
     const healedAt = Date.now();
     await driver.finish();
+    o.log(`chaos: changes in flight done ${seconds(Date.now() - healedAt)} s after heal`);
     let convergeAfterHealS: number | null = null;
     try {
       await waitUntil('every simulated device converged at its latest desired version', convergedAll, o.convergeTimeoutMs, 500);
