@@ -111,7 +111,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const trust = trustFileOf(await getSigningKeys(cluster.client));
     await pool.start(Math.min(o.workers, o.devices), assignments, {
       stateRoot,
-      agent: { brokerUrl: cluster.brokerUrl(0), insecurePlaintext: true, trust, telemetryIntervalSeconds: 0, logLevel: 'error', keepaliveSeconds: o.keepaliveSeconds },
+      agent: { brokerUrl: cluster.brokerUrl(0), insecurePlaintext: true, trust, telemetryIntervalSeconds: 0, logLevel: 'fatal', keepaliveSeconds: o.keepaliveSeconds },
       simulation: parseSimulationConfig({ seed: o.seed, pullLatencyMs: 200, startLatencyMs: 50 }),
     });
     const driver = new ChangeDriver(cluster.client, {
