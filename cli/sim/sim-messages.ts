@@ -14,11 +14,23 @@ export const SimAgentSettings = z.strictObject({
   /** The agents' event detail (issue 11); absent: the agent's default (summary). */
   eventDetail: z.enum(['summary', 'outcome', 'steps']).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** The agents' MQTT keepalive; absent: the agent's default. */
+  keepaliveSeconds: z.number().int().min(5).max(3600).optional(),
 });
 export type SimAgentSettings = z.infer<typeof SimAgentSettings>;
 
-export const SimDeviceAssignment = z.strictObject({ id: DeviceId, secret: z.string().min(1) });
+export const SimDeviceAssignment = z.strictObject({
+  id: DeviceId,
+  secret: z.string().min(1),
+  /** This device's broker list instead of the shared one (e.g. relays in front of the brokers that a chaos run cuts). */
+  brokerUrl: z.string().min(1).optional(),
+  /** Added to this device's clock (a device whose clock is wrong, issue 13 F9); absent: the machine's clock. */
+  clockOffsetMs: z.number().int().optional(),
+});
 export type SimDeviceAssignment = z.infer<typeof SimDeviceAssignment>;
+
+export const SimContainerCreate = z.strictObject({ workload: z.string(), specHash: z.string() });
+export type SimContainerCreate = z.infer<typeof SimContainerCreate>;
 
 /** Parent → worker. */
 export const ToWorker = z.discriminatedUnion('type', [
@@ -41,6 +53,8 @@ export const FromWorker = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('started'), devices: z.number().int() }),
   z.strictObject({ type: z.literal('stats'), rssBytes: z.number(), heapUsedBytes: z.number(), devices: z.number().int() }),
   z.strictObject({ type: z.literal('failed'), deviceId: DeviceId.nullable(), message: z.string() }),
+  /** Sent for each device as it stops: every container its simulated engine created (a repeated apply shows as a second create of one spec). */
+  z.strictObject({ type: z.literal('creates'), deviceId: DeviceId, creates: z.array(SimContainerCreate) }),
   z.strictObject({ type: z.literal('stopped') }),
 ]);
 export type FromWorker = z.infer<typeof FromWorker>;

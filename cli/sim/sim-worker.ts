@@ -53,6 +53,7 @@ function stop(): Promise<void> {
   stopping ??= (async () => {
     clearInterval(statsTimer);
     await Promise.all(devices.map((d) => d.close().catch((err: unknown) => logger.warn({ deviceId: d.id, err: errorMessage(err) }, 'simulated device did not close cleanly'))));
+    for (const d of devices) send({ type: 'creates', deviceId: d.id, creates: [...d.creates()] });
     send({ type: 'stopped' });
     process.disconnect?.();
   })();

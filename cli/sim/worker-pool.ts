@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { FromWorker, type SimAgentSettings, type SimDeviceAssignment, type ToWorker } from './sim-messages.js';
+import { FromWorker, type SimAgentSettings, type SimContainerCreate, type SimDeviceAssignment, type ToWorker } from './sim-messages.js';
 import type { SimulationConfig } from '../../agent/runtime/simulation/sim-config.js';
 
 const WORKER_MODULE = new URL('./sim-worker.js', import.meta.url);
@@ -31,6 +31,8 @@ export interface PoolEvents {
   onFailure(deviceId: string | null, message: string): void;
   /** A worker exited without being asked to. */
   onWorkerExit(index: number, code: number | null, signal: NodeJS.Signals | null): void;
+  /** A device's container creates, sent as it stops. */
+  onCreates?(deviceId: string, creates: readonly SimContainerCreate[]): void;
 }
 
 /**
@@ -89,6 +91,8 @@ export class SimWorkerPool {
             return;
           case 'failed':
             return this.events.onFailure(m.deviceId, m.message);
+          case 'creates':
+            return this.events.onCreates?.(m.deviceId, m.creates);
           case 'stopped':
             return;
         }
