@@ -1,5 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHistories, type DeviceHistory } from '../../bench/chaos/checker.js';
+import { ensureOutpostImage } from '../helpers/agent-image.js';
 import { containerCreates } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { planFlaps, type FlapPlan } from '../helpers/flap-schedule.js';
@@ -40,7 +41,14 @@ function knob(name: string, fallback: number): number {
 describe('F5: flapping links on 30 % of the fleet', () => {
   const timeoutMs = 240_000 + knob('OUTPOST_FLAP_SECONDS', 45) * 1000 + knob('OUTPOST_FLAP_DEVICES', 10) * 3_000;
   let rig: ContainerFleetRig | undefined;
-  dumpOnFailure(() => rig?.fleet.outputs() ?? {});
+  // How far the test got, printed with the agents' output when it fails.
+  const phases: string[] = [];
+  dumpOnFailure(() => ({ ...(rig?.fleet.outputs() ?? {}), phases: phases.join(', ') }));
+
+  // The agents' image, built on first use (about a minute on an idle machine) outside the test's own time.
+  beforeAll(async () => {
+    await ensureOutpostImage();
+  }, 900_000);
 
   afterAll(async () => {
     await rig?.close();
@@ -53,7 +61,6 @@ describe('F5: flapping links on 30 % of the fleet', () => {
     const plan: FlapPlan = planFlaps({ seed, devices, share: 0.3, durationMs, keepaliveSeconds: KEEPALIVE_S });
     console.info(`F5 flapping: OUTPOST_FLAP_SEED=${seed}, ${devices} devices, ${durationMs / 1000} s, flapping ${plan.flapping.join(',')}, ${plan.outages.length} outages (${plan.outages.filter((o) => o.long).length} past 1.5 keepalives)`);
 
-    const phases: string[] = [];
     let phaseStart = Date.now();
     const phase = (name: string): void => {
       phases.push(`${name} ${((Date.now() - phaseStart) / 1000).toFixed(1)} s`);

@@ -1,5 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHistory } from '../../bench/chaos/checker.js';
+import { ensureOutpostImage } from '../helpers/agent-image.js';
 import { containerCreates } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deployFirstRelease } from '../helpers/fleet-rig.js';
@@ -24,6 +25,11 @@ const KEEPALIVE_S = 10;
 describe('F4: a device partitioned longer than its keepalive, healed', () => {
   let rig: ContainerFleetRig | undefined;
   dumpOnFailure(() => rig?.fleet.outputs() ?? {});
+
+  // The agent's image, built on first use (about a minute on an idle machine) outside the test's own time.
+  beforeAll(async () => {
+    await ensureOutpostImage();
+  }, 900_000);
 
   afterAll(async () => {
     await rig?.close();

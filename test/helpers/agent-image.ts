@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { CLI } from './agent-process.js';
 import { followDockerStream } from './docker-stream.js';
+import { withHostLock } from './host-lock.js';
 
 const run = promisify(execFile);
 const REPO_ROOT = dirname(dirname(dirname(CLI)));
@@ -67,25 +68,28 @@ export async function ensureLocalBase(docker: Docker = new Docker()): Promise<st
  * The image of compose/Dockerfile, built from the local base (its build stage
  * runs `npm ci`, so the first build needs the npm registry). Tagged with a
  * hash of the Dockerfile's inputs and the base image: rebuilt only when one of
- * them changed.
+ * them changed. One build at a time on this host (host-lock.ts).
  */
 export async function ensureOutpostImage(docker: Docker = new Docker()): Promise<string> {
-  const baseId = await ensureLocalBase(docker);
-  const files = (await Promise.all((await dockerfileInputs()).map(filesUnder))).flat().sort();
-  const hash = createHash('sha256').update(baseId);
-  for (const file of files) hash.update(`\0${file}\0`).update(await readFile(join(REPO_ROOT, file)));
-  const digest = hash.digest('hex').slice(0, 16);
-  const tag = `${IMAGE_REPO}:${digest}`;
-  try {
-    const info = await docker.getImage(tag).inspect();
-    if (info.Config.Labels?.[SOURCE_HASH_LABEL] === digest) return tag;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-  }
-  const stream = await docker.buildImage(
-    { context: REPO_ROOT, src: files.map((f) => relative('.', f)) },
-    { t: tag, dockerfile: 'compose/Dockerfile', buildargs: { BASE_IMAGE: LOCAL_BASE_IMAGE }, labels: { [SOURCE_HASH_LABEL]: digest }, rm: true, forcerm: true },
-  );
-  await followDockerStream(stream);
-  return tag;
+  // Test files in parallel forks need it at the same time: one builds, the others then find it built.
+  return withHostLock('outpost-image', async () => {
+    const baseId = await ensureLocalBase(docker);
+    const files = (await Promise.all((await dockerfileInputs()).map(filesUnder))).flat().sort();
+    const hash = createHash('sha256').update(baseId);
+    for (const file of files) hash.update(`\0${file}\0`).update(await readFile(join(REPO_ROOT, file)));
+    const digest = hash.digest('hex').slice(0, 16);
+    const tag = `${IMAGE_REPO}:${digest}`;
+    try {
+      const info = await docker.getImage(tag).inspect();
+      if (info.Config.Labels?.[SOURCE_HASH_LABEL] === digest) return tag;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
+    const stream = await docker.buildImage(
+      { context: REPO_ROOT, src: files.map((f) => relative('.', f)) },
+      { t: tag, dockerfile: 'compose/Dockerfile', buildargs: { BASE_IMAGE: LOCAL_BASE_IMAGE }, labels: { [SOURCE_HASH_LABEL]: digest }, rm: true, forcerm: true },
+    );
+    await followDockerStream(stream);
+    return tag;
+  });
 }
