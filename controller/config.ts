@@ -52,6 +52,8 @@ export const ControllerConfig = z
     registryCredentialsKeyFile: z.string().min(1).optional(),
     /** How long a signed desired document is valid; it is re-signed when half of that is left. */
     desiredValiditySeconds: z.coerce.number().int().min(10).max(365 * 86_400).default(7 * 86_400),
+    /** How long start() waits for Redis before it fails (Redis started beside it may still be loading); 0 = one try. */
+    redisWaitSeconds: z.coerce.number().min(0).max(3600).default(60),
     /** How long start() waits for the broker before serving without it (changes stay pending until it is back). */
     brokerWaitSeconds: z.coerce.number().min(0).max(600).default(10),
     /** How long the publish lease outlives a controller killed while publishing (DD-021). */

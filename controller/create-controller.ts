@@ -44,6 +44,7 @@ import { fleetSnapshot, fleetSummary } from './read-models/fleet-summary.js';
 import { ControllerCounters } from './metrics/controller-counters.js';
 import { FleetGauges } from './metrics/fleet-gauges.js';
 import { checkRedisPolicy } from './redis-check.js';
+import { waitForRedis } from './redis-wait.js';
 import { DeploymentStore } from './registry/deployment-store.js';
 import { DeviceStore } from './registry/device-store.js';
 import { Keys } from './registry/keys.js';
@@ -94,7 +95,12 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
   const logger = deps.logger;
   const now = deps.now ?? Date.now;
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'controller redis error'));
+  // The last connection error, for the message of a start that gave up waiting for Redis.
+  let lastRedisError: string | undefined;
+  redis.on('error', (err) => {
+    lastRedisError = err.message;
+    logger.warn({ err: err.message }, 'controller redis error');
+  });
   const keys = new Keys(config.keyPrefix);
   const topics = new Topics(config.topicPrefix);
   const failpoints = deps.failpoints ?? NO_FAILPOINTS;
@@ -316,7 +322,18 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       // Redis is required: without it nothing can be accepted. The broker is
       // not: changes made while it is away are stored and published once it
       // is back (DD-021), so the API serves meanwhile.
-      await redis.ping();
+      await waitForRedis(config.redisWaitSeconds * 1000, {
+        ping: async () => {
+          try {
+            return await redis.ping();
+          } catch (err) {
+            // ioredis answers "max retries per request"; the refused connection behind it says more.
+            throw lastRedisError ? new Error(lastRedisError, { cause: err }) : err;
+          }
+        },
+        logger,
+        redisUrl: config.redisUrl,
+      });
       await checkRedisPolicy(redis, logger);
       await signingKeys.init();
       await registryCredentials.init();

@@ -29,6 +29,7 @@ interface ControllerFlags {
   rolloutPoll?: string;
   publishLease?: string;
   brokerWait?: string;
+  redisWait?: string;
   auditMaxEntries?: string;
   signingKeyFile?: string;
   registryCredentialsKeyFile?: string;
@@ -79,6 +80,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     rolloutPollSeconds: flags.rolloutPoll ?? env.OUTPOST_ROLLOUT_POLL_SECONDS,
     publishLeaseSeconds: flags.publishLease ?? env.OUTPOST_PUBLISH_LEASE_SECONDS,
     brokerWaitSeconds: flags.brokerWait ?? env.OUTPOST_BROKER_WAIT_SECONDS,
+    redisWaitSeconds: flags.redisWait ?? env.OUTPOST_REDIS_WAIT_SECONDS,
     auditMaxEntries: flags.auditMaxEntries ?? env.OUTPOST_AUDIT_MAX_ENTRIES,
     signingKeyFile: flags.signingKeyFile ?? env.OUTPOST_SIGNING_KEY_FILE,
     registryCredentialsKeyFile: flags.registryCredentialsKeyFile ?? env.OUTPOST_REGISTRY_CREDENTIALS_KEY_FILE,
@@ -127,6 +129,7 @@ export function registerControllerCommand(program: Command): void {
     )
     .option('--sign-desired <true|false>', 'sign desired documents (default true; false only while agents older than signatures remain) (env OUTPOST_SIGN_DESIRED)')
     .option('--desired-validity <seconds>', 'how long a signed desired document is valid; re-signed at half (env OUTPOST_DESIRED_VALIDITY_SECONDS, default 604800)')
+    .option('--redis-wait <seconds>', 'how long start waits for Redis before it fails, e.g. while Redis loads its append-only file (env OUTPOST_REDIS_WAIT_SECONDS, default 60; 0 = one try)')
     .option('--broker-wait <seconds>', 'how long start waits for the broker before serving without it; changes stay pending until it is back (env OUTPOST_BROKER_WAIT_SECONDS, default 10)')
     .option('--audit-max-entries <n>', 'most entries the API audit log keeps, oldest dropped first (env OUTPOST_AUDIT_MAX_ENTRIES, default 10000)')
     .option('--broker-admin <kind>', 'who holds device credentials: outpost (Outpost broker, Redis) or mosquitto-dynsec (the controller manages Mosquitto dynamic-security clients) (env OUTPOST_BROKER_ADMIN, default outpost)')

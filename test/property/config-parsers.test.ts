@@ -74,7 +74,7 @@ const CASES: ParserCase[] = [
     keys: [
       'redisUrl', 'keyPrefix', 'topicPrefix', 'brokerUrl', 'brokerCaFile', 'serviceUsername', 'servicePassword', 'clientId', 'apiHost', 'apiPort', 'apiTlsCertFile',
       'apiTlsKeyFile', 'adminTokens', 'antiEntropyIntervalSeconds', 'publishBatchSize', 'signDesired', 'signingKeyFile', 'desiredValiditySeconds',
-      'brokerWaitSeconds', 'publishLeaseSeconds', 'rolloutPollSeconds', 'auditMaxEntries', 'logLevel',
+      'brokerWaitSeconds', 'redisWaitSeconds', 'publishLeaseSeconds', 'rolloutPollSeconds', 'auditMaxEntries', 'logLevel',
     ],
     valid: (secret) => ({ redisUrl: 'redis://127.0.0.1:6379', brokerUrl: 'mqtt://127.0.0.1:1883', servicePassword: secret, adminTokens: [`${secret}-admin`], apiPort: '8080' }),
     secretKeys: ['servicePassword', 'adminTokens'],
