@@ -29,6 +29,8 @@ import { Reconciler } from './reconcile/reconciler.js';
 import type { Step } from './reconcile/steps.js';
 import type { Activity } from './reconcile/workload-status.js';
 import { buildReport } from './report-builder.js';
+import { ReportScheduler } from './report-scheduler.js';
+import { SettleWindow } from './mqtt/settle-window.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import type { StateStore } from './state/state-store.js';
 import { hostCpus, readSystemSources } from './telemetry/system-sources.js';
@@ -94,16 +96,12 @@ export class Agent {
   private readonly locks: UpdateLocks;
   private readonly commands: CommandHandler;
   private readonly telemetry: TelemetryLoop;
-  /** Newest accepted document not yet handed to the reconciler (connection not settled). */
-  private pending: DesiredState | null = null;
   /** Accepted but not yet on disk (disk full): applied only once it is persisted. */
   private unpersisted: DesiredState | null = null;
   private persistTimer: NodeJS.Timeout | undefined;
   private persistAttempt = 0;
   private registryAuth: DesiredState['registryAuth'] = undefined;
-  private settled = true;
-  private settleTimer: NodeJS.Timeout | undefined;
-  private maxSettleTimer: NodeJS.Timeout | undefined;
+  private readonly window: SettleWindow<DesiredState>;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly wake: WakeTimer;
   /** DD-024: the device's own policy, set by local flags only; checked at receipt, at start and before every create. */
@@ -111,7 +109,7 @@ export class Agent {
   /** Keys the device trusts for signed documents; null in an unsigned fleet (DD-026). */
   private readonly trust: TrustStore | null;
   private readonly expiry: ExpiryWatch;
-  private reportTimer: NodeJS.Timeout | undefined;
+  private readonly reports: ReportScheduler;
   private readonly startedAt: string;
   private closed = false;
 
@@ -127,6 +125,8 @@ export class Agent {
     this.policy = { rules: devicePolicyFromConfig(config), fs: deps.hostFs ?? nodeHostFs };
     this.trust = config.trust === undefined ? null : new TrustStore(config.stateDir, config.trust, this.log.child({ component: 'trust' }));
     this.expiry = new ExpiryWatch(this.time, (stale) => this.onStaleness(stale));
+    this.window = new SettleWindow({ clock: deps.clock, settleMs: config.settleMs, maxSettleMs: config.maxSettleMs, apply: (doc) => this.reconciler.setTarget(doc) });
+    this.reports = new ReportScheduler({ clock: deps.clock, progressDelayMs: config.reportDelayMs, send: () => this.sendReport() });
     this.connection = new DeviceConnection(
       {
         deviceId: config.deviceId,
@@ -312,9 +312,9 @@ export class Agent {
     if (this.closed) return;
     this.closed = true;
     this.telemetry.close();
-    for (const t of [this.settleTimer, this.maxSettleTimer, this.resyncTimer, this.reportTimer, this.persistTimer]) {
-      this.deps.clock.clearTimeout(t);
-    }
+    this.window.close();
+    this.reports.close();
+    for (const t of [this.resyncTimer, this.persistTimer]) this.deps.clock.clearTimeout(t);
     this.wake.stop();
     this.expiry.stop();
     await this.reconciler.close();
@@ -467,17 +467,12 @@ export class Agent {
     }
     if (this.unpersisted === doc) this.unpersisted = null;
     if (this.state.failure?.code === 'STATE_WRITE_FAILED') this.state.failure = null;
-    if (this.settled) this.reconciler.setTarget(doc);
-    else this.pending = doc;
+    this.window.offer(doc);
   }
 
   private onConnected(): void {
-    // DD-006 settle window: hold new documents until the explicit SUBSCRIBE
-    // was answered and the queue burst is over, then apply only the newest.
-    this.settled = false;
-    this.deps.clock.clearTimeout(this.settleTimer);
-    this.deps.clock.clearTimeout(this.maxSettleTimer);
-    this.maxSettleTimer = this.deps.clock.setTimeout(() => this.settle(), this.deps.config.maxSettleMs);
+    // DD-006: hold new documents until the queue burst is over, then apply only the newest.
+    this.window.connected();
     // DD-038: the first telemetry sample on a connection is full.
     this.telemetry.connected();
     this.reporter.flush();
@@ -488,18 +483,7 @@ export class Agent {
   }
 
   private onSubscribed(): void {
-    this.deps.clock.clearTimeout(this.settleTimer);
-    this.settleTimer = this.deps.clock.setTimeout(() => this.settle(), this.deps.config.settleMs);
-  }
-
-  private settle(): void {
-    this.deps.clock.clearTimeout(this.settleTimer);
-    this.deps.clock.clearTimeout(this.maxSettleTimer);
-    if (this.settled) return;
-    this.settled = true;
-    const doc = this.pending;
-    this.pending = null;
-    if (doc) this.reconciler.setTarget(doc);
+    this.window.subscribed();
   }
 
   /** DD-052: a ControllerTime message (QoS 0); a bad one is a log line. */
@@ -615,24 +599,22 @@ export class Agent {
   // ---- reporting -----------------------------------------------------------
 
   /** A progress report waits `reportDelayMs` (the profile's pacing) to go out with the next; 0 sends an outcome at once. */
-  private scheduleReport(delayMs = this.deps.config.reportDelayMs): void {
-    if (this.closed) return;
-    if (this.reportTimer && delayMs > 0) return;
-    this.deps.clock.clearTimeout(this.reportTimer);
-    this.reportTimer = this.deps.clock.setTimeout(() => {
-      this.reportTimer = undefined;
-      buildReport({
-        deviceId: this.deps.config.deviceId,
-        runtime: this.deps.runtime,
-        state: this.state,
-        target: this.reconciler.current ?? this.state.highest,
-        agent: { version: AGENT_VERSION, bootId: this.deps.bootId, startedAt: this.startedAt },
-        clock: this.time.current,
-      }).then(
-        (r) => this.reporter.report(r),
-        (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot build report'),
-      );
-    }, delayMs);
+  private scheduleReport(delayMs?: number): void {
+    this.reports.schedule(delayMs);
+  }
+
+  private sendReport(): void {
+    buildReport({
+      deviceId: this.deps.config.deviceId,
+      runtime: this.deps.runtime,
+      state: this.state,
+      target: this.reconciler.current ?? this.state.highest,
+      agent: { version: AGENT_VERSION, bootId: this.deps.bootId, startedAt: this.startedAt },
+      clock: this.time.current,
+    }).then(
+      (r) => this.reporter.report(r),
+      (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot build report'),
+    );
   }
 
   // ---- presence ------------------------------------------------------------

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { DeviceConnection, type ConnectionOptions } from '../../agent/mqtt/connection.js';
-import type { Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 /** A stand-in MQTT.js client: records what the connection asks of it; the test drives its events. */
 class FakeClient extends EventEmitter {
@@ -25,33 +25,6 @@ class FakeClient extends EventEmitter {
   end(_force?: boolean, _opts?: unknown, cb?: () => void): void {
     this.ended = true;
     cb?.();
-  }
-}
-
-/** Manual clock: timers fire only when the test advances time. */
-class ManualClock implements Clock {
-  t = 1_000_000;
-  private timers: { at: number; fn: () => void; handle: NodeJS.Timeout }[] = [];
-  now = (): number => this.t;
-  setTimeout = (fn: () => void, ms: number): NodeJS.Timeout => {
-    const handle = { ref: () => handle, unref: () => handle } as unknown as NodeJS.Timeout;
-    this.timers.push({ at: this.t + ms, fn, handle });
-    return handle;
-  };
-  clearTimeout = (handle: NodeJS.Timeout | undefined): void => {
-    this.timers = this.timers.filter((x) => x.handle !== handle);
-  };
-  async advance(ms: number): Promise<void> {
-    const until = this.t + ms;
-    for (;;) {
-      const next = this.timers.filter((x) => x.at <= until).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-      await new Promise((r) => setImmediate(r));
-    }
-    this.t = until;
   }
 }
 

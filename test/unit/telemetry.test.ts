@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { collectTelemetry, cpuSample, cpuUsagePct, type CpuTimes, type TelemetrySources } from '../../agent/telemetry/collect.js';
 import { TelemetryLoop } from '../../agent/telemetry/telemetry-loop.js';
 import type { ObservedContainer } from '../../agent/runtime/runtime.js';
-import type { Clock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
 import { Telemetry, TelemetryDelta, TelemetryMessage } from '../../shared/schemas/telemetry.js';
 import { applyTelemetryDelta, isTelemetryDelta } from '../../shared/telemetry-delta.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00.000Z');
 const GiB = 1024 ** 3;
@@ -125,39 +125,9 @@ describe('collectTelemetry', () => {
   });
 });
 
-/** Timers fire only when the test advances time. */
-class ManualClock implements Clock {
-  t = NOW;
-  private timers: { at: number; fn: () => void; handle: NodeJS.Timeout }[] = [];
-  now = (): number => this.t;
-  setTimeout = (fn: () => void, ms: number): NodeJS.Timeout => {
-    const handle = {} as NodeJS.Timeout;
-    this.timers.push({ at: this.t + ms, fn, handle });
-    return handle;
-  };
-  clearTimeout = (handle: NodeJS.Timeout | undefined): void => {
-    this.timers = this.timers.filter((x) => x.handle !== handle);
-  };
-  get pending(): number {
-    return this.timers.length;
-  }
-  async advance(ms: number): Promise<void> {
-    const until = this.t + ms;
-    for (;;) {
-      const next = this.timers.filter((x) => x.at <= until).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-    }
-    this.t = until;
-  }
-}
-
 describe('TelemetryLoop', () => {
   function loop(intervalSeconds: number, opts: { failRead?: boolean; deltas?: boolean; fullEvery?: number; onRead?: () => void } = {}) {
-    const clock = new ManualClock();
+    const clock = new ManualClock(NOW);
     const sent: { topic: string; payload: string; opts: unknown }[] = [];
     const publisher = {
       isConnected: true,
