@@ -8,7 +8,7 @@ import { RetryTimer } from '../coordination/retry-timer.js';
 import type { Keys } from '../registry/keys.js';
 import type { BrokerCredentials } from './broker-credentials.js';
 import type { DynsecClient } from './dynsec-client.js';
-import { deviceRoleName } from './dynsec-acl.js';
+import { deviceAcls, deviceRoleName } from './dynsec-acl.js';
 import { bootstrapDynsec } from './dynsec-bootstrap.js';
 import { DYNSEC_ALREADY, DynsecClientInfo } from './dynsec-schemas.js';
 import { executeDynsecSteps, type StepOutcome } from './dynsec-steps.js';
@@ -138,7 +138,7 @@ export class DynsecBrokerCredentials implements BrokerCredentials {
     // "entitled, no client" (created, harmless), never "client, not entitled" (deleted).
     const observed = await observeDynsec(client);
     const registry = await readRegistryCredentials(redis, keys, pending);
-    const steps = planDynsecRepair(observed, registry);
+    const steps = planDynsecRepair(observed, registry, (id) => deviceAcls(this.deps.topics, id));
     if (steps.length === 0) return { steps: 0, failed: 0 };
     const outcomes = await this.apply(await this.stillValid(steps));
     const failed = outcomes.filter((o) => o.error !== null);

@@ -36,6 +36,7 @@ export type DynsecCommand =
   | { command: 'createRole'; rolename: string; textname?: string; acls?: DynsecAcl[] }
   | { command: 'deleteRole'; rolename: string }
   | { command: 'addRoleACL'; rolename: string; acltype: DynsecAclType; topic: string; allow: boolean; priority?: number }
+  | { command: 'removeRoleACL'; rolename: string; acltype: DynsecAclType; topic: string }
   | { command: 'setDefaultACLAccess'; acls: { acltype: 'publishClientSend' | 'publishClientReceive' | 'subscribe' | 'unsubscribe'; allow: boolean }[] };
 
 export const DynsecResponse = z.object({
@@ -67,10 +68,19 @@ export const DYNSEC_ALREADY = {
   roleExists: 'Role already exists',
   clientNotFound: 'Client not found',
   roleNotFound: 'Role not found',
+  aclExists: 'ACL with this topic already exists',
 } as const;
 
-/** `listRoles` with `verbose: false`. */
-export const DynsecRoleList = z.object({ totalCount: z.number().int(), roles: z.array(z.string()) });
+/** `listRoles` with `verbose: true`: each role with its ACLs (an ACL type Outpost does not know passes as a string). */
+export const DynsecRoleListVerbose = z.object({
+  totalCount: z.number().int(),
+  roles: z.array(
+    z.object({
+      rolename: z.string(),
+      acls: z.array(z.object({ acltype: z.string(), topic: z.string(), allow: z.boolean() })).default([]),
+    }),
+  ),
+});
 
 /** `getClient`. */
 export const DynsecClientInfo = z.object({

@@ -50,6 +50,11 @@ export function commandsFor(step: DynsecStep, topics: Topics): StepCommands {
       };
     case 'delete-role':
       return { commands: [{ command: 'deleteRole', rolename }], tolerate: [DYNSEC_ALREADY.roleNotFound] };
+    case 'add-acls':
+      return {
+        commands: step.acls.map((acl): DynsecCommand => ({ command: 'addRoleACL', rolename, acltype: acl.acltype, topic: acl.topic, allow: acl.allow })),
+        tolerate: [DYNSEC_ALREADY.aclExists],
+      };
     case 'discard-pending':
       return { commands: [], tolerate: [] };
   }

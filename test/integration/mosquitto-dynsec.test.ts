@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Redis } from 'ioredis';
 import { isBrokerAdminError } from '../../controller/broker-admin/broker-admin-error.js';
+import { deviceAcls } from '../../controller/broker-admin/dynsec-acl.js';
 import { DynsecClient } from '../../controller/broker-admin/dynsec-client.js';
 import { DynsecBrokerCredentials } from '../../controller/broker-admin/dynsec-credentials.js';
 import { DynsecClientList } from '../../controller/broker-admin/dynsec-schemas.js';
@@ -167,6 +168,28 @@ describe('Mosquitto with Outpost-managed credentials (dynamic security)', () => 
     if (!(credentials instanceof DynsecBrokerCredentials)) throw new Error('not in mosquitto-dynsec mode');
     expect(await credentials.repair()).toEqual({ steps: 1, failed: 0 });
     await (await connectDevice('dyn-fp', secret)).endAsync();
+  });
+
+  it('a device role made by a controller older than the clock topic (DD-052) gets its missing rules from the repair pass', async () => {
+    const cp = rig.controller.controlPlane;
+    const { secret } = await cp.addDevice({ id: 'dyn-old' });
+    // What a controller from before DD-052 made: the device role without the clock topic's rules.
+    for (const acl of deviceAcls(topics, 'dyn-old').filter((a) => a.topic === topics.clock('dyn-old'))) {
+      await admin.one({ command: 'removeRoleACL', rolename: 'outpost-device:dyn-old', acltype: acl.acltype, topic: acl.topic });
+    }
+    const before = await connectDevice('dyn-old', secret, { clean: true });
+    expect(await grantedQos(before, topics.clock('dyn-old'))).toBe(128);
+    expect(await grantedQos(before, topics.desired('dyn-old'))).toBe(1);
+    await before.endAsync();
+
+    const credentials = rig.controller.brokerCredentials;
+    if (!(credentials instanceof DynsecBrokerCredentials)) throw new Error('not in mosquitto-dynsec mode');
+    expect((await credentials.repair()).failed).toBe(0);
+    const after = await connectDevice('dyn-old', secret, { clean: true });
+    expect(await grantedQos(after, topics.clock('dyn-old'))).toBe(1);
+    // Still its own topics only.
+    expect(await grantedQos(after, topics.clock('dyn-a'))).toBe(128);
+    await after.endAsync();
   });
 
   it('with Mosquitto down, a rotation is stored and applied once it is back; a stray client is deleted', async () => {

@@ -3,7 +3,7 @@ import { DEVICE_PUBLISH_CHANNELS as BROKER_PUBLISH, DEVICE_RECEIVE_CHANNELS as B
 import { BROKER_ADMIN_ERRORS } from '../../controller/broker-admin/broker-admin-error.js';
 import { DEVICE_PUBLISH_CHANNELS, DEVICE_RECEIVE_CHANNELS, deviceAcls, serviceAcls } from '../../controller/broker-admin/dynsec-acl.js';
 import { commandsFor } from '../../controller/broker-admin/dynsec-steps.js';
-import { isManagedClient, planDynsecRepair, type DynsecObserved, type DynsecStep, type RegistryCredentials } from '../../controller/broker-admin/plan-dynsec-repair.js';
+import { aclKey, isManagedClient, planDynsecRepair, type DynsecObserved, type DynsecStep, type RegistryCredentials } from '../../controller/broker-admin/plan-dynsec-repair.js';
 import { parseControllerConfig } from '../../controller/config.js';
 import { Topics } from '../../shared/topics.js';
 
@@ -30,6 +30,38 @@ describe('dynamic-security repair planner (DD-030)', () => {
   ];
   it.each(cases)('%s', (_name, observed, reg, steps) => {
     expect(planDynsecRepair(observed, reg)).toEqual(steps);
+  });
+
+  describe('role ACLs against the rules this controller grants (DD-060)', () => {
+    const rules = (id: string) => deviceAcls(topics, id);
+    const held = (id: string, keep: (topic: string) => boolean = () => true): [string, string[]] => [`outpost-device:${id}`, rules(id).filter((a) => keep(a.topic)).map(aclKey)];
+
+    it('a role made before the clock topic (DD-052) gets the clock rules added, nothing else', () => {
+      const observed: DynsecObserved = { clients: [dev('a'), dev('b')], roles: ['outpost-device:a', 'outpost-device:b'], roleAcls: new Map([held('a', (t) => t !== topics.clock('a')), held('b')]) };
+      const steps = planDynsecRepair(observed, registry(['a', 'b']), rules);
+      expect(steps).toEqual([{ kind: 'add-acls', deviceId: 'a', acls: rules('a').filter((x) => x.topic === topics.clock('a')) }]);
+      expect((steps[0] as { acls: { acltype: string }[] }).acls.map((x) => x.acltype)).toEqual(['subscribeLiteral', 'publishClientReceive', 'unsubscribeLiteral']);
+    });
+
+    it('extra rules an operator added stay; an unlisted role, or no rules given, is not compared', () => {
+      const extra: [string, string[]] = ['outpost-device:a', [...held('a')[1], aclKey({ acltype: 'publishClientSend', topic: 'site/a/debug', allow: true })]];
+      expect(planDynsecRepair({ clients: [dev('a')], roles: ['outpost-device:a'], roleAcls: new Map([extra]) }, registry(['a']), rules)).toEqual([]);
+      expect(planDynsecRepair({ clients: [dev('a')], roles: ['outpost-device:a'], roleAcls: new Map() }, registry(['a']), rules)).toEqual([]);
+      expect(planDynsecRepair({ clients: [dev('a')], roles: ['outpost-device:a'], roleAcls: new Map([held('a', () => false)]) }, registry(['a']))).toEqual([]);
+    });
+
+    it('a client that is not entitled any more is deleted, not patched', () => {
+      const observed: DynsecObserved = { clients: [dev('a')], roles: ['outpost-device:a'], roleAcls: new Map([held('a', () => false)]) };
+      expect(planDynsecRepair(observed, registry([]), rules)).toEqual([{ kind: 'delete', deviceId: 'a' }]);
+    });
+
+    it('its commands add each missing rule; an existing one counts as done', () => {
+      const acls = rules('a').slice(0, 2);
+      expect(commandsFor({ kind: 'add-acls', deviceId: 'a', acls }, topics)).toEqual({
+        commands: acls.map((x) => ({ command: 'addRoleACL', rolename: 'outpost-device:a', acltype: x.acltype, topic: x.topic, allow: true })),
+        tolerate: ['ACL with this topic already exists'],
+      });
+    });
   });
 
   it('a managed client is a device id holding the role of its own name', () => {
