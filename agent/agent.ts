@@ -103,6 +103,7 @@ export class Agent {
   private registryAuth: DesiredState['registryAuth'] = undefined;
   private readonly window: SettleWindow<DesiredState>;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private clockTimer: NodeJS.Timeout | undefined;
   private readonly wake: WakeTimer;
   /** DD-024: the device's own policy, set by local flags only; checked at receipt, at start and before every create. */
   private readonly policy: AgentPolicy;
@@ -266,6 +267,15 @@ export class Agent {
       };
       this.resyncTimer = this.deps.clock.setTimeout(tick, resyncMs);
     }
+    // DD-061: a clock drifts during a long connection; the controller's answer to a repeated presence re-reads it.
+    const clockMs = this.deps.config.clockRefreshSeconds * 1000;
+    if (clockMs > 0) {
+      const tick = (): void => {
+        this.clockTimer = this.deps.clock.setTimeout(tick, clockMs);
+        this.connection.announceOnline();
+      };
+      this.clockTimer = this.deps.clock.setTimeout(tick, clockMs);
+    }
   }
 
   /**
@@ -314,7 +324,7 @@ export class Agent {
     this.telemetry.close();
     this.window.close();
     this.reports.close();
-    for (const t of [this.resyncTimer, this.persistTimer]) this.deps.clock.clearTimeout(t);
+    for (const t of [this.resyncTimer, this.clockTimer, this.persistTimer]) this.deps.clock.clearTimeout(t);
     this.wake.stop();
     this.expiry.stop();
     await this.reconciler.close();

@@ -69,6 +69,7 @@ export function agentConfigFromFlags(
     keepaliveSeconds: int(flags.keepalive ?? file.keepalive),
     settleMs: int(flags.settleMs ?? file.settleMs),
     resyncIntervalSeconds: int(flags.resyncInterval ?? file.resyncInterval),
+    clockRefreshSeconds: int(flags.clockRefresh ?? file.clockRefresh),
     reconnectBaseMs: int(flags.reconnectBaseMs ?? file.reconnectBaseMs),
     reconnectCapMs: int(flags.reconnectCapMs ?? file.reconnectCapMs),
     watchdogSeconds: int(flags.watchdogSeconds ?? file.watchdogSeconds),

@@ -104,6 +104,8 @@ export const AgentConfig = z.strictObject({
   /** Apply anyway this long after a connect when no SUBACK came. */
   maxSettleMs: z.number().int().min(0).default(5000),
   resyncIntervalSeconds: z.number().int().min(0).default(60),
+  /** Re-read the controller's clock this often while connected (DD-061): one presence and one ~100-byte answer; 0 = at each connection only. */
+  clockRefreshSeconds: z.number().int().min(0).max(30 * 86_400).default(21_600),
   retryBaseMs: z.number().int().min(10).default(2000),
   retryCapMs: z.number().int().min(100).default(300_000),
   maxDesiredBytes: z.number().int().min(1024).max(LIMITS.desiredMaxBytes).default(LIMITS.desiredMaxBytes),

@@ -28,6 +28,7 @@ export interface AgentFlags {
   keepalive?: string;
   settleMs?: string;
   resyncInterval?: string;
+  clockRefresh?: string;
   reconnectBaseMs?: string;
   reconnectCapMs?: string;
   watchdogSeconds?: string;
@@ -77,6 +78,7 @@ export function agentOptions(): Option[] {
     new Option('--keepalive <seconds>', 'MQTT keepalive in seconds (profile default 60, cellular 300)'),
     new Option('--settle-ms <ms>', 'wait after SUBACK before applying the newest desired version'),
     new Option('--resync-interval <seconds>', 'periodic level-based reconcile, 0 = off'),
+    new Option('--clock-refresh <seconds>', "re-read the controller's clock this often while connected, 0 = at each connection only (default 21600)"),
     new Option('--reconnect-base-ms <ms>', 'reconnect backoff base'),
     new Option('--reconnect-cap-ms <ms>', 'reconnect backoff cap'),
     new Option('--watchdog-seconds <s>', 'recreate the MQTT client after this long disconnected'),

@@ -166,6 +166,21 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     });
   }
 
+  /**
+   * Publishes this connection's online presence again, same epoch (DD-061):
+   * the controller stores it as before and answers with its clock, so a
+   * device's clock is re-read without reconnecting. False when not connected
+   * (the next connection's presence does it).
+   */
+  announceOnline(): boolean {
+    const client = this.client;
+    if (!client || !this.connected) return false;
+    client.publish(this.options.presenceTopic, this.deps.presencePayload('online', this.epoch), { qos: 1, retain: true }, (err) => {
+      if (err) this.deps.logger.debug({ err: err.message }, 'online presence not delivered');
+    });
+    return true;
+  }
+
   /** Clean shutdown: publish offline presence (a clean DISCONNECT suppresses the will), then close. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -39,6 +39,7 @@ const SAMPLES: Record<string, string | boolean | string[]> = {
   keepalive: '30',
   'settle-ms': '50',
   'resync-interval': '0',
+  'clock-refresh': '600',
   'reconnect-base-ms': '250',
   'reconnect-cap-ms': '5000',
   'watchdog-seconds': '30',
