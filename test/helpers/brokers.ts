@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { DeviceCredentials } from '../../shared/device-credentials.js';
 import { CLI } from './agent-process.js';
 import { freePort } from './free-port.js';
+import { PORT_TAKEN } from './server-ready.js';
 import { testBrokerKind } from './broker-mode.js';
 import { startMosquitto, type MosquittoServer } from './mosquitto.js';
 import { startMosquittoDynsecServer, type DynsecFixtureOptions, type MosquittoDynsecServer } from './mosquitto-dynsec.js';
@@ -58,7 +59,7 @@ export async function startAedesFixture(
   }
   const redis = opts.redis ?? (await startRedis());
   const ownsRedis = !opts.redis;
-  const port = await freePort();
+  let port = await freePort();
   const servicePassword = randomBytes(12).toString('hex');
   let proc: ManagedProcess | null = null;
   const launch = async (): Promise<void> => {
@@ -73,7 +74,17 @@ export async function startAedesFixture(
       throw new Error(`broker did not start: ${(err as Error).message}\n${p.output()}`);
     });
   };
-  await launch();
+  // The free port may be taken between freePort() and the broker's listen (an outgoing connection's
+  // ephemeral port, another test's server): the first start moves to another one. Restarts keep theirs.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !PORT_TAKEN.test((err as Error).message)) throw err;
+      port = await freePort();
+    }
+  }
   const credsRedis = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const creds = new DeviceCredentials(credsRedis, 'outpost:');
   return {

@@ -96,6 +96,21 @@ export class RolloutFleet {
     return out;
   }
 
+  /**
+   * The versions the device's running agent logged as received ("desired state received"), in order:
+   * what it got, from its own output. Unlike received(), it does not depend on the device's events
+   * reaching the observer: an event published in the instant Redis dies is lost to online
+   * subscribers when the broker passes messages through the Redis emitter (pub/sub is at most once).
+   */
+  agentReceived(id: string): number[] {
+    const out: number[] = [];
+    for (const m of this.agent(id).output().matchAll(/"version":(\d+),"msg":"desired state received"/g)) {
+      const v = Number(m[1]);
+      if (!out.includes(v)) out.push(v);
+    }
+    return out;
+  }
+
   converged(id: string, version: number, timeoutMs = 60_000): Promise<unknown> {
     const watch = this.watches[id];
     if (!watch) throw new Error(`unknown device ${id}`);
