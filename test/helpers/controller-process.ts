@@ -4,6 +4,7 @@ import { createBroker, type OutpostBroker } from '../../broker/create-broker.js'
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { CLI } from './agent-process.js';
 import { freePort } from './free-port.js';
+import { PORT_TAKEN } from './server-ready.js';
 import { spawnProcess, type ManagedProcess } from './process.js';
 import { testBrokerKind } from './broker-mode.js';
 import { brokerAdminProcessArgs, startMosquittoDynsecFixture } from './brokers.js';
@@ -33,7 +34,17 @@ export interface ControllerProcess {
 
 /** A real `outpost controller` process (controller + API), started and listening. */
 export async function startControllerProcess(opts: ControllerProcessOptions): Promise<ControllerProcess> {
-  const apiPort = opts.apiPort ?? (await freePort());
+  // A free port may be taken before the controller listens on it: then another one (not for a port the test chose).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchControllerProcess(opts, opts.apiPort ?? (await freePort()));
+    } catch (err) {
+      if (opts.apiPort !== undefined || attempt >= 3 || !PORT_TAKEN.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function launchControllerProcess(opts: ControllerProcessOptions, apiPort: number): Promise<ControllerProcess> {
   // On a dynsec fixture the controller manages its clients (DD-030).
   const admin = brokerAdminProcessArgs(opts.brokerUrl);
   const proc = spawnProcess(process.execPath, {
@@ -57,7 +68,8 @@ export async function startControllerProcess(opts: ControllerProcessOptions): Pr
     env: { OUTPOST_SERVICE_PASSWORD: opts.servicePassword, OUTPOST_ADMIN_TOKEN: opts.adminToken, ...admin.env, ...opts.env },
     bufferLines: opts.bufferLines ?? 600,
   });
-  await proc.waitForLine(/"msg":"api listening"/, 30_000).catch((err: unknown) => {
+  await proc.waitForLine(/"msg":"api listening"/, 30_000).catch(async (err: unknown) => {
+    await proc.stop();
     throw new Error(`controller did not start: ${(err as Error).message}\n${proc.output()}`);
   });
   return { proc, apiUrl: `http://127.0.0.1:${apiPort}`, apiPort };
