@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
-import { credentialKey } from '../shared/device-credentials.js';
-import { isDeviceId, type DeviceId } from '../shared/device-id.js';
-import { errorMessage } from '../shared/errors.js';
+import type { DeviceId } from '../shared/device-id.js';
 import type { Logger } from '../shared/logger.js';
 import type { OutgoingQueues } from './outgoing-queue.js';
 import { parseWillKey } from './stale-wills.js';
+import { idsWithoutCredential, PeriodicPass, type CredentialLookup } from './sweep-pass.js';
 
 /** aedes-persistence-redis: the set of client ids with stored subscriptions, and the list of will keys. */
 const CLIENTS_KEY = 'clients';
@@ -17,19 +16,14 @@ const SCAN_COUNT = 1000;
 /** Device ids named in the info line of a pass, at most. */
 const MAX_LOGGED_IDS = 20;
 
-export interface SessionSweepDeps {
+export interface SessionSweepDeps extends CredentialLookup {
   /** The persistence's own connection: its keys carry no prefix of ours. */
   redis: Pick<Redis, 'sscan' | 'lrange' | 'scan' | 'unlink'>;
-  /** The connection credentials are read on. */
-  credentialsRedis: Pick<Redis, 'pipeline'>;
-  keyPrefix: string;
   persistence: {
     cleanSubscriptions(client: { id: string }): Promise<void>;
     delWill(client: { id: string; brokerId: string }): Promise<unknown>;
   };
   queues: Pick<OutgoingQueues, 'release'>;
-  /** Whether a client with this id is connected to this broker now. */
-  isConnected(clientId: string): boolean;
   logger: Logger;
   intervalMs: number;
   /** Set members and will keys examined per Redis round trip. */
@@ -59,60 +53,33 @@ export interface SweepCounts {
 export class SessionSweeper {
   readonly #deps: SessionSweepDeps;
   readonly #batch: number;
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<SweepCounts> | undefined;
-  #loop: Promise<void> | undefined;
-  #closed = false;
+  readonly #passes: PeriodicPass<SweepCounts>;
   /** Older brokers' QoS 2 records are searched for once per process: nothing writes new ones. */
   #incomingDone = false;
 
   constructor(deps: SessionSweepDeps) {
     this.#deps = deps;
     this.#batch = deps.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.#passes = new PeriodicPass(() => this.#sweep(), { intervalMs: deps.intervalMs, logger: deps.logger, failure: 'session sweep failed' });
+  }
+
+  get #closed(): boolean {
+    return this.#passes.closed;
   }
 
   /** Runs a pass now and then every intervalMs. */
   start(): void {
-    if (this.#closed || this.#timer !== undefined || this.#loop !== undefined) return;
-    this.#schedule(0);
+    this.#passes.start();
   }
 
   /** One pass; joins the running one if there is one. */
   sweep(): Promise<SweepCounts> {
-    this.#pass ??= this.#sweep().finally(() => {
-      this.#pass = undefined;
-    });
-    return this.#pass;
+    return this.#passes.run();
   }
 
   /** Stops scheduling and waits for a running pass, which stops at its next batch. Idempotent. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#loop;
-    await this.#pass?.catch(() => undefined);
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#loop = this.#tick().finally(() => {
-        this.#loop = undefined;
-      });
-    }, delayMs);
-    // The broker's listener keeps the process alive, not this timer.
-    this.#timer.unref();
-  }
-
-  async #tick(): Promise<void> {
-    const { logger, intervalMs } = this.#deps;
-    try {
-      await this.sweep();
-    } catch (err) {
-      logger.warn({ err: errorMessage(err) }, 'session sweep failed');
-    }
-    if (!this.#closed) this.#schedule(intervalMs);
+  close(): Promise<void> {
+    return this.#passes.close();
   }
 
   async #sweep(): Promise<SweepCounts> {
@@ -190,18 +157,8 @@ export class SessionSweeper {
     this.#incomingDone = cursor === '0';
   }
 
-  /** The device ids among `ids` that are not connected here and have no credential, in one round trip. */
-  async #withoutCredential(ids: readonly string[]): Promise<DeviceId[]> {
-    const { credentialsRedis, keyPrefix, isConnected } = this.#deps;
-    const candidates = ids.filter((id): id is DeviceId => isDeviceId(id) && !isConnected(id));
-    if (candidates.length === 0) return [];
-    const results = await credentialsRedis.pipeline(candidates.map((id) => ['exists', credentialKey(keyPrefix, id)])).exec();
-    if (!results) throw new Error('credential lookup returned nothing');
-    return candidates.filter((_, i) => {
-      const [err, exists] = results[i] ?? [new Error('missing reply'), 1];
-      // A failed lookup fails the pass: nothing is removed on doubt.
-      if (err) throw err;
-      return exists === 0;
-    });
+  #withoutCredential(ids: readonly string[]): Promise<DeviceId[]> {
+    return idsWithoutCredential(ids, this.#deps);
   }
+
 }

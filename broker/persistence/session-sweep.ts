@@ -1,8 +1,6 @@
-import type { Redis } from 'ioredis';
-import { credentialKey } from '../../shared/device-credentials.js';
-import { isDeviceId, type DeviceId } from '../../shared/device-id.js';
-import { errorMessage } from '../../shared/errors.js';
+import type { DeviceId } from '../../shared/device-id.js';
 import type { Logger } from '../../shared/logger.js';
+import { idsWithoutCredential, PeriodicPass, type CredentialLookup } from '../sweep-pass.js';
 
 const DEFAULT_BATCH_SIZE = 200;
 /** Device ids named in the info line of a pass, at most. */
@@ -17,13 +15,8 @@ export interface SweptStore {
   delWill(client: { id: string }): Promise<unknown>;
 }
 
-export interface OutpostSweepDeps {
+export interface OutpostSweepDeps extends CredentialLookup {
   store: SweptStore;
-  /** The connection credentials are read on. */
-  credentialsRedis: Pick<Redis, 'pipeline'>;
-  keyPrefix: string;
-  /** Whether a client with this id is connected to this broker now. */
-  isConnected(clientId: string): boolean;
   logger: Logger;
   intervalMs: number;
   /** Ids examined per Redis round trip. */
@@ -47,55 +40,31 @@ export interface OutpostSweepCounts {
 export class OutpostSessionSweeper {
   readonly #deps: OutpostSweepDeps;
   readonly #batch: number;
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<OutpostSweepCounts> | undefined;
-  #loop: Promise<void> | undefined;
-  #closed = false;
+  readonly #passes: PeriodicPass<OutpostSweepCounts>;
 
   constructor(deps: OutpostSweepDeps) {
     this.#deps = deps;
     this.#batch = deps.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.#passes = new PeriodicPass(() => this.#sweep(), { intervalMs: deps.intervalMs, logger: deps.logger, failure: 'session sweep failed' });
   }
 
+  get #closed(): boolean {
+    return this.#passes.closed;
+  }
+
+  /** Runs a pass now and then every intervalMs. */
   start(): void {
-    if (this.#closed || this.#timer !== undefined || this.#loop !== undefined) return;
-    this.#schedule(0);
+    this.#passes.start();
   }
 
   /** One pass; joins the running one if there is one. */
   sweep(): Promise<OutpostSweepCounts> {
-    this.#pass ??= this.#sweep().finally(() => {
-      this.#pass = undefined;
-    });
-    return this.#pass;
+    return this.#passes.run();
   }
 
   /** Stops scheduling and waits for a running pass, which stops at its next batch. Idempotent. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#loop;
-    await this.#pass?.catch(() => undefined);
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#loop = this.#tick().finally(() => {
-        this.#loop = undefined;
-      });
-    }, delayMs);
-    this.#timer.unref();
-  }
-
-  async #tick(): Promise<void> {
-    try {
-      await this.sweep();
-    } catch (err) {
-      this.#deps.logger.warn({ err: errorMessage(err) }, 'session sweep failed');
-    }
-    if (!this.#closed) this.#schedule(this.#deps.intervalMs);
+  close(): Promise<void> {
+    return this.#passes.close();
   }
 
   async #sweep(): Promise<OutpostSweepCounts> {
@@ -148,18 +117,8 @@ export class OutpostSessionSweeper {
     return count;
   }
 
-  /** The device ids among `ids` that are not connected here and have no credential, in one round trip. */
-  async #withoutCredential(ids: readonly string[]): Promise<DeviceId[]> {
-    const { credentialsRedis, keyPrefix, isConnected } = this.#deps;
-    const candidates = ids.filter((id): id is DeviceId => isDeviceId(id) && !isConnected(id));
-    if (candidates.length === 0) return [];
-    const results = await credentialsRedis.pipeline(candidates.map((id) => ['exists', credentialKey(keyPrefix, id)])).exec();
-    if (!results) throw new Error('credential lookup returned nothing');
-    return candidates.filter((_, i) => {
-      const [err, exists] = results[i] ?? [new Error('missing reply'), 1];
-      // A failed lookup fails the pass: nothing is removed on doubt.
-      if (err) throw err;
-      return exists === 0;
-    });
+  #withoutCredential(ids: readonly string[]): Promise<DeviceId[]> {
+    return idsWithoutCredential(ids, this.#deps);
   }
+
 }
