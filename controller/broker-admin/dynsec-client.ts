@@ -3,6 +3,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { redactUrl } from '../../shared/redact-url.js';
+import { serviceConnectOptions } from '../mqtt/service-connect-options.js';
 import { BrokerAdminError } from './broker-admin-error.js';
 import { DYNSEC_RESPONSE_TOPIC, DYNSEC_TOPIC, DynsecResponseMessage, type DynsecCommand, type DynsecResponse } from './dynsec-schemas.js';
 
@@ -51,19 +52,7 @@ export class DynsecClient {
 
   /** Starts connecting; resolves on the first ready connection. `onReady` runs after every (re)connect. */
   start(onReady: () => void = () => undefined): Promise<void> {
-    const client = this.connect(this.options.brokerUrl, {
-      clientId: this.options.clientId,
-      username: this.options.username,
-      password: this.options.password,
-      clean: true,
-      protocolVersion: 4,
-      reconnectPeriod: 1000,
-      reconnectOnConnackError: true,
-      connectTimeout: 10_000,
-      keepalive: 30,
-      queueQoSZero: false,
-      ...(this.options.ca ? { ca: this.options.ca } : {}),
-    });
+    const client = this.connect(this.options.brokerUrl, { ...serviceConnectOptions(this.options), queueQoSZero: false });
     this.client = client;
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('error', (err) => this.logger.warn({ err: err.message }, 'broker admin connection error'));

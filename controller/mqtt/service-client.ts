@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logger.js';
 import { errorMessage } from '../../shared/errors.js';
 import { redactUrl } from '../../shared/redact-url.js';
 import { KeyedSerial } from '../registry/serial.js';
+import { serviceConnectOptions } from './service-connect-options.js';
 import type { ServicePublisher } from './service-publisher.js';
 
 export interface ServiceClientOptions {
@@ -54,18 +55,7 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
 
   /** Resolves on the first successful connect. */
   start(): Promise<void> {
-    const client = this.connect(this.options.brokerUrl, {
-      clientId: this.options.clientId,
-      username: this.options.username,
-      password: this.options.password,
-      clean: true,
-      protocolVersion: 4,
-      reconnectPeriod: 1000,
-      reconnectOnConnackError: true,
-      connectTimeout: 10_000,
-      keepalive: 30,
-      ...(this.options.ca ? { ca: this.options.ca } : {}),
-    });
+    const client = this.connect(this.options.brokerUrl, serviceConnectOptions(this.options));
     this.client = client;
     // In arrival order per key (a device's messages), different keys at once
     // up to maxInFlight: one device's report waits for its earlier event,
