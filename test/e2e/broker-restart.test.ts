@@ -72,6 +72,8 @@ describe('broker kill -9', () => {
     }
     await broker.kill9();
     await broker.restart();
+    // The observer's clean session misses what the agent says before it is back.
+    await controller.reconnected();
     await rig.startAgent();
     await rig.converged(3);
 

@@ -21,6 +21,11 @@ export interface TestController {
   readonly client: MqttClient;
   publishDesired(deviceId: string, doc: DesiredStateInput | string | Buffer): Promise<void>;
   watch(deviceId: string): Promise<DeviceWatch>;
+  /**
+   * After a broker restart: resolves once this (clean-session) client is connected again and its
+   * watches are subscribed again, so that nothing a device says from then on is missed.
+   */
+  reconnected(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -104,6 +109,11 @@ export async function connectTestController(
         { qos: 1 },
       );
       return w;
+    },
+    async reconnected(timeoutMs = 20_000) {
+      await waitFor(() => client.connected, { timeoutMs, description: 'the test controller reconnected' });
+      // MQTT.js re-subscribes right after the CONNACK; SUBACKs come in order, so this one comes after those.
+      await client.subscribeAsync(`${topics.prefix}/test/sentinel`, { qos: 1 });
     },
     async close() {
       await client.endAsync(true).catch(() => undefined);
