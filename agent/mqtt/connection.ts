@@ -138,9 +138,20 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     if (this.started) return;
     this.started = true;
     this.lastChangeAt = this.deps.clock.now();
-    this.watchdog = setInterval(() => this.checkWatchdog(), Math.max(250, Math.floor(this.options.watchdogMs / 4)));
-    this.watchdog.unref?.();
+    this.scheduleWatchdog();
     void this.open();
+  }
+
+  /** The watchdog looks four times per watchdogMs, on the injected clock. */
+  private scheduleWatchdog(): void {
+    this.watchdog = this.deps.clock.setTimeout(
+      () => {
+        this.checkWatchdog();
+        if (!this.closed) this.scheduleWatchdog();
+      },
+      Math.max(250, Math.floor(this.options.watchdogMs / 4)),
+    );
+    this.watchdog.unref?.();
   }
 
   /** Publish QoS 1; resolves on PUBACK. Rejects at once when offline (callers keep what they must resend). */
@@ -186,7 +197,7 @@ export class DeviceConnection extends EventEmitter<ConnectionEvents> {
     if (this.closed) return;
     this.closed = true;
     this.deps.clock.clearTimeout(this.reconnectTimer);
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.deps.clock.clearTimeout(this.watchdog);
     const client = this.client;
     this.client = null;
     if (!client) return;

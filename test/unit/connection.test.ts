@@ -176,9 +176,9 @@ describe('DeviceConnection', () => {
     await tick();
     // The client never reports anything (no connect, no close): a latched-off library.
     const before = clients.length;
-    await new Promise((r) => setTimeout(r, 300)); // the watchdog polls on a real interval
-    clock.t += 2000;
-    await new Promise((r) => setTimeout(r, 400));
+    await clock.advance(750);
+    expect(clients.length).toBe(before);
+    await clock.advance(500);
     expect(clients.length).toBeGreaterThan(before);
     expect(clients[0]!.ended).toBe(true);
     await conn.close();
