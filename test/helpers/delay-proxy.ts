@@ -1,4 +1,5 @@
 import { createServer, connect, type Socket } from 'node:net';
+import { trackPair } from './socket-pair.js';
 
 export interface DelayProxy {
   readonly port: number;
@@ -17,13 +18,7 @@ export async function startDelayProxy(targetPort: number, delayMs: number): Prom
   const proxy: DelayProxy = { port: 0, delayMs, close: async () => undefined };
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    const drop = (): void => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
+    const drop = trackPair(sockets, client, upstream);
     client.on('data', (chunk) => {
       setTimeout(() => upstream.write(chunk), proxy.delayMs);
     });

@@ -1,6 +1,7 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { seededRandom } from '../../shared/seeded-random.js';
 import { defaultRtoMs, newDirectionState, scheduleChunk, type DirectionState, type LossModel } from './tcp-loss-model.js';
+import { trackPair } from './socket-pair.js';
 
 export interface LossyLinkOptions {
   /** Where the proxy forwards to. */
@@ -62,13 +63,7 @@ export async function startLossyLink(opts: LossyLinkOptions): Promise<LossyLink>
   const server = createServer((client) => {
     connections += 1;
     const upstream = connect(opts.targetPort, opts.targetHost ?? '127.0.0.1');
-    sockets.add(client).add(upstream);
-    const drop = (): void => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
+    const drop = trackPair(sockets, client, upstream);
     const direction = (name: 'up' | 'down', to: Socket): ((chunk: Buffer) => void) => {
       const state = newDirectionState();
       const enqueue = deliveryQueue((chunk) => {

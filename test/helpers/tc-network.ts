@@ -2,6 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import Docker from 'dockerode';
 import { Network, type StartedNetwork } from 'testcontainers';
 import { removeAtExit, removedAlready } from './tc-exit-cleanup.js';
+import { trackPair } from './socket-pair.js';
 
 /**
  * A bridge network of the test's own (testcontainers), for agents in
@@ -53,13 +54,7 @@ export async function startDeviceNetwork(docker: Docker = new Docker()): Promise
         const server = createServer((client) => {
           connections += 1;
           const upstream = connect(Number(target.port), target.hostname);
-          sockets.add(client).add(upstream);
-          const drop = (): void => {
-            client.destroy();
-            upstream.destroy();
-            sockets.delete(client);
-            sockets.delete(upstream);
-          };
+          const drop = trackPair(sockets, client, upstream);
           client.on('error', drop).on('close', drop);
           upstream.on('error', drop).on('close', drop);
           client.pipe(upstream);
