@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHistories, type DeviceHistory } from '../../bench/chaos/checker.js';
 import { ensureOutpostImage } from '../helpers/agent-image.js';
-import { containerCreates } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { planFlaps, type FlapPlan } from '../helpers/flap-schedule.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
@@ -127,18 +126,7 @@ describe('F5: flapping links on 30 % of the fleet', () => {
     expect(rig.net.connections).toBeGreaterThan(connectionsBefore);
     for (const id of fleet.ids.filter((id) => !flappingIds.includes(id))) expect(offlineSince(id), `${id} never flapped`).toBe(0);
 
-    const histories: Record<string, DeviceHistory> = Object.fromEntries(
-      await Promise.all(
-        fleet.ids.map(async (id) => [
-          id,
-          {
-            published: [...fleet.received(id), latest[id]!],
-            applied: fleet.watches[id]!.reports.map((r) => r.desired.appliedVersion),
-            creates: await containerCreates(id, since),
-          },
-        ]),
-      ),
-    );
+    const histories: Record<string, DeviceHistory> = Object.fromEntries(await Promise.all(fleet.ids.map(async (id) => [id, await fleet.history(id, latest[id]!, since)])));
     const verdict = checkHistories(histories);
     phase('checking');
     console.info(`F5 phases: ${phases.join(', ')}`);

@@ -3,7 +3,6 @@ import mqtt from 'mqtt';
 import { checkHistory } from '../../bench/chaos/checker.js';
 import { Topics } from '../../shared/topics.js';
 import { testBrokerKind } from '../helpers/broker-mode.js';
-import { containerCreates } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deployFirstRelease, startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
 import { connectFrozenSubscriber, type FrozenSubscriber } from '../helpers/frozen-subscriber.js';
@@ -94,11 +93,7 @@ describe('F10: a frozen subscriber', () => {
     for (const id of fleet.ids) {
       const latest = (await fleet.desiredVersion(id)) ?? 0;
       await fleet.converged(id, latest, 60_000);
-      const verdict = checkHistory(id, {
-        published: [...fleet.received(id), latest],
-        applied: fleet.watches[id]!.reports.map((r) => r.desired.appliedVersion),
-        creates: await containerCreates(id, since),
-      });
+      const verdict = checkHistory(id, await fleet.history(id, latest, since));
       expect(verdict).toEqual({ lost: 0, duplicated: 0, unexpected: 0, problems: [] });
     }
 

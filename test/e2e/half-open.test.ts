@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkHistory } from '../../bench/chaos/checker.js';
-import { containerCreates } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deployFirstRelease, startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
 import { startMqttRelay, type MqttRelay } from '../helpers/mqtt-relay.js';
@@ -64,11 +63,7 @@ describe('F6: half-open TCP on the device side', () => {
     const newest = presence.reduce((a, b) => (b.epoch > a.epoch ? b : a));
     expect(newest.status).toBe('online');
 
-    const verdict = checkHistory(id, {
-      published: [...fleet.received(id), latest],
-      applied: fleet.watches[id]!.reports.map((r) => r.desired.appliedVersion),
-      creates: await containerCreates(id, since),
-    });
+    const verdict = checkHistory(id, await fleet.history(id, latest, since));
     expect(verdict).toEqual({ lost: 0, duplicated: 0, unexpected: 0, problems: [] });
   });
 });

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHistory } from '../../bench/chaos/checker.js';
 import { ensureOutpostImage } from '../helpers/agent-image.js';
-import { containerCreates } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deployFirstRelease } from '../helpers/fleet-rig.js';
 import { TEST_IMAGE, TEST_IMAGE_2 } from '../helpers/images.js';
@@ -80,11 +79,7 @@ describe('F4: a device partitioned longer than its keepalive, healed', () => {
 
     const after = await deviceWorkloads(id);
     expect(after.map((c) => [c.workload, c.image, c.state])).toEqual([['pt-web', TEST_IMAGE_2, 'running']]);
-    const verdict = checkHistory(id, {
-      published: [...fleet.received(id), latest],
-      applied: fleet.watches[id]!.reports.map((r) => r.desired.appliedVersion),
-      creates: await containerCreates(id, since),
-    });
+    const verdict = checkHistory(id, await fleet.history(id, latest, since));
     expect(verdict).toEqual({ lost: 0, duplicated: 0, unexpected: 0, problems: [] });
   }, 150_000);
 });

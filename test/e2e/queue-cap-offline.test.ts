@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkHistory } from '../../bench/chaos/checker.js';
 import { testBrokerKind } from '../helpers/broker-mode.js';
-import { containerCreates } from '../helpers/device-containers.js';
 import { dumpOnFailure } from '../helpers/dump-on-failure.js';
 import { deployFirstRelease, startFleetRig, type FleetRig } from '../helpers/fleet-rig.js';
 import { TEST_IMAGE } from '../helpers/images.js';
@@ -88,11 +87,7 @@ describe('F8: a device offline beyond the broker queue cap', () => {
 
     await fleet.startAgent(id);
     await fleet.converged(id, latest, 60_000);
-    const verdict = checkHistory(id, {
-      published: [...fleet.received(id), latest],
-      applied: fleet.watches[id]!.reports.map((r) => r.desired.appliedVersion),
-      creates: await containerCreates(id, since),
-    });
+    const verdict = checkHistory(id, await fleet.history(id, latest, since));
     expect(verdict).toEqual({ lost: 0, duplicated: 0, unexpected: 0, problems: [] });
 
     const answered = (commandId: string, status: string) =>

@@ -1,6 +1,8 @@
 import { ApiClient } from '../../cli/client/api-client.js';
 import { getRollout, type RolloutDetailBody } from '../../cli/client/rollout-client.js';
+import type { DeviceHistory } from '../../bench/chaos/checker.js';
 import { startAgent, type AgentProcessOptions } from './agent-process.js';
+import { containerCreates } from './device-containers.js';
 import { removeDeviceContainers } from './docker.js';
 import type { ManagedProcess } from './process.js';
 import { makeTempDir, type TempDir } from './temp-dir.js';
@@ -109,6 +111,19 @@ export class RolloutFleet {
       if (!out.includes(v)) out.push(v);
     }
     return out;
+  }
+
+  /**
+   * One device's history for the checker (bench/chaos/checker.ts): the versions it was sent (what it
+   * said it received, then `latest`), the versions its reports said applied, and its containers
+   * created since `since` (Unix seconds).
+   */
+  async history(id: string, latest: number, since: number, received: number[] = this.received(id)): Promise<DeviceHistory> {
+    return {
+      published: [...received, latest],
+      applied: this.watches[id]?.reports.map((r) => r.desired.appliedVersion) ?? [],
+      creates: await containerCreates(id, since),
+    };
   }
 
   converged(id: string, version: number, timeoutMs = 60_000): Promise<unknown> {
