@@ -272,14 +272,24 @@ describe('Prometheus metrics', () => {
       const device = clients[0];
       await device?.publishAsync(topics.device(devices[0] ?? '', 'reported'), '{}', { qos: 1 });
 
-      let families = await brokerMetrics();
+      // The counters move on aedes events that may come just after the client got its CONNACK or PUBACK.
+      const refused = (f: Map<string, MetricFamily>): number => {
+        const r = valuesBy(f, 'outpost_broker_connect_refusals_total', 'reason');
+        return (r['bad-credentials'] ?? 0) + (r['not-authorized'] ?? 0);
+      };
+      let families = await waitFor(
+        async () => {
+          const f = await brokerMetrics();
+          return sampleValue(f, 'outpost_broker_connects_total') === 3 && sampleValue(f, 'outpost_broker_messages_received_total') >= 1 && refused(f) === 1 ? f : undefined;
+        },
+        { timeoutMs: 10_000, description: 'three connects, one refusal and the report counted' },
+      );
       expect(sampleValue(families, 'outpost_broker_connected_clients')).toBe(3);
       expect(sampleValue(families, 'outpost_broker_connected_clients')).toBe(broker.aedes.connectedClients);
       expect(sampleValue(families, 'outpost_broker_subscriptions')).toBe(3);
       expect(sampleValue(families, 'outpost_broker_connects_total')).toBe(3);
       expect(sampleValue(families, 'outpost_broker_messages_received_total')).toBeGreaterThanOrEqual(1);
-      const refusals = valuesBy(families, 'outpost_broker_connect_refusals_total', 'reason');
-      expect((refusals['bad-credentials'] ?? 0) + (refusals['not-authorized'] ?? 0)).toBe(1);
+      expect(refused(families)).toBe(1);
       expect(sampleValue(families, 'process_resident_memory_bytes')).toBeGreaterThan(0);
 
       await clients.pop()?.endAsync();
