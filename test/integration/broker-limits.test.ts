@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { captureLogs, type LogLine } from '../helpers/log-capture.js';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { parseBrokerConfig, type BrokerConfigInput } from '../../broker/config.js';
 import { createBroker, type OutpostBroker } from '../../broker/create-broker.js';
 import { Topics } from '../../shared/topics.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { connectEarly } from '../helpers/mqtt-connect-early.js';
+import { within } from '../helpers/within.js';
 import { remainingLength } from '../helpers/mqtt-bytes.js';
 import { PERSISTENCE_KINDS, persistenceProbe, type PersistenceKind, type PersistenceProbe } from '../helpers/persistence-probe.js';
 
@@ -57,6 +58,9 @@ async function startEnv(persistence: PersistenceKind, overrides: Partial<BrokerC
   admin.on('error', () => undefined);
   onTestFinished(() => admin.disconnect());
   const { logger, logs } = captureLogs();
+  onTestFailed(() => {
+    process.stderr.write(`\n----- broker log (last lines) -----\n${logs.slice(-200).map((l) => JSON.stringify(l)).join('\n')}\n`);
+  });
   const config = parseBrokerConfig({
     host: '127.0.0.1',
     port: 0,
@@ -311,7 +315,7 @@ describe.each(PERSISTENCE_KINDS)('broker limits (DD-020), %s persistence', (kind
     const forger = await env.service();
     const forgerGone = closed(forger);
     forger.publish(topics.desired(id), desiredDoc(id, 1), { qos: 2, retain: true });
-    await forgerGone;
+    await within(10_000, 'the broker closes the QoS 2 publisher', forgerGone);
     expect(env.logs.find((l) => l.msg === 'publish refused' && l['service'] === SERVICE)).toMatchObject({ level: 40, code: 'QOS_NOT_ALLOWED' });
     expect(await env.probe.retained(topics.desired(id))).toBeNull();
 
@@ -322,9 +326,9 @@ describe.each(PERSISTENCE_KINDS)('broker limits (DD-020), %s persistence', (kind
     });
     // MQTT.js sends the PUBACK only once this calls back: the message stays in flight.
     device.handleMessage = () => undefined;
-    await device.subscribeAsync(topics.commands(id), { qos: 2 });
+    await within(10_000, 'SUBACK', device.subscribeAsync(topics.commands(id), { qos: 2 }));
     const svc = await env.service();
-    await svc.publishAsync(topics.commands(id), 'in-flight', { qos: 1 });
+    await within(10_000, "the command's PUBACK", svc.publishAsync(topics.commands(id), 'in-flight', { qos: 1 }));
     const inFlight = await waitFor(() => publishes.find((p) => p.payload === 'in-flight'), { description: 'the command' });
     expect(inFlight.qos).toBe(1);
 
@@ -332,7 +336,7 @@ describe.each(PERSISTENCE_KINDS)('broker limits (DD-020), %s persistence', (kind
     const deviceGone = closed(device);
     const messageId = inFlight.messageId ?? 0;
     device.stream.write(Buffer.from([0x50, 0x02, messageId >> 8, messageId & 0xff]));
-    await deviceGone;
+    await within(10_000, 'the broker closes the device that sent a PUBREC', deviceGone);
     expect(env.logs.find((l) => l.msg === 'PUBREC refused: the broker never sends QoS 2')).toMatchObject({ level: 40, clientId: id });
     // The queue entry is still the plain packet, redelivered on the next connect.
     const queued = await env.probe.queued(id);
