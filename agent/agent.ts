@@ -37,16 +37,8 @@ import { hostCpus, readSystemSources } from './telemetry/system-sources.js';
 import { TelemetryLoop } from './telemetry/telemetry-loop.js';
 import { runFor, type RunResult } from './update-runner.js';
 import { credentialSource } from './mqtt/connect-refusal.js';
-import { ControllerClock, type ClockReading } from './clock/controller-clock.js';
-import { decodeJson } from '../shared/decode.js';
-import { ControllerTime } from '../shared/schemas/controller-time.js';
-
-/** How long the first report of a connection waits for the controller's clock when the agent has never read it (DD-052). */
-const CLOCK_WAIT_MS = 2000;
-/** A reading that moves the corrected clock less than this changes nothing worth a report or a re-timing. */
-const CLOCK_SHIFT_NOTICE_MS = 1000;
-// Only logged: the codes of any malformed inbound payload.
-const CLOCK_CODES = { tooLarge: 'PAYLOAD_TOO_LARGE', invalidJson: 'DESIRED_INVALID_JSON', schema: 'DESIRED_SCHEMA' } as const;
+import type { ControllerClock } from './clock/controller-clock.js';
+import { ClockSync } from './clock/clock-sync.js';
 
 /** Refusals whose document's version cannot be believed: it may be anything an attacker wrote. */
 const UNTRUSTED_VERSION: ReadonlySet<string> = new Set(['DESIRED_SIGNATURE', 'DESIRED_UNSIGNED', 'DESIRED_EXPIRED', 'DESIRED_WRONG_DEVICE']);
@@ -91,8 +83,7 @@ export class Agent {
   private readonly state: AgentState;
   /** DD-052: the controller's time; what every controller-written instant is compared with. */
   private readonly time: ControllerClock;
-  /** The first connection's report waited for the controller's clock already. */
-  private clockWaited = false;
+  private readonly clockSync: ClockSync;
   private readonly locks: UpdateLocks;
   private readonly commands: CommandHandler;
   private readonly telemetry: TelemetryLoop;
@@ -103,7 +94,6 @@ export class Agent {
   private registryAuth: DesiredState['registryAuth'] = undefined;
   private readonly window: SettleWindow<DesiredState>;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private clockTimer: NodeJS.Timeout | undefined;
   private readonly wake: WakeTimer;
   /** DD-024: the device's own policy, set by local flags only; checked at receipt, at start and before every create. */
   private readonly policy: AgentPolicy;
@@ -119,7 +109,19 @@ export class Agent {
     this.topics = new Topics(config.topicPrefix);
     this.log = deps.logger.child({ deviceId: config.deviceId });
     this.startedAt = new Date(deps.clock.now()).toISOString();
-    this.time = new ControllerClock(deps.clock, (reading, shiftMs) => this.onClockReading(reading, shiftMs));
+    this.clockSync = new ClockSync({
+      deviceId: config.deviceId,
+      clock: deps.clock,
+      logger: this.log,
+      refreshMs: config.clockRefreshSeconds * 1000,
+      save: (reading) => {
+        this.state.meta = { ...this.state.meta, clock: reading };
+        void this.state.persistMeta();
+      },
+      announce: () => this.connection.announceOnline(),
+      onShift: () => this.onClockShift(),
+    });
+    this.time = this.clockSync.time;
     this.state = new AgentState(deps.store, this.log.child({ component: 'state' }), () => this.time.now());
     this.locks = new UpdateLocks(config.locksDir ?? `${config.stateDir}/locks`);
     this.wake = new WakeTimer(this.time, this.locks, config.lockPollMs, () => this.reconciler.requestPass());
@@ -235,7 +237,7 @@ export class Agent {
 
   async start(): Promise<void> {
     await this.state.load();
-    this.time.restore(this.state.meta.clock);
+    this.clockSync.restore(this.state.meta.clock);
     await this.trust?.load();
     await this.releaseLeftoverLocks();
     const cached = this.state.highest;
@@ -268,14 +270,7 @@ export class Agent {
       this.resyncTimer = this.deps.clock.setTimeout(tick, resyncMs);
     }
     // DD-061: a clock drifts during a long connection; the controller's answer to a repeated presence re-reads it.
-    const clockMs = this.deps.config.clockRefreshSeconds * 1000;
-    if (clockMs > 0) {
-      const tick = (): void => {
-        this.clockTimer = this.deps.clock.setTimeout(tick, clockMs);
-        this.connection.announceOnline();
-      };
-      this.clockTimer = this.deps.clock.setTimeout(tick, clockMs);
-    }
+    this.clockSync.start();
   }
 
   /**
@@ -324,7 +319,8 @@ export class Agent {
     this.telemetry.close();
     this.window.close();
     this.reports.close();
-    for (const t of [this.resyncTimer, this.clockTimer, this.persistTimer]) this.deps.clock.clearTimeout(t);
+    this.clockSync.stop();
+    for (const t of [this.resyncTimer, this.persistTimer]) this.deps.clock.clearTimeout(t);
     this.wake.stop();
     this.expiry.stop();
     await this.reconciler.close();
@@ -348,7 +344,7 @@ export class Agent {
       return;
     }
     if (topic === this.topics.clock(this.deps.config.deviceId)) {
-      this.onControllerTime(payload);
+      this.clockSync.handle(payload);
       return;
     }
     if (topic !== this.topics.desired(this.deps.config.deviceId)) {
@@ -486,44 +482,16 @@ export class Agent {
     // DD-038: the first telemetry sample on a connection is full.
     this.telemetry.connected();
     this.reporter.flush();
-    // DD-052: a device that never read the controller's clock gives the answer a moment on its first
-    // connection, so the report is stamped in controller time (an older controller never answers).
-    this.scheduleReport(this.time.current || this.clockWaited ? 0 : CLOCK_WAIT_MS);
-    this.clockWaited = true;
+    // DD-052: the first report may wait a moment for the controller's clock.
+    this.scheduleReport(this.clockSync.firstReportDelayMs());
   }
 
   private onSubscribed(): void {
     this.window.subscribed();
   }
 
-  /** DD-052: a ControllerTime message (QoS 0); a bad one is a log line. */
-  private onControllerTime(payload: Buffer): void {
-    const decoded = decodeJson(payload, ControllerTime, 1024, CLOCK_CODES);
-    if (!decoded.ok) {
-      this.log.warn({ reason: decoded.reason }, 'controller time message dropped');
-      return;
-    }
-    if (decoded.value.deviceId !== this.deps.config.deviceId) {
-      this.log.warn({ claimed: decoded.value.deviceId }, 'controller time message for another device dropped');
-      return;
-    }
-    this.time.observe(decoded.value);
-  }
-
-  /**
-   * DD-052: kept on disk (the best guess after a restart); when it moves the
-   * corrected clock noticeably, everything timed against controller instants
-   * is timed again and the skew is reported at once.
-   */
-  private onClockReading(reading: ClockReading, shiftMs: number): void {
-    const first = this.state.meta.clock === null;
-    this.state.meta = { ...this.state.meta, clock: reading };
-    void this.state.persistMeta();
-    if (!first && Math.abs(shiftMs) < CLOCK_SHIFT_NOTICE_MS) {
-      this.log.debug({ skewMs: reading.skewMs, rttMs: reading.rttMs }, 'controller clock read');
-      return;
-    }
-    this.log.info({ skewMs: reading.skewMs, rttMs: reading.rttMs, shiftMs }, 'controller clock read: timing against it');
+  /** DD-052: the corrected clock moved noticeably: expiry and deferred windows are timed again, and the skew is reported at once. */
+  private onClockShift(): void {
     const held = this.state.highest;
     if (held && this.trust) this.expiry.track(held.version, held.expiresAt);
     if (this.state.deferred && !this.reconciler.busy) this.reconciler.requestPass();
