@@ -41,6 +41,11 @@ export const ControllerConfig = z
     /** Bearer tokens with full access; at least one. Never logged. */
     adminTokens: z.array(z.string().min(16, 'admin tokens must be at least 16 characters')).min(1),
     antiEntropyIntervalSeconds: z.coerce.number().int().min(0).default(300),
+    /**
+     * DD-062: how long after the broker acknowledged a desired document a device online through it
+     * must show it (report or event) before it is sent again; 0 = never checked.
+     */
+    receiptGraceSeconds: z.coerce.number().min(0).max(86_400).default(300),
     publishBatchSize: z.coerce.number().int().min(1).max(10_000).default(500),
     /** Sign desired documents (DD-026). Off only while agents older than signed documents are in the fleet. */
     signDesired: z

@@ -14,6 +14,7 @@ import { TokenStore } from './access/token-store.js';
 import { CommandService } from './commands/command-service.js';
 import { ControlPlane } from './control-plane.js';
 import { AntiEntropy } from './desired-state/anti-entropy.js';
+import { ReceiptWatch } from './desired-state/receipt-watch.js';
 import { RedisLease } from './coordination/redis-lease.js';
 import { DesiredPublisher } from './desired-state/desired-publisher.js';
 import { DesiredWriter } from './desired-state/desired-writer.js';
@@ -65,6 +66,8 @@ export interface Controller {
   /** Re-signs documents before they expire. */
   readonly expiryRefresher: ExpiryRefresher;
   readonly antiEntropy: AntiEntropy;
+  /** DD-062's delivery check; null with --receipt-grace 0. */
+  readonly receipts: ReceiptWatch | null;
   /** Where device credentials go: Outpost's broker (Redis) or Mosquitto's dynamic security (DD-030). */
   readonly brokerCredentials: BrokerCredentials;
   readonly status: StatusStore;
@@ -169,6 +172,10 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     metrics: counters,
     ...(signer ? { signer } : {}),
     revealSecrets: (payload) => registryCredentials.reveal(payload),
+    // The watch is built after the drain it marks devices for; only called once publishing runs.
+    onAcknowledged: (ids): Promise<void> =>
+      receipts?.acknowledged(ids).catch((err: unknown) => logger.warn({ devices: ids.length, err: errorMessage(err) }, 'cannot arm the delivery check')) ??
+      Promise.resolve(),
   });
   const drain = new IntentDrain({
     redis,
@@ -204,6 +211,20 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     validityMs,
     checkEveryMs: Math.min(3_600_000, Math.max(1000, validityMs / 10)),
   });
+  // DD-062: online devices that show nothing of an acknowledged document get it again.
+  const receiptGraceMs = config.receiptGraceSeconds * 1000;
+  const receipts: ReceiptWatch | null =
+    receiptGraceMs > 0
+      ? new ReceiptWatch({
+          redis,
+          keys,
+          drain,
+          logger: logger.child({ component: 'receipts' }),
+          now,
+          graceMs: receiptGraceMs,
+          checkEveryMs: Math.min(60_000, Math.max(200, receiptGraceMs / 4)),
+        })
+      : null;
   const antiEntropy = new AntiEntropy({
     redis,
     keys,
@@ -311,6 +332,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
     decommissioner,
     signingKeys,
     expiryRefresher,
+    receipts,
     antiEntropy,
     brokerCredentials: sessions,
     status,
@@ -355,6 +377,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       void decommissioner.resume().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'resuming decommissions failed'));
       await rollouts.start();
       if (signer) expiryRefresher.start();
+      receipts?.start();
       const everyMs = config.antiEntropyIntervalSeconds * 1000;
       if (everyMs > 0) {
         const tick = (): void => {
@@ -373,6 +396,7 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       if (timer) clearTimeout(timer);
       drain.close();
       expiryRefresher.close();
+      receipts?.close();
       decommissioner.close();
       await running.catch(() => undefined);
       await rollouts.close();

@@ -26,6 +26,7 @@ interface ControllerFlags {
   keyPrefix?: string;
   topicPrefix?: string;
   antiEntropyInterval?: string;
+  receiptGrace?: string;
   rolloutPoll?: string;
   publishLease?: string;
   brokerWait?: string;
@@ -77,6 +78,7 @@ export function controllerConfigFromFlags(flags: ControllerFlags, env: NodeJS.Pr
     keyPrefix: flags.keyPrefix ?? env.OUTPOST_KEY_PREFIX,
     topicPrefix: flags.topicPrefix ?? env.OUTPOST_TOPIC_PREFIX,
     antiEntropyIntervalSeconds: flags.antiEntropyInterval ?? env.OUTPOST_ANTI_ENTROPY_INTERVAL,
+    receiptGraceSeconds: flags.receiptGrace ?? env.OUTPOST_RECEIPT_GRACE_SECONDS,
     rolloutPollSeconds: flags.rolloutPoll ?? env.OUTPOST_ROLLOUT_POLL_SECONDS,
     publishLeaseSeconds: flags.publishLease ?? env.OUTPOST_PUBLISH_LEASE_SECONDS,
     brokerWaitSeconds: flags.brokerWait ?? env.OUTPOST_BROKER_WAIT_SECONDS,
@@ -120,6 +122,10 @@ export function registerControllerCommand(program: Command): void {
     .option('--key-prefix <prefix>', 'Redis key prefix (env OUTPOST_KEY_PREFIX, default outpost:)')
     .option('--topic-prefix <prefix>', 'MQTT topic prefix (env OUTPOST_TOPIC_PREFIX, default outpost/v1)')
     .option('--anti-entropy-interval <seconds>', 'seconds between anti-entropy passes, 0 = only at start and on reconnect')
+    .option(
+      '--receipt-grace <seconds>',
+      'a device online through a publish that shows nothing of the document this long after is sent it again, at most 3 times (env OUTPOST_RECEIPT_GRACE_SECONDS, default 300; 0 = off)',
+    )
     .option('--rollout-poll <seconds>', 'longest wait between two ticks of a running rollout (env OUTPOST_ROLLOUT_POLL_SECONDS, default 2)')
     .option('--publish-lease <seconds>', 'how long a controller killed while publishing blocks the others (env OUTPOST_PUBLISH_LEASE_SECONDS, default 10)')
     .option('--signing-key-file <file>', 'Ed25519 key (PKCS#8 PEM) desired documents are signed with; created 0600 when missing (env OUTPOST_SIGNING_KEY_FILE; default: a key kept in Redis)')

@@ -61,6 +61,8 @@ export interface DesiredWriterDeps {
   metrics?: PublishMetrics;
   /** Opens the sealed registry passwords of a stored document just before it is signed and sent (DD-041). */
   revealSecrets?: (payload: string) => string;
+  /** The broker acknowledged these devices' documents (DD-062's delivery check); must not throw. */
+  onAcknowledged?: (deviceIds: readonly string[]) => Promise<void>;
 }
 
 /**
@@ -188,6 +190,7 @@ export class DesiredWriter {
     if (acked.length === 0) return;
     await confirmChunk(deps.redis, deps.keys, acked);
     for (const a of acked) out.published.push({ deviceId: a.deviceId, version: a.version });
+    await deps.onAcknowledged?.(acked.map((a) => a.deviceId));
   }
 
   /**

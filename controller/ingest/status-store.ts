@@ -42,7 +42,11 @@ if cur[1] then
   if epoch == ce and ARGV[3] == 'online' and cur[2] == '0' then return 0 end
 end
 local online = '0'
-if ARGV[3] == 'online' then online = '1' end
+if ARGV[3] == 'online' then
+  online = '1'
+  -- DD-062: when this connection was first seen online; a repeated online presence (DD-061) keeps it.
+  if not cur[1] or epoch > tonumber(cur[1]) or cur[2] ~= '1' then redis.call('HSET', KEYS[1], 'onlineSinceMs', ARGV[4]) end
+end
 redis.call('HSET', KEYS[1], 'presence', ARGV[1], 'epoch', ARGV[2], 'online', online, 'lastSeenMs', ARGV[4])
 return 1`;
 

@@ -285,6 +285,7 @@ export class Decommissioner {
       .srem(deps.keys.brokerSecretsPending(), id)
       .srem(deps.keys.unpublished(), id)
       .zrem(deps.keys.expiries(), id)
+      .zrem(deps.keys.receipts(), id)
       .srem(deps.keys.decommissioning(), id)
       .set(deps.keys.deviceTombstone(id), JSON.stringify(done), { pxMs: DECOMMISSION_TOMBSTONE_MS })
       .commit();

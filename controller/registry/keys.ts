@@ -135,6 +135,13 @@ export class Keys {
   expiries(): string {
     return `${this.prefix}expiries`;
   }
+  /**
+   * DD-062: devices whose acknowledged desired document nobody has seen them
+   * receive yet (sorted set, score: when to check, ms).
+   */
+  receipts(): string {
+    return `${this.prefix}receipts`;
+  }
   /** Devices whose decommission has steps left (set). */
   decommissioning(): string {
     return `${this.prefix}decommissioning`;

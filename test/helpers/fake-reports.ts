@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { StatusStore } from '../../controller/ingest/status-store.js';
+import { DeviceEvent } from '../../shared/schemas/event.js';
+import { Presence } from '../../shared/schemas/presence.js';
 import { ReportedState } from '../../shared/schemas/reported-state.js';
 
 /**
@@ -29,4 +32,33 @@ export async function fakeReport(
     rejected: null,
   });
   await status.storeReported(report, Date.now());
+}
+
+/** A presence written straight into the controller's status store, as if the device's agent had sent it. */
+export async function fakePresence(status: StatusStore, deviceId: string, online: boolean, epoch: number): Promise<void> {
+  const presence = Presence.parse({
+    protocol: 1,
+    deviceId,
+    status: online ? 'online' : 'offline',
+    epoch,
+    at: new Date().toISOString(),
+    agentVersion: 'test',
+    bootId: 'boot',
+  });
+  await status.storePresence(presence, Date.now());
+}
+
+/** An event written straight into the controller's status store. */
+export async function fakeEvent(status: StatusStore, deviceId: string, e: { type: DeviceEvent['type']; version: number | null }): Promise<void> {
+  const event = DeviceEvent.parse({
+    protocol: 1,
+    deviceId,
+    id: randomBytes(8).toString('hex'),
+    at: new Date().toISOString(),
+    type: e.type,
+    level: 'info',
+    message: e.type,
+    version: e.version,
+  });
+  await status.storeEvent(event, Date.now());
 }

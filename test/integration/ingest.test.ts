@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Keys } from '../../controller/registry/keys.js';
+import { Presence } from '../../shared/schemas/presence.js';
 import { startControlPlane, type ControlPlaneRig } from '../helpers/control-plane.js';
 import { waitFor } from '../helpers/docker.js';
 import { connectTestController, type TestController } from '../helpers/test-controller.js';
@@ -56,6 +58,21 @@ describe('controller ingest', () => {
     await waitFor(async () => !(await status()).online, { timeoutMs: 5000 });
     await send('presence', presence('online', 11));
     await waitFor(async () => (await status()).online, { timeoutMs: 5000 });
+  });
+
+  it('remembers when a connection was first seen online (DD-062): a repeated online presence keeps it, a new connection moves it', async () => {
+    const dev = 'ingest-since';
+    const store = rig.controller.status;
+    const p = (status: 'online' | 'offline', epoch: number) => Presence.parse({ protocol: 1, deviceId: dev, status, epoch, at: new Date().toISOString() });
+    const since = async (): Promise<string | null> => rig.controller.redis.hget(new Keys('outpost:').status(dev), 'onlineSinceMs');
+    expect(await store.storePresence(p('online', 100), 1_000)).toBe(true);
+    expect(await since()).toBe('1000');
+    // DD-061: the agent repeats its online presence on the same connection.
+    expect(await store.storePresence(p('online', 100), 2_000)).toBe(true);
+    expect(await since()).toBe('1000');
+    expect(await store.storePresence(p('offline', 100), 3_000)).toBe(true);
+    expect(await store.storePresence(p('online', 101), 4_000)).toBe(true);
+    expect(await since()).toBe('4000');
   });
 
   it('keeps the newest report and lifts the version counter to what the device has seen', async () => {
