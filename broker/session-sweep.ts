@@ -3,7 +3,8 @@ import type { DeviceId } from '../shared/device-id.js';
 import type { Logger } from '../shared/logger.js';
 import type { OutgoingQueues } from './outgoing-queue.js';
 import { parseWillKey } from './stale-wills.js';
-import { idsWithoutCredential, PeriodicPass, type CredentialLookup } from './sweep-pass.js';
+import { idsWithoutCredential, type CredentialLookup } from './sweep-pass.js';
+import { PeriodicPass } from '../shared/periodic-pass.js';
 
 /** aedes-persistence-redis: the set of client ids with stored subscriptions, and the list of will keys. */
 const CLIENTS_KEY = 'clients';

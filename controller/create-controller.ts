@@ -395,8 +395,8 @@ export function createController(config: ControllerConfig, deps: ControllerDeps)
       changes.close();
       if (timer) clearTimeout(timer);
       drain.close();
-      expiryRefresher.close();
-      receipts?.close();
+      await expiryRefresher.close();
+      await receipts?.close();
       decommissioner.close();
       await running.catch(() => undefined);
       await rollouts.close();

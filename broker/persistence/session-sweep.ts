@@ -1,6 +1,7 @@
 import type { DeviceId } from '../../shared/device-id.js';
 import type { Logger } from '../../shared/logger.js';
-import { idsWithoutCredential, PeriodicPass, type CredentialLookup } from '../sweep-pass.js';
+import { idsWithoutCredential, type CredentialLookup } from '../sweep-pass.js';
+import { PeriodicPass } from '../../shared/periodic-pass.js';
 
 const DEFAULT_BATCH_SIZE = 200;
 /** Device ids named in the info line of a pass, at most. */

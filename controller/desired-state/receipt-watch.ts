@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { errorMessage } from '../../shared/errors.js';
+import { PeriodicPass } from '../../shared/periodic-pass.js';
 import type { Logger } from '../../shared/logger.js';
 import type { IntentDrain } from './intent-drain.js';
 import type { Keys } from '../registry/keys.js';
@@ -50,10 +50,15 @@ const EVENTS_READ = 20;
  * after the publish are left to the retained copy.
  */
 export class ReceiptWatch {
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly passes: PeriodicPass<ReceiptCheck>;
 
-  constructor(private readonly deps: ReceiptWatchDeps) {}
+  constructor(private readonly deps: ReceiptWatchDeps) {
+    this.passes = new PeriodicPass(() => this.checkDue(), {
+      intervalMs: deps.checkEveryMs,
+      logger: deps.logger,
+      failure: 'delivery check failed; retried at the next one',
+    });
+  }
 
   /** The broker acknowledged these documents now: each is checked a grace period later. */
   async acknowledged(deviceIds: readonly string[]): Promise<void> {
@@ -64,24 +69,14 @@ export class ReceiptWatch {
     await this.deps.redis.zadd(this.deps.keys.receipts(), ...args);
   }
 
+  /** A check now (entries left by an earlier run), then every checkEveryMs. */
   start(): void {
-    const tick = (): void => {
-      if (this.closed) return;
-      this.checkDue()
-        .catch((err: unknown) => this.deps.logger.warn({ err: errorMessage(err) }, 'delivery check failed; retried at the next one'))
-        .finally(() => {
-          if (this.closed) return;
-          this.timer = setTimeout(tick, this.deps.checkEveryMs);
-          this.timer.unref();
-        });
-    };
-    this.timer = setTimeout(tick, this.deps.checkEveryMs);
-    this.timer.unref();
+    this.passes.start();
   }
 
-  close(): void {
-    this.closed = true;
-    clearTimeout(this.timer);
+  /** Stops the checks and waits for a running one. */
+  close(): Promise<void> {
+    return this.passes.close();
   }
 
   /** Checks the devices whose grace period is over. */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { errorMessage } from '../../shared/errors.js';
+import { PeriodicPass } from '../../shared/periodic-pass.js';
 import type { Logger } from '../../shared/logger.js';
 import type { IntentDrain } from '../desired-state/intent-drain.js';
 import type { Keys } from '../registry/keys.js';
@@ -27,23 +27,19 @@ const BATCH = 5000;
  * It only marks the devices unpublished; the drain re-signs and publishes.
  */
 export class ExpiryRefresher {
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly passes: PeriodicPass<number>;
 
-  constructor(private readonly deps: ExpiryRefresherDeps) {}
+  constructor(private readonly deps: ExpiryRefresherDeps) {
+    this.passes = new PeriodicPass(() => this.refreshDue(), {
+      intervalMs: deps.checkEveryMs,
+      logger: deps.logger,
+      failure: 'refreshing signed documents failed; retried at the next check',
+    });
+  }
 
+  /** A check now, then every checkEveryMs. */
   start(): void {
-    const tick = (): void => {
-      if (this.closed) return;
-      this.refreshDue()
-        .catch((err: unknown) => this.deps.logger.warn({ err: errorMessage(err) }, 'refreshing signed documents failed; retried at the next check'))
-        .finally(() => {
-          if (this.closed) return;
-          this.timer = setTimeout(tick, this.deps.checkEveryMs);
-          this.timer.unref();
-        });
-    };
-    tick();
+    this.passes.start();
   }
 
   /** Marks every device whose document expires within half a validity; returns how many. */
@@ -58,9 +54,9 @@ export class ExpiryRefresher {
     return due.length;
   }
 
-  close(): void {
-    this.closed = true;
-    clearTimeout(this.timer);
+  /** Stops the checks and waits for a running one. */
+  close(): Promise<void> {
+    return this.passes.close();
   }
 }
 
