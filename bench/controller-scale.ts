@@ -4,7 +4,8 @@
  * the retained documents). Measures what operators and the fleet cost:
  * deploy (compose, store, publish retained QoS 1 to every device), the no-op
  * recompute, `device ls`, the fleet summary, anti-entropy (a slice pass with
- * the broker intact, and a full pass), and — at a small fleet and again at the
+ * the broker intact, and a full pass), the delivery check of the deploy (DD-062),
+ * and — at a small fleet and again at the
  * large one — single-device operations, whose cost must not grow with the
  * fleet (ratio ≈ 1). Prints JSON and markdown tables.
  * Usage: node dist/bench/controller-scale.js [--devices 100000] [--small 1000] [--reps 20] [--only deploy]
@@ -13,6 +14,8 @@
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../controller/registry/keys.js';
+import { ReceiptWatch } from '../controller/desired-state/receipt-watch.js';
+import { silentLogger } from '../shared/logger.js';
 import { startBenchControlPlane, runBench } from './lib/bench-control-plane.js';
 import { commandCalls } from './lib/redis-stats.js';
 
@@ -124,6 +127,21 @@ async function main(): Promise<void> {
       await measure('anti-entropy full pass (after a broker lost its store)', N, async () => {
         const r = await controller.antiEntropy.run({ full: true });
         return `${r.scope}: ${r.checked} checked, ${r.republished.length} republished`;
+      }),
+    );
+    fleet.push(
+      await measure(`delivery check of the deploy (DD-062; devices offline)`, N, async () => {
+        // The controller's own watch waits a day (bench-control-plane.ts); this one finds every acknowledged document due.
+        const watch = new ReceiptWatch({ redis, keys, drain: controller.drain, logger: silentLogger(), now: Date.now, graceMs: 0, checkEveryMs: 3_600_000 });
+        let checked = 0;
+        let resent = 0;
+        for (;;) {
+          const r = await watch.checkDue();
+          if (r.checked === 0) break;
+          checked += r.checked;
+          resent += r.resent.length;
+        }
+        return `${checked} checked, ${resent} re-sent`;
       }),
     );
     const controllerRssMBDelta = Math.round((process.memoryUsage().rss - rss0) / 1e6);
