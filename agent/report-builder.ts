@@ -20,6 +20,9 @@ export interface ReportInput {
 /** The full reported document from the agent's state and what Docker says runs. */
 export async function buildReport(input: ReportInput): Promise<ReportedState> {
   const { state, target } = input;
+  // Read with the target, before the runtime is asked: a report built across the arrival of a newer
+  // document must not say it was seen while describing the older one as the target (one instant).
+  const seenVersion = state.highest?.version ?? null;
   const rolledBack = target !== null && state.meta.failedVersion === target.version;
   // After a rollback the device runs the applied version: describe that one.
   const shown = rolledBack ? state.applied : target;
@@ -69,7 +72,7 @@ export async function buildReport(input: ReportInput): Promise<ReportedState> {
     reportedAt: state.reportStamp(),
     agent: input.agent,
     desired: {
-      seenVersion: state.highest?.version ?? null,
+      seenVersion,
       appliedVersion: applied,
       applyingVersion: target && target.version !== applied ? target.version : null,
     },

@@ -27,7 +27,8 @@ describe('what an update costs on the link', () => {
     ctx = await startRelayedRig('traffic');
     ({ relay, rig } = ctx);
     // Progress reports paced at a minute: longer than any update here, so the count below is exact.
-    await rig.startAgent({ brokerUrl: relay.url, extraArgs: ['--report-delay-ms', '60000'] });
+    // No periodic pass: one that ends as version 2 arrives reports the new seenVersion on its own.
+    await rig.startAgent({ brokerUrl: relay.url, extraArgs: ['--report-delay-ms', '60000', '--resync-interval', '0'] });
   });
 
   afterAll(async () => {
