@@ -28,6 +28,7 @@ import { checkPolicy } from './reconcile/policy.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import type { Step } from './reconcile/steps.js';
 import type { Activity } from './reconcile/workload-status.js';
+import { passKind } from './apply/pass-kind.js';
 import { buildReport } from './report-builder.js';
 import { ReportScheduler } from './report-scheduler.js';
 import { SettleWindow } from './mqtt/settle-window.js';
@@ -527,10 +528,12 @@ export class Agent {
 
   private onPassStart(doc: DesiredState): void {
     this.removedThisPass.clear();
-    const recheck = this.state.deferred?.version === doc.version;
-    // Re-checking a deferred version changes nothing the operator needs to hear about (metered links).
-    this.state.passRunning = !recheck;
-    if (!recheck && this.state.meta.appliedVersion !== doc.version && this.state.meta.failedVersion !== doc.version) {
+    const { appliedVersion, failedVersion } = this.state.meta;
+    const kind = passKind(doc.version, { appliedVersion, failedVersion, deferredVersion: this.state.deferred?.version ?? null });
+    // Re-checking a deferred version, a resync or holding back a failed one changes nothing the operator
+    // needs to hear about (metered links), and must not show the device as applying while it runs.
+    this.state.passRunning = kind === 'apply';
+    if (kind === 'apply') {
       this.events.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${doc.version}`, version: doc.version });
       // Progress, not an outcome: paced, so an update shorter than the pacing is one report (metered links).
       this.scheduleReport();

@@ -5,6 +5,7 @@ import type { DesiredState } from '../shared/schemas/desired-state.js';
 import type { AgentState } from './agent-state.js';
 import { decideLocks, decideWindow, type ApplyDecision } from './apply/apply-decision.js';
 import { imagesToRemove } from './apply/image-gc.js';
+import { passKind } from './apply/pass-kind.js';
 import { UpdateLockClaim } from './apply/update-lock-claim.js';
 import type { UpdateLocks } from './apply/update-locks.js';
 import type { EventSink } from './reconcile/event-sink.js';
@@ -66,12 +67,13 @@ export async function runFor(target: DesiredState, signal: AbortSignal, deps: Ru
   };
   for (const w of Object.keys(target.workloads)) await deps.locks.dirFor(w);
 
-  if (target.version === state.meta.appliedVersion) {
+  const kind = passKind(target.version, { appliedVersion: state.meta.appliedVersion, failedVersion: state.meta.failedVersion, deferredVersion: state.deferred?.version ?? null });
+  if (kind === 'resync') {
     await runReconcilePass(target, 'resync', null, passDeps, signal);
     return { kind: 'resynced' };
   }
   const previous = state.applied;
-  if (target.version === state.meta.failedVersion) {
+  if (kind === 'held-back') {
     await runReconcilePass(previous ?? nothing(target), 'rollback', null, passDeps, signal);
     return { kind: 'held-back' };
   }
