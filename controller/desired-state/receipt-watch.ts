@@ -39,6 +39,8 @@ return n`;
 const BATCH = 1000;
 /** Newest events read when a device's report does not show the document. */
 const EVENTS_READ = 20;
+/** A debug line of a check names each device's verdict up to this many devices. */
+const DEBUG_DEVICES = 50;
 
 /**
  * DD-062, the controller's delivery check: every document the broker
@@ -109,6 +111,13 @@ export class ReceiptWatch {
       const verdict = verdicts.get(e.id);
       if (verdict === 'resend') result.resent.push(e.id);
       else if (verdict === 'gave-up') result.gaveUp.push(e.id);
+    }
+    if (deps.logger.isLevelEnabled('debug')) {
+      const counts: Partial<Record<ReceiptVerdict, number>> = {};
+      for (const v of verdicts.values()) counts[v] = (counts[v] ?? 0) + 1;
+      // Each device's verdict only for a small check: a whole fleet's would make one huge line.
+      const devices = entries.length <= DEBUG_DEVICES ? Object.fromEntries(verdicts) : undefined;
+      deps.logger.debug({ checked: entries.length, verdicts: counts, ...(devices ? { devices } : {}) }, 'delivery check');
     }
     // Marked before the entries leave the set: a crash in between leaves an entry the next check drops as unpublished.
     if (result.resent.length > 0) {

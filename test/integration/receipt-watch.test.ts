@@ -42,13 +42,19 @@ describe('DD-062: a desired document an online device does not show is sent agai
   const status = () => rig.controller.status;
   const armed = async (id: string): Promise<boolean> => (await rig.controller.redis.zscore(keys.receipts(), id)) !== null;
 
-  /** A device with its own app, online since now; deploys version 1 of the app to it. */
-  async function deployTo(id: string, opts: { online: boolean }): Promise<void> {
+  /**
+   * A device with its own app, online since now; deploys version 1 of the app to it. `shows`: the device's
+   * report or event naming version 1 is stored as soon as the deploy returns, well inside the 1 s grace.
+   * (Not before it: a report lifts the device's version counter, and the deploy would then be version 2.)
+   */
+  async function deployTo(id: string, opts: { online: boolean; shows?: 'report' | 'event' }): Promise<void> {
     const cp = rig.controller.controlPlane;
     await cp.addDevice({ id, labels: { test: id } });
     if (opts.online) await fakePresence(status(), id, true, Date.now());
     await cp.createRelease({ app: id, version: '1', workloads: { w: { image: 'busybox:1' } } });
     await cp.createDeployment({ app: id, version: '1', target: { kind: 'selector', selector: `test=${id}` } });
+    if (opts.shows === 'report') await fakeReport(status(), id, { seen: 1, applied: null, phase: 'applying' });
+    if (opts.shows === 'event') await fakeEvent(status(), id, { type: 'desired.received', version: 1 });
   }
 
   it(`an online device that never shows it gets the same version again, at most ${MAX_RESENDS} times, then a warning`, async () => {
@@ -90,13 +96,19 @@ describe('DD-062: a desired document an online device does not show is sent agai
     const evented = 'rcpt-evented';
     await deployTo(offline, { online: false });
     await deployTo(later, { online: false });
-    await deployTo(reported, { online: true });
-    await deployTo(evented, { online: true });
-    for (const id of [offline, later, reported, evented]) await waitFor(() => armed(id), { description: `${id}'s check armed` });
+    await deployTo(reported, { online: true, shows: 'report' });
+    await deployTo(evented, { online: true, shows: 'event' });
+    // Connected after the publish: checked before this line (then offline) or after it (then connected-after), never re-sent.
     await fakePresence(status(), later, true, Date.now());
-    await fakeReport(status(), reported, { seen: 1, applied: null, phase: 'applying' });
-    await fakeEvent(status(), evented, { type: 'desired.received', version: 1 });
-    for (const id of [offline, later, reported, evented]) await waitFor(async () => !(await armed(id)), { description: `${id} checked`, timeoutMs: 15_000 });
+    const verdict = (id: string): string | undefined => {
+      const line = logs.find((l) => l.msg === 'delivery check' && (l.devices as Record<string, string> | undefined)?.[id] !== undefined);
+      return (line?.devices as Record<string, string> | undefined)?.[id];
+    };
+    for (const id of [offline, later, reported, evented]) await waitFor(() => verdict(id) !== undefined, { description: `${id} checked`, timeoutMs: 15_000 });
+    expect(verdict(offline)).toBe('offline');
+    expect(['offline', 'connected-after']).toContain(verdict(later));
+    expect(verdict(reported)).toBe('received');
+    expect(verdict(evented)).toBe('received');
     await deployTo('rcpt-sentinel-2', { online: false });
     await waitFor(() => delivered.has('rcpt-sentinel-2'), { description: 'the sentinel document' });
     for (const id of [offline, later, reported, evented]) expect(delivered.get(id), id).toEqual([1]);
