@@ -90,7 +90,9 @@ describe('update locks and apply windows', () => {
     const deferred = await rig.watch.waitForReport((r) => r.phase === 'deferred' && r.deferred?.version === 4, 30_000, 'deferred: window');
     expect(deferred.deferred).toMatchObject({ reason: 'window', until: after.toISOString() });
     expect(await docker.getImage(next.image).inspect()).toBeTruthy();
-    expect((await appContainer()).id).toBe(before.id);
+    // What ran when the agent said it waits (read from Docker for the report): the old container. Not looked
+    // up now: on a slow machine the apply time may already have come.
+    expect(before.id.startsWith(deferred.workloads.app?.containerId ?? '-')).toBe(true);
     const done = await rig.converged(4, 30_000);
     expect(Date.parse(done.reportedAt)).toBeGreaterThanOrEqual(after.getTime());
     expect((await appContainer()).specHash).toBe(expectedHash(next));
