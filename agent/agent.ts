@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../shared/clock.js';
-import { errorMessage, type OutpostError } from '../shared/errors.js';
+import { errorMessage } from '../shared/errors.js';
 import { PROTOCOL_VERSION } from '../shared/schemas/common.js';
 import type { DesiredState } from '../shared/schemas/desired-state.js';
 import type { Presence } from '../shared/schemas/presence.js';
@@ -15,7 +15,6 @@ import { CommandHandler } from './commands/command-handler.js';
 import type { AgentConfig } from './config.js';
 import { DeviceConnection, type ConnectFn } from './mqtt/connection.js';
 import type { TlsMaterial } from './mqtt/tls-files.js';
-import { classifyDesired } from './mqtt/desired-inbox.js';
 import { Reporter } from './mqtt/reporter.js';
 import type { EventSink } from './reconcile/event-sink.js';
 import { StepSummarySink } from './reconcile/step-summary-sink.js';
@@ -27,8 +26,8 @@ import { createGuard } from './reconcile/create-guard.js';
 import { checkPolicy } from './reconcile/policy.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import type { Step } from './reconcile/steps.js';
-import type { Activity } from './reconcile/workload-status.js';
-import { passKind } from './apply/pass-kind.js';
+import { PassFeedback } from './pass-feedback.js';
+import { DesiredIntake } from './desired-intake.js';
 import { buildReport } from './report-builder.js';
 import { ReportScheduler } from './report-scheduler.js';
 import { SettleWindow } from './mqtt/settle-window.js';
@@ -40,12 +39,6 @@ import { runFor, type RunResult } from './update-runner.js';
 import { credentialSource } from './mqtt/connect-refusal.js';
 import type { ControllerClock } from './clock/controller-clock.js';
 import { ClockSync } from './clock/clock-sync.js';
-
-/** Refusals whose document's version cannot be believed: it may be anything an attacker wrote. */
-const UNTRUSTED_VERSION: ReadonlySet<string> = new Set(['DESIRED_SIGNATURE', 'DESIRED_UNSIGNED', 'DESIRED_EXPIRED', 'DESIRED_WRONG_DEVICE']);
-
-/** Pass failures that credentials may cure (some registries answer "not found" to anonymous pulls). */
-const PULL_FAILURES: ReadonlySet<string> = new Set(['REGISTRY_AUTH', 'IMAGE_NOT_FOUND', 'IMAGE_PULL_FAILED']);
 
 export interface AgentDeps {
   config: Readonly<AgentConfig>;
@@ -70,8 +63,10 @@ export interface AgentDeps {
 }
 
 /**
- * The device agent: wires the MQTT session, the latest-wins inbox, the disk
- * cache, the single-flight reconciler, the update runner and the reporter.
+ * The device agent: wires the MQTT session, the desired-state intake (inbox
+ * and disk cache), the settle window, the single-flight reconciler with the
+ * update runner and what its passes report, the reporter, commands, telemetry
+ * and the controller's clock.
  */
 export class Agent {
   private readonly topics: Topics;
@@ -88,11 +83,7 @@ export class Agent {
   private readonly locks: UpdateLocks;
   private readonly commands: CommandHandler;
   private readonly telemetry: TelemetryLoop;
-  /** Accepted but not yet on disk (disk full): applied only once it is persisted. */
-  private unpersisted: DesiredState | null = null;
-  private persistTimer: NodeJS.Timeout | undefined;
-  private persistAttempt = 0;
-  private registryAuth: DesiredState['registryAuth'] = undefined;
+  private readonly intake: DesiredIntake;
   private readonly window: SettleWindow<DesiredState>;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly wake: WakeTimer;
@@ -171,6 +162,13 @@ export class Agent {
       this.log.child({ component: 'reporter' }),
     );
     this.events = config.eventDetail === 'steps' ? this.reporter : new StepSummarySink(this.reporter, config.eventDetail);
+    const feedback = new PassFeedback({
+      state: this.state,
+      events: this.events,
+      logger: this.log,
+      scheduleReport: (delayMs) => this.scheduleReport(delayMs),
+      hasUnpersisted: () => this.intake.hasUnpersisted(),
+    });
     this.reconciler = new Reconciler<DesiredState, RunResult>({
       runPass: (doc, signal) =>
         runFor(doc, signal, {
@@ -182,24 +180,39 @@ export class Agent {
           now: () => deps.clock.now(),
           controllerNow: () => this.time.now(),
           locks: this.locks,
-          registryAuth: () => this.registryAuth,
+          registryAuth: () => this.intake.registryAuth,
           pass: {
             prober: deps.prober ?? netProber,
             guard: createGuard(this.policy, deps.runtime),
             ...(deps.afterStep ? { afterStep: deps.afterStep } : {}),
-            onStep: (step, phase) => this.onStep(doc, step, phase),
+            onStep: (step, phase) => feedback.onStep(doc, step, phase),
             ...(deps.gate ? { gate: deps.gate } : {}),
           },
           wakeAt: (atMs) => this.wake.at(atMs),
           wakeWhenUnlocked: (workloads) => this.wake.whenUnlocked(workloads),
         }),
-      onStart: (doc) => this.onPassStart(doc),
-      onSuccess: (doc, result) => this.onPassSuccess(doc, result),
-      onFailure: (doc, err, retryInMs) => this.onPassFailure(doc, err, retryInMs),
+      onStart: (doc) => feedback.onPassStart(doc),
+      onSuccess: (doc, result) => feedback.onPassSuccess(doc, result),
+      onFailure: (doc, err, retryInMs) => feedback.onPassFailure(doc, err, retryInMs),
       clock: deps.clock,
       random: deps.random,
       retry: { baseMs: config.retryBaseMs, capMs: config.retryCapMs, factor: 2 },
       logger: this.log.child({ component: 'reconciler' }),
+    });
+    this.intake = new DesiredIntake({
+      deviceId: config.deviceId,
+      maxDesiredBytes: config.maxDesiredBytes,
+      policy: this.policy,
+      trust: this.trust,
+      time: this.time,
+      clock: deps.clock,
+      state: this.state,
+      events: this.events,
+      expiry: this.expiry,
+      logger: this.log,
+      reconciler: this.reconciler,
+      offer: (doc) => this.window.offer(doc),
+      scheduleReport: (delayMs) => this.scheduleReport(delayMs),
     });
     const startedAtMs = deps.clock.now();
     this.commands = new CommandHandler({
@@ -321,7 +334,8 @@ export class Agent {
     this.window.close();
     this.reports.close();
     this.clockSync.stop();
-    for (const t of [this.resyncTimer, this.persistTimer]) this.deps.clock.clearTimeout(t);
+    this.intake.close();
+    this.deps.clock.clearTimeout(this.resyncTimer);
     this.wake.stop();
     this.expiry.stop();
     await this.reconciler.close();
@@ -352,87 +366,7 @@ export class Agent {
       this.log.warn({ topic }, 'message on an unexpected topic ignored');
       return;
     }
-    const verdict = classifyDesired(payload, {
-      deviceId: this.deps.config.deviceId,
-      highestVersion: this.state.highest?.version ?? null,
-      maxBytes: this.deps.config.maxDesiredBytes,
-      policy: this.policy,
-      signatures: this.trust ? { mode: 'required', trusted: this.trust.keys, nowMs: this.time.now() } : { mode: 'off' },
-    });
-    switch (verdict.kind) {
-      case 'ignore':
-        this.log.debug({ version: verdict.version, reason: verdict.reason, code: verdict.code }, 'desired state ignored');
-        this.events.emit({
-          type: 'desired.ignored',
-          level: 'info',
-          message: `desired version ${verdict.version ?? '?'} ignored: ${verdict.reason}`,
-          version: verdict.version,
-          ...(verdict.code ? { code: verdict.code } : {}),
-        });
-        return;
-      case 'reject': {
-        const r = this.state.rejected;
-        if (r && r.version !== null && r.version === verdict.version) return;
-        this.log.warn({ code: verdict.code, version: verdict.version, reason: verdict.reason }, 'desired state rejected');
-        this.state.rejected = { version: verdict.version, code: verdict.code, reason: verdict.reason.slice(0, 2048), at: this.state.iso() };
-        this.state.pushError({ code: verdict.code, message: verdict.reason, version: verdict.version, workload: null });
-        this.events.emit({
-          type: 'desired.rejected',
-          level: 'error',
-          message: `desired state rejected: ${verdict.reason}`,
-          version: verdict.version,
-          code: verdict.code,
-        });
-        this.scheduleReport(0);
-        return;
-      }
-      case 'refresh':
-        this.refreshCredentials(verdict.version, verdict.registryAuth);
-        if (verdict.trust) await this.trust?.replace(verdict.trust);
-        if (verdict.expiresAt) await this.refreshExpiry(verdict.version, verdict.expiresAt);
-        return;
-      case 'accept': {
-        const doc = verdict.doc;
-        // Verified (signed fleets): a key rotation announced by a trusted key is taken over.
-        if (doc.trust) await this.trust?.replace(doc.trust.keys);
-        this.expiry.track(doc.version, doc.expiresAt);
-        this.state.highest = doc;
-        this.registryAuth = doc.registryAuth;
-        this.log.info({ version: doc.version }, 'desired state received');
-        this.events.emit({ type: 'desired.received', level: 'info', message: `desired version ${doc.version} received`, version: doc.version });
-        this.unpersisted = doc;
-        this.persistAttempt = 0;
-        await this.persistThenApply();
-        return;
-      }
-    }
-  }
-
-  /**
-   * DD-019: the retained document of the version already held is re-delivered
-   * on every connect; it brings back the credentials that never reach the
-   * disk. Quiet (no event, no new apply): only a pass that failed to pull, or
-   * one still running, is retried at once with them.
-   */
-  private refreshCredentials(version: number, registryAuth: DesiredState['registryAuth']): void {
-    if (JSON.stringify(registryAuth ?? null) === JSON.stringify(this.registryAuth ?? null)) return;
-    this.registryAuth = registryAuth;
-    this.log.info({ version, registries: Object.keys(registryAuth ?? {}) }, 'registry credentials refreshed');
-    const failure = this.state.failure?.code;
-    if (this.reconciler.busy || (failure !== undefined && PULL_FAILURES.has(failure))) this.reconciler.retryNow();
-  }
-
-  /**
-   * DD-026: a re-signed copy of the held version moves its expiry; kept in
-   * the disk cache, so a restart does not report a stale document that was
-   * refreshed.
-   */
-  private async refreshExpiry(version: number, expiresAt: string): Promise<void> {
-    const held = this.state.highest;
-    if (!held || held.version !== version || held.expiresAt === expiresAt) return;
-    this.state.highest = { ...held, expiresAt };
-    this.expiry.track(version, expiresAt);
-    await this.state.saveDesired(this.state.highest).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot cache the refreshed expiry'));
+    await this.intake.handle(payload);
   }
 
   /** Loud on purpose: a device on an expired document may be cut off from its controller, or held back by an attacker. */
@@ -449,32 +383,6 @@ export class Agent {
       });
     }
     this.scheduleReport(0);
-  }
-
-  /**
-   * A document is applied only once it is on disk (DD-005): after a crash or
-   * a reboot the agent must know what it was doing. While the disk is full the
-   * previous version keeps running and the failure is reported; writing is
-   * retried with backoff until it succeeds.
-   */
-  private async persistThenApply(): Promise<void> {
-    const doc = this.unpersisted;
-    if (!doc || this.closed) return;
-    try {
-      await this.state.saveDesired(doc);
-    } catch (err) {
-      const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.persistAttempt++, 6));
-      this.log.error({ err: errorMessage(err), version: doc.version, retryInMs: delay }, 'cannot cache desired state; not applying it yet');
-      this.state.failure = { code: 'STATE_WRITE_FAILED', message: `version ${doc.version} not applied: cannot write the agent state: ${errorMessage(err)}` };
-      this.state.pushError({ code: 'STATE_WRITE_FAILED', message: errorMessage(err), version: doc.version, workload: null });
-      this.scheduleReport(0);
-      this.deps.clock.clearTimeout(this.persistTimer);
-      this.persistTimer = this.deps.clock.setTimeout(() => void this.persistThenApply(), delay);
-      return;
-    }
-    if (this.unpersisted === doc) this.unpersisted = null;
-    if (this.state.failure?.code === 'STATE_WRITE_FAILED') this.state.failure = null;
-    this.window.offer(doc);
   }
 
   private onConnected(): void {
@@ -505,76 +413,6 @@ export class Agent {
     if (target && !this.reconciler.busy) this.reconciler.requestPass();
     this.scheduleReport(0);
     return target;
-  }
-
-  // ---- reconcile callbacks -------------------------------------------------
-
-  private onStep(doc: DesiredState, step: Step, phase: 'started' | 'succeeded' | 'failed'): void {
-    const workloads = step.kind === 'pull' ? step.workloads : [step.workload];
-    const activity: Activity | null = step.kind === 'pull' ? 'pulling' : step.kind === 'create' || step.kind === 'start' ? 'starting' : null;
-    for (const w of workloads) {
-      if (phase === 'started' && activity) this.state.activity.set(w, activity);
-      else this.state.activity.delete(w);
-    }
-    if (phase === 'succeeded' && step.kind === 'pull' && !this.state.meta.pulledImages.includes(step.image)) {
-      this.state.meta = { ...this.state.meta, pulledImages: [...this.state.meta.pulledImages, step.image] };
-      void this.state.persistMeta();
-    }
-    if (step.kind === 'remove' && phase === 'succeeded' && !(step.workload in doc.workloads)) this.removedThisPass.add(step.workload);
-    if (phase === 'started' && activity) this.scheduleReport();
-  }
-
-  private readonly removedThisPass = new Set<string>();
-
-  private onPassStart(doc: DesiredState): void {
-    this.removedThisPass.clear();
-    const { appliedVersion, failedVersion } = this.state.meta;
-    const kind = passKind(doc.version, { appliedVersion, failedVersion, deferredVersion: this.state.deferred?.version ?? null });
-    // Re-checking a deferred version, a resync or holding back a failed one changes nothing the operator
-    // needs to hear about (metered links), and must not show the device as applying while it runs.
-    this.state.passRunning = kind === 'apply';
-    if (kind === 'apply') {
-      this.events.emit({ type: 'reconcile.started', level: 'info', message: `applying version ${doc.version}`, version: doc.version });
-      // Progress, not an outcome: paced, so an update shorter than the pacing is one report (metered links).
-      this.scheduleReport();
-    }
-  }
-
-  private onPassSuccess(doc: DesiredState, result: RunResult): void {
-    this.log.debug({ version: doc.version, result: result.kind }, 'pass done');
-    this.state.passRunning = false;
-    this.state.activity.clear();
-    if (this.state.failure?.code !== 'STATE_WRITE_FAILED') this.state.failure = null;
-    if (result.kind === 'applied') {
-      this.state.removed = { names: [...this.removedThisPass], version: doc.version };
-      this.state.errors = this.state.errors.filter((e) => e.code === 'STATE_WRITE_FAILED' && this.unpersisted !== null);
-      const r = this.state.rejected;
-      // A refused newer version stays reported until something newer applies; but the version of
-      // a document that failed its signature check is whatever a forger wrote (DD-026): it must not
-      // keep the device looking failed forever.
-      this.state.rejected = r && (r.version ?? 0) > doc.version && !UNTRUSTED_VERSION.has(r.code) ? r : null;
-      this.log.info({ version: doc.version }, 'desired state applied');
-      this.events.emit({ type: 'reconcile.succeeded', level: 'info', message: `version ${doc.version} applied`, version: doc.version });
-    } else if (result.kind === 'rolled-back') {
-      this.state.pushError({ code: 'UPDATE_UNHEALTHY', message: `${result.failure.workload}: ${result.failure.reason}`, version: doc.version, workload: result.failure.workload });
-    }
-    this.scheduleReport(0);
-  }
-
-  private onPassFailure(doc: DesiredState, err: OutpostError, retryInMs: number): void {
-    this.state.passRunning = false;
-    this.state.activity.clear();
-    this.state.failure = { code: err.code, message: err.message };
-    this.state.pushError({ code: err.code, message: err.message, version: doc.version, workload: null });
-    this.events.emit({
-      type: 'reconcile.failed',
-      level: 'error',
-      message: `version ${doc.version} not applied: ${err.message}`,
-      version: doc.version,
-      code: err.code,
-      data: { retryInMs, retryable: err.retryable },
-    });
-    this.scheduleReport(0);
   }
 
   // ---- reporting -----------------------------------------------------------
