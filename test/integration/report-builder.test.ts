@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentState } from '../../agent/agent-state.js';
+import type { AgentState } from '../../agent/agent-state.js';
 import { buildReport } from '../../agent/report-builder.js';
 import { DockerRuntime } from '../../agent/runtime/docker-runtime.js';
-import { StateStore } from '../../agent/state/state-store.js';
 import { DesiredState } from '../../shared/schemas/desired-state.js';
 import { TEST_IMAGE } from '../helpers/images.js';
 import { captureLogs } from '../helpers/log-capture.js';
-import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { tempAgentState } from '../helpers/agent-state.js';
+import type { TempDir } from '../helpers/temp-dir.js';
 import { desiredDoc } from '../helpers/test-controller.js';
 
 const DEVICE = 'report-instant';
@@ -23,9 +23,7 @@ describe('the reported state', () => {
   const { logger } = captureLogs();
 
   beforeAll(async () => {
-    dir = await makeTempDir('report-instant');
-    state = new AgentState(new StateStore(dir.path, DEVICE, logger), logger, () => Date.now());
-    await state.load();
+    ({ state, dir } = await tempAgentState(DEVICE, logger));
   });
   afterAll(async () => {
     await dir?.remove();

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AgentState } from '../../agent/agent-state.js';
+import type { AgentState } from '../../agent/agent-state.js';
 import { PassFeedback } from '../../agent/pass-feedback.js';
 import type { AgentEvent } from '../../agent/reconcile/event-sink.js';
-import { StateStore } from '../../agent/state/state-store.js';
 import { OutpostError } from '../../shared/errors.js';
 import { DesiredState } from '../../shared/schemas/desired-state.js';
 import { captureLogs } from '../helpers/log-capture.js';
-import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { tempAgentState } from '../helpers/agent-state.js';
+import type { TempDir } from '../helpers/temp-dir.js';
 
 const DEVICE = 'feedback-a';
 const doc = (version: number): DesiredState =>
@@ -26,9 +26,7 @@ describe('pass feedback', () => {
   const { logger } = captureLogs();
 
   beforeEach(async () => {
-    dir = await makeTempDir('pass-feedback');
-    state = new AgentState(new StateStore(dir.path, DEVICE, logger), logger, () => Date.now());
-    await state.load();
+    ({ state, dir } = await tempAgentState(DEVICE, logger));
     events = [];
     reports = [];
     feedback = new PassFeedback({
